@@ -1,0 +1,289 @@
+"""Orchestration: encode the source, draw, mix, bound, decode, block by block."""
+
+from __future__ import annotations
+
+import secrets
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from mixsynth import provenance
+from mixsynth.bounds import apply_bounds, out_of_bounds
+from mixsynth.draws import LOGICAL_BLOCK, Draws, draw
+from mixsynth.encode import decode, encode
+from mixsynth.errors import MixsynthWarning, SchemaError, UsageError
+from mixsynth.mix import mix
+from mixsynth.plan import build_bounds, plan_columns, select_columns
+from mixsynth.weights import EpBeta, WeightLaw, parse
+
+__all__ = ["DEFAULT_CHUNK_ROWS", "MAX_ROWS", "Synthesizer", "generate", "package_version"]
+
+#: Rows per output chunk (a Parquet row group); any value gives the same rows.
+DEFAULT_CHUNK_ROWS = 16 * LOGICAL_BLOCK
+#: Largest ``-n`` accepted: row indices must stay exact in float64 and int64.
+MAX_ROWS = 2**53
+_RESAMPLE_ATTEMPTS = 8
+
+
+def package_version() -> str:
+    """Installed mixsynth version (``0+unknown`` when run from an uninstalled tree)."""
+    try:
+        return version("mixsynth")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def _warn(message: str) -> None:
+    warnings.warn(message, MixsynthWarning, stacklevel=3)
+
+
+class Synthesizer:
+    """A source table prepared for mixing; yields synthetic rows in chunks.
+
+    Parameters
+    ----------
+    table : pyarrow.Table
+        Source rows, already restricted to the columns to synthesise.
+    weights : str or WeightLaw
+        Weight law spec (see :func:`mixsynth.weights.parse`).
+    seed : int or None
+        None draws a fresh seed (see :attr:`seed`).
+    bounds : {"auto", "clip", "reflect", "resample", "none"}
+    bounds_overrides : mapping of column to [low, high], optional
+    target : str, optional
+        Label column: categorical targets take the dominant parent's value.
+    nan : {"error", "skip"}
+    ids : {"regenerate", "drop"}
+    notify : callable, optional
+        Receives one-line notices; defaults to :class:`MixsynthWarning` warnings.
+    """
+
+    def __init__(
+        self,
+        table: pa.Table,
+        *,
+        weights: str | WeightLaw = "epbeta",
+        seed: int | None = None,
+        bounds: str = "auto",
+        bounds_overrides: Mapping[str, object] | None = None,
+        target: str | None = None,
+        nan: str = "error",
+        ids: str = "regenerate",
+        notify: Callable[[str], None] | None = None,
+    ) -> None:
+        self.notify = notify or _warn
+        for option, value, allowed in (("nan", nan, ("error", "skip")), ("ids", ids, ("regenerate", "drop"))):
+            if value not in allowed:
+                msg = f"unknown --{option} value {value!r}; expected one of {', '.join(allowed)}"
+                raise UsageError(msg)
+        self.weights_given = weights if isinstance(weights, str) else weights.spec()
+        self.law = parse(weights)
+        if type(self.law) is EpBeta and abs(self.law.variance_factor() - 1.0) > 1e-9:
+            self.notify(
+                f"weights {self.law.spec()} do not preserve variance: factor "
+                f"{self.law.variance_factor():.6g} per round (omit beta to have it solved)"
+            )
+        if seed is not None and not 0 <= seed < 2**63:
+            msg = f"seed must be an integer in [0, 2**63), got {seed}"
+            raise UsageError(msg)
+        self.seed = secrets.randbits(63) if seed is None else int(seed)
+        self.source_schema = table.schema
+        self.specs = plan_columns(table, target=target, ids=ids, notify=self.notify)
+        self.enc = encode(table.select([s.name for s in self.specs]), self.specs, nan=nan)
+        self.bounds = build_bounds(self.enc, bounds, bounds_overrides)
+        self.bounds_policy = bounds
+        self.target = target
+        self.nan = nan
+        self.adjusted = np.zeros(self.enc.X.shape[1], dtype=np.int64)
+        self.rows_written = 0
+
+    @property
+    def n(self) -> int:
+        """Number of source rows."""
+        return self.enc.n
+
+    @property
+    def output_schema(self) -> pa.Schema:
+        """Schema of the synthetic table (the source's, less dropped columns)."""
+        fields = [s.field for s in self.specs]
+        return pa.schema(fields, metadata=provenance.output_metadata(
+            self.source_schema.metadata, [f.name for f in fields], self.rows_written))
+
+    def _mix(self, d: Draws) -> np.ndarray:
+        Y = mix(self.enc.X, d.parents, d.w)
+        # A null parent makes a NaN; the row then takes the dominant parent's value, so
+        # the null mask is exactly the dominant parent's (DESIGN.md section 3).
+        rows, cols = np.nonzero(np.isnan(Y))
+        if rows.size:
+            Y[rows, cols] = self.enc.X[d.dominant()[rows], cols]
+        return Y
+
+    def _resample(self, Y: np.ndarray, d: Draws, start: int, stop: int) -> None:
+        cols = self.bounds.active("resample")
+        bad = out_of_bounds(Y, self.bounds, cols)
+        self.adjusted += bad.sum(axis=0)
+        for attempt in range(1, _RESAMPLE_ATTEMPTS + 1):
+            idx = np.flatnonzero(bad.any(axis=1))
+            if idx.size == 0:
+                return
+            redo = draw(self.seed, start, stop, self.n, self.law, attempt=attempt)
+            for mine, theirs in ((d.parents, redo.parents), (d.w, redo.w), (d.u, redo.u)):
+                mine[idx] = theirs[idx]
+            Y[idx] = self._mix(Draws(d.parents[idx], d.w[idx], d.u[idx]))
+            bad = out_of_bounds(Y, self.bounds, cols)
+
+    def _taken_rows(self, d: Draws) -> dict[str, np.ndarray]:
+        dominant, chosen = d.dominant(), d.chosen()
+        rows = {}
+        for spec in self.specs:
+            if spec.name not in self.enc.taken:
+                continue
+            if spec.target:
+                rows[spec.name] = dominant
+                continue
+            null = self.enc.taken_null[spec.name]
+            # Keep the dominant parent's null mask: fall back to it when either is null.
+            rows[spec.name] = np.where(null[chosen] | null[dominant], dominant, chosen)
+        return rows
+
+    def chunks(self, rows: int, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Iterator[pa.Table]:
+        """Synthesise ``rows`` rows, yielding tables of at most ``chunk_rows`` rows.
+
+        The rows do not depend on ``chunk_rows``: randomness is keyed by logical block.
+        """
+        if not 1 <= rows <= MAX_ROWS:
+            msg = f"number of rows must be between 1 and {MAX_ROWS}, got {rows}"
+            raise UsageError(msg)
+        if chunk_rows < 1:
+            msg = f"chunk_rows must be >= 1, got {chunk_rows}"
+            raise UsageError(msg)
+        for start in range(0, rows, chunk_rows):
+            stop = min(start + chunk_rows, rows)
+            d = draw(self.seed, start, stop, self.n, self.law)
+            Y = self._mix(d)
+            if self.bounds.active("resample").any():
+                self._resample(Y, d, start, stop)
+            self.adjusted += apply_bounds(Y, self.bounds)
+            self.rows_written = stop
+            yield decode(self.enc, Y, self._taken_rows(d), start)
+
+    def adjustments(self) -> dict[str, int]:
+        """Values moved by the bounds policy so far, per column."""
+        return {f.spec.name: int(self.adjusted[f.cols].sum()) for f in self.enc.features}
+
+    def provenance(self) -> dict[str, Any]:
+        """The record stored under ``mixsynth`` in the output's key-value metadata."""
+        law = self.law
+        return {
+            "mixsynth_version": package_version(),
+            "seed": self.seed,
+            "rows": self.rows_written,
+            "logical_block": LOGICAL_BLOCK,
+            "weights": {
+                "given": self.weights_given,
+                "spec": law.spec(),
+                "variance_factor": law.variance_factor(),
+                "theta_bar": law.theta_bar(),
+            },
+            "bounds": {
+                "policy": self.bounds_policy,
+                "columns": {
+                    f.spec.name: {
+                        "policy": str(self.bounds.policy[f.start]),
+                        "low": float(self.bounds.low[f.start]) + f.origin,
+                        "high": float(self.bounds.high[f.start]) + f.origin,
+                    }
+                    for f in self.enc.features
+                },
+            },
+            "adjusted": self.adjustments(),
+            "columns": {s.name: s.kind.value for s in self.specs},
+            "target": self.target,
+            "label_mode": "dominant" if self.target and self.target in self.enc.taken else None,
+            "nan": self.nan,
+            "source": {
+                "rows": self.n,
+                "schema_sha256": provenance.schema_fingerprint(self.source_schema),
+            },
+        }
+
+
+def _as_table(data: Any) -> pa.Table:
+    if isinstance(data, pa.Table):
+        return data
+    if isinstance(data, pd.DataFrame):
+        try:
+            return pa.Table.from_pandas(data, preserve_index=False)
+        except (pa.ArrowTypeError, pa.ArrowInvalid, TypeError) as exc:
+            bad = [c for c in data.columns if data[c].dtype == object
+                   and data[c].dropna().map(type).nunique() > 1]
+            what = f"column {bad[0]!r} holds mixed Python types" if bad else "the DataFrame"
+            msg = f"{what} cannot be converted to Arrow ({exc}); expected one type per column"
+            raise SchemaError(msg) from None
+    msg = f"expected a pyarrow.Table or pandas.DataFrame, got {type(data).__name__}"
+    raise UsageError(msg)
+
+
+def generate(
+    data: pa.Table | pd.DataFrame,
+    n: int | None = None,
+    *,
+    weights: str | WeightLaw = "epbeta",
+    seed: int | None = None,
+    columns: Sequence[str] | None = None,
+    exclude: Sequence[str] | None = None,
+    target: str | None = None,
+    bounds: str = "auto",
+    bounds_overrides: Mapping[str, object] | None = None,
+    nan: str = "error",
+    ids: str = "regenerate",
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+) -> pa.Table | pd.DataFrame:
+    """Synthesise ``n`` rows by mixing rows of ``data`` (what ``mixsynth generate`` writes).
+
+    Parameters
+    ----------
+    data : pyarrow.Table or pandas.DataFrame
+    n : int, optional
+        Rows to synthesise; default: as many as ``data`` has.
+    weights, seed, bounds, bounds_overrides, target, nan, ids
+        As for :class:`Synthesizer` and the CLI options of the same names.
+    columns, exclude : sequence of str, optional
+        Columns to keep / leave out.
+
+    Returns
+    -------
+    pyarrow.Table or pandas.DataFrame
+        Same type as ``data``. The provenance record is in the table's schema metadata
+        under ``mixsynth`` (a DataFrame carries it in ``df.attrs["mixsynth"]``).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0], "g": ["a", "b", "a", "b"]})
+    >>> out = generate(df, 6, seed=0)
+    >>> out.shape, list(out.columns)
+    ((6, 2), ['x', 'g'])
+    >>> out.attrs["mixsynth"]["weights"]["variance_factor"]  # doctest: +ELLIPSIS
+    0.99999999...
+    """
+    table = _as_table(data)
+    names = select_columns(table.column_names, columns, exclude, target)
+    synth = Synthesizer(table.select(names), weights=weights, seed=seed, bounds=bounds,
+                        bounds_overrides=bounds_overrides, target=target, nan=nan, ids=ids)
+    rows = table.num_rows if n is None else n
+    parts = list(synth.chunks(rows, chunk_rows))
+    record = synth.provenance()
+    schema = synth.output_schema
+    out = pa.Table.from_batches([b for p in parts for b in p.to_batches()], schema=schema.remove_metadata())
+    out = out.replace_schema_metadata({**(schema.metadata or {}), provenance.KEY: provenance.dumps(record)})
+    if isinstance(data, pd.DataFrame):
+        frame = out.to_pandas()
+        frame.attrs["mixsynth"] = record
+        return frame
+    return out

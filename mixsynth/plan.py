@@ -1,0 +1,156 @@
+"""Turn a source table and user options into column specs and bounds (no mixing here)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+
+import numpy as np
+import pyarrow as pa
+
+from mixsynth.bounds import POLICIES, Bounds
+from mixsynth.encode import Encoded
+from mixsynth.errors import InputError, SchemaError, UsageError
+from mixsynth.schema import ColumnSpec, Kind, id_like, infer_kind, is_mixed
+
+__all__ = ["build_bounds", "plan_columns", "select_columns"]
+
+Notify = Callable[[str], None]
+
+
+def _names(names: Iterable[str]) -> str:
+    names = list(names)
+    shown = ", ".join(names[:20])
+    return shown + (f", ... ({len(names)} in all)" if len(names) > 20 else "")
+
+
+def _check_known(available: Sequence[str], asked: Iterable[str], option: str) -> None:
+    for name in asked:
+        if name not in available:
+            msg = f"unknown column {name!r} in {option}; the source has: {_names(available)}"
+            raise UsageError(msg)
+
+
+def select_columns(
+    available: Sequence[str],
+    columns: Sequence[str] | None = None,
+    exclude: Sequence[str] | None = None,
+    target: str | None = None,
+) -> list[str]:
+    """Names to read and synthesise, in source order (``columns`` minus ``exclude``).
+
+    The target is always kept. Unknown names raise :class:`UsageError`.
+
+    Examples
+    --------
+    >>> select_columns(["a", "b", "c"], columns=["c", "a"], exclude=["c"])
+    ['a']
+    """
+    _check_known(available, columns or [], "--columns")
+    _check_known(available, exclude or [], "--exclude")
+    _check_known(available, [target] if target else [], "--target")
+    if target and target in (exclude or []):
+        msg = f"column {target!r} is both the --target and in --exclude"
+        raise UsageError(msg)
+    wanted = set(columns) if columns else set(available)
+    wanted -= set(exclude or [])
+    if target:
+        wanted.add(target)
+    chosen = [name for name in available if name in wanted]
+    if not chosen:
+        msg = "no columns selected: --columns/--exclude leave nothing to synthesise"
+        raise UsageError(msg)
+    return chosen
+
+
+def plan_columns(
+    table: pa.Table, *, target: str | None, ids: str, notify: Notify
+) -> list[ColumnSpec]:
+    """Decide the kind of every column of ``table`` (already projected).
+
+    Raises
+    ------
+    InputError
+        Fewer than two rows (mixing needs two parents).
+    SchemaError
+        An unsupported type, or a column that is entirely null.
+    """
+    n = table.num_rows
+    if n < 2:
+        msg = f"the source has {n} row{'s' if n != 1 else ''}; mixing needs at least 2"
+        raise InputError(msg)
+    specs = []
+    for fld in table.schema:
+        column = table.column(fld.name)
+        kind = infer_kind(fld.name, fld.type)
+        if column.null_count == n:
+            msg = f"column {fld.name!r} is entirely null; nothing to synthesise (use --exclude {fld.name})"
+            raise SchemaError(msg)
+        if fld.name != target and id_like(fld.name, kind, column):
+            if ids == "drop":
+                notify(f"column {fld.name!r} looks like an identifier (all values unique); dropped")
+                continue
+            notify(
+                f"column {fld.name!r} looks like an identifier (all values unique); "
+                "writing fresh values instead of mixing (--ids drop to leave it out)"
+            )
+            kind = Kind.ID
+        specs.append(ColumnSpec(fld.name, kind, fld, target=fld.name == target))
+    if not specs:
+        msg = "no columns left to synthesise after dropping identifiers"
+        raise InputError(msg)
+    return specs
+
+
+def _override(name: str, value: object) -> tuple[float, float]:
+    ok = isinstance(value, list | tuple) and len(value) == 2
+    ok = ok and all(v is None or isinstance(v, int | float) for v in value)  # type: ignore[union-attr]
+    if not ok:
+        msg = f"bounds for column {name!r} must be [low, high] (numbers or null), got {value!r}"
+        raise UsageError(msg)
+    low, high = (-np.inf if value[0] is None else float(value[0]),  # type: ignore[index]
+                 np.inf if value[1] is None else float(value[1]))  # type: ignore[index]
+    if low > high:
+        msg = f"bounds for column {name!r} have low > high: [{low:g}, {high:g}]"
+        raise UsageError(msg)
+    return low, high
+
+
+def build_bounds(enc: Encoded, policy: str, overrides: Mapping[str, object] | None) -> Bounds:
+    """Per encoded column bounds and policy.
+
+    ``auto`` clips integer columns and columns whose observed values are all >= 0, and
+    leaves the others alone; an explicit policy applies to every mixed column, with the
+    observed range as bounds. ``overrides`` (column -> [low, high]) replace the observed
+    range; those columns use the global policy, or ``clip`` when it is ``auto``/``none``.
+    Integer columns are always held to their dtype's range, so nothing wraps silently.
+    """
+    if policy not in POLICIES:
+        msg = f"unknown bounds policy {policy!r}; expected one of {', '.join(POLICIES)}"
+        raise UsageError(msg)
+    overrides = dict(overrides or {})
+    names = [f.spec.name for f in enc.features]
+    _check_known(names, overrides, "--bounds-file (mixed numeric columns)")
+    d = enc.X.shape[1]
+    low, high = np.full(d, -np.inf), np.full(d, np.inf)
+    pol = np.full(d, "none", dtype=object)
+    for feat in enc.features:
+        block = enc.X[:, feat.cols]
+        lo, hi = float(np.nanmin(block)), float(np.nanmax(block))
+        if feat.spec.name in overrides:
+            lo, hi = _override(feat.spec.name, overrides[feat.spec.name])
+            chosen = policy if policy in ("clip", "reflect", "resample") else "clip"
+        elif policy == "auto":
+            chosen = "clip" if feat.spec.kind is Kind.INTEGER or lo >= 0 else "none"
+        else:
+            chosen = policy
+        if chosen == "none" and feat.spec.kind is Kind.INTEGER:
+            info = np.iinfo(feat.spec.field.type.to_pandas_dtype())
+            lo, hi, chosen = float(info.min), float(info.max), "clip"
+        if chosen != "none":
+            low[feat.cols], high[feat.cols], pol[feat.cols] = lo, hi, chosen
+    return Bounds(low, high, pol.astype(str))
+
+
+def mixed_names(specs: Sequence[ColumnSpec]) -> list[str]:
+    """Names of the columns whose values are mixed numerically."""
+    return [s.name for s in specs if is_mixed(s.kind)]

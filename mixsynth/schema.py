@@ -1,0 +1,142 @@
+"""Column kinds: how each Arrow column is synthesised (DESIGN.md section 3)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import Enum
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from mixsynth.errors import SchemaError
+
+__all__ = ["ColumnSpec", "Kind", "id_like", "infer_kind", "is_mixed", "storage_type"]
+
+#: Minimum rows before "all values unique" alone marks a column as an identifier.
+_ID_MIN_ROWS = 20
+_ID_NAME = re.compile(r"(^|[_\W])(id|key|uuid|guid)$|^(id|uuid|guid)([_\W]|$)", re.IGNORECASE)
+
+
+class Kind(str, Enum):
+    """How a column is synthesised."""
+
+    FLOAT = "float"  # mixed
+    INTEGER = "integer"  # mixed, rounded, dtype kept
+    TEMPORAL = "temporal"  # mixed as integer ticks, unit and time zone kept
+    TENSOR = "tensor"  # fixed-size list: mixed element-wise
+    BOOLEAN = "boolean"  # taken from one parent
+    CATEGORICAL = "categorical"  # taken from one parent (dictionary-encoded)
+    STRING = "string"  # taken from one parent
+    ID = "id"  # not mixed: regenerated or dropped
+
+
+def is_mixed(kind: Kind) -> bool:
+    """True for kinds whose values are mixed numerically (as opposed to taken or regenerated)."""
+    return kind in (Kind.FLOAT, Kind.INTEGER, Kind.TEMPORAL, Kind.TENSOR)
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """One source column and how it is synthesised.
+
+    Attributes
+    ----------
+    name : str
+    kind : Kind
+    field : pyarrow.Field
+        The source field; the output field is identical.
+    target : bool
+        The label column given with ``--target`` (categorical targets take the dominant
+        parent's value).
+    """
+
+    name: str
+    kind: Kind
+    field: pa.Field
+    target: bool = False
+
+
+def storage_type(t: pa.DataType) -> pa.DataType:
+    """The storage type of an extension type (e.g. fixed-shape tensor), else ``t``."""
+    return t.storage_type if isinstance(t, pa.ExtensionType) else t
+
+
+def _tensor_value_ok(t: pa.DataType) -> bool:
+    return pa.types.is_floating(t) or pa.types.is_integer(t)
+
+
+def _unsupported(name: str, t: pa.DataType, why: str = "") -> SchemaError:
+    msg = (
+        f"column {name!r} has unsupported type {t}{why}; expected numbers, booleans, strings, "
+        f"categoricals, dates/times or fixed-size numeric lists (use --exclude {name})"
+    )
+    return SchemaError(msg)
+
+
+def infer_kind(name: str, t: pa.DataType) -> Kind:
+    """Kind of a column from its Arrow type alone (before the id-like check).
+
+    Raises
+    ------
+    SchemaError
+        For types that cannot be synthesised (struct, map, variable lists, decimals, ...).
+
+    Examples
+    --------
+    >>> infer_kind("x", pa.timestamp("us", tz="UTC"))
+    <Kind.TEMPORAL: 'temporal'>
+    >>> infer_kind("img", pa.list_(pa.float32(), 64))
+    <Kind.TENSOR: 'tensor'>
+    """
+    s = storage_type(t)
+    types = pa.types
+    if types.is_floating(s):
+        return Kind.FLOAT
+    if types.is_integer(s):
+        return Kind.INTEGER
+    if types.is_boolean(s):
+        return Kind.BOOLEAN
+    if types.is_dictionary(s):
+        return Kind.CATEGORICAL
+    if (
+        types.is_string(s)
+        or types.is_large_string(s)
+        or types.is_binary(s)
+        or types.is_large_binary(s)
+        or types.is_fixed_size_binary(s)
+        or getattr(types, "is_string_view", lambda _: False)(s)
+    ):
+        return Kind.STRING
+    if types.is_temporal(s) and not types.is_interval(s):
+        return Kind.TEMPORAL
+    if types.is_fixed_size_list(s):
+        if _tensor_value_ok(s.value_type):
+            return Kind.TENSOR
+        raise _unsupported(name, t, " (only numeric fixed-size lists are mixed)")
+    if types.is_null(s):
+        msg = f"column {name!r} is entirely null (type null); nothing to synthesise (use --exclude {name})"
+        raise SchemaError(msg)
+    raise _unsupported(name, t)
+
+
+def id_like(name: str, kind: Kind, column: pa.ChunkedArray) -> bool:
+    """Whether a string or integer column is an identifier rather than a feature.
+
+    Identifiers are keys: every value distinct and none null, and either the name says so
+    (``id``, ``user_id``, ``uuid``, ...) or, on at least 20 rows, the values are strings or
+    consecutive integers. Mixing them would invent meaningless keys or copy real ones.
+    """
+    n = len(column)
+    if kind not in (Kind.STRING, Kind.INTEGER) or n < 2 or column.null_count:
+        return False
+    if pc.count_distinct(column).as_py() != n:
+        return False
+    if _ID_NAME.search(name):
+        return True
+    if n < _ID_MIN_ROWS:
+        return False
+    if kind is Kind.STRING:
+        return True
+    lo, hi = pc.min_max(column).values()
+    return hi.as_py() - lo.as_py() + 1 == n
