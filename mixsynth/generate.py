@@ -107,12 +107,11 @@ class Synthesizer:
         """Number of source rows."""
         return self.enc.n
 
-    @property
-    def output_schema(self) -> pa.Schema:
-        """Schema of the synthetic table (the source's, less dropped columns)."""
+    def output_schema_for(self, rows: int) -> pa.Schema:
+        """Schema of a synthetic table of ``rows`` rows (the source's, less dropped columns)."""
         fields = [s.field for s in self.specs]
-        return pa.schema(fields, metadata=provenance.output_metadata(
-            self.source_schema.metadata, [f.name for f in fields], self.rows_written))
+        meta = provenance.output_metadata(self.source_schema.metadata, [f.name for f in fields], rows)
+        return pa.schema(fields, metadata=meta)
 
     def _mix(self, d: Draws) -> np.ndarray:
         Y = mix(self.enc.X, d.parents, d.w)
@@ -279,7 +278,7 @@ def generate(
     rows = table.num_rows if n is None else n
     parts = list(synth.chunks(rows, chunk_rows))
     record = synth.provenance()
-    schema = synth.output_schema
+    schema = synth.output_schema_for(rows)
     out = pa.Table.from_batches([b for p in parts for b in p.to_batches()], schema=schema.remove_metadata())
     out = out.replace_schema_metadata({**(schema.metadata or {}), provenance.KEY: provenance.dumps(record)})
     if isinstance(data, pd.DataFrame):

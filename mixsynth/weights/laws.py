@@ -83,7 +83,7 @@ class EpBeta:
 
     def support(self) -> tuple[float, float]:
         """Interval ``[−eps0, 1 + eps1]`` that holds λ."""
-        return (-self.eps0, 1.0 + self.eps1)
+        return (0.0 - self.eps0, 1.0 + self.eps1)  # 0.0 - 0.0 is +0.0, unlike -0.0
 
     def mean(self) -> float:
         """``E[λ] = −eps0 + L·alpha/(alpha+beta)``."""

@@ -1,0 +1,5 @@
+"""``python -m mixsynth``."""
+
+from mixsynth.cli import main
+
+main()

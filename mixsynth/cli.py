@@ -1,0 +1,186 @@
+"""The ``mixsynth`` command: a thin Typer adapter over the library.
+
+Each command parses options, calls the library, and writes data to stdout; notices and
+progress go to stderr. :func:`_errors_to_exit` is the one place that maps exceptions to
+exit codes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Iterable, Iterator
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import pyarrow as pa
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+from mixsynth import io
+from mixsynth.errors import ExitStatus, MixsynthError
+from mixsynth.generate import DEFAULT_CHUNK_ROWS, Synthesizer
+from mixsynth.options import load_json_object, parse_count, split_names
+from mixsynth.plan import select_columns
+from mixsynth.render import law_summary, law_text
+from mixsynth.weights import DEFAULT_SPEC, SPEC_HELP, parse
+
+__all__ = ["app", "main"]
+
+EXIT_CODES = (
+    "Exit codes: 0 ok, 1 error (bad input), 2 usage (bad options), 3 backend unavailable, "
+    "4 diagnostic threshold failed, 130 interrupted."
+)
+
+app = typer.Typer(
+    name="mixsynth",
+    help="Synthetic tabular and array data by covariance-preserving Mixup.",
+    epilog=EXIT_CODES,
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+T = TypeVar("T")
+_stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class BoundsPolicy(str, Enum):
+    """``--bounds`` choices."""
+
+    auto = "auto"
+    clip = "clip"
+    reflect = "reflect"
+    resample = "resample"
+    none = "none"
+
+
+class NanPolicy(str, Enum):
+    """``--nan`` choices."""
+
+    error = "error"
+    skip = "skip"
+
+
+class IdPolicy(str, Enum):
+    """``--ids`` choices."""
+
+    regenerate = "regenerate"
+    drop = "drop"
+
+
+def _isatty(stream: object) -> bool:
+    try:
+        return bool(stream.isatty())  # type: ignore[attr-defined]
+    except (AttributeError, ValueError):
+        return False
+
+
+def notice(message: str) -> None:
+    """Print a one-line notice on stderr (never on stdout, which carries data)."""
+    print(f"mixsynth: {message}", file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def _errors_to_exit() -> Iterator[None]:
+    """Expected failures -> ``Error: ...`` and their exit code; Ctrl-C -> 130; a closed
+    stdout pipe -> quiet exit 0. Anything else is a bug and keeps its traceback."""
+    try:
+        yield
+    except MixsynthError as exc:
+        print(f"Error: {exc}", file=sys.stderr, flush=True)
+        raise typer.Exit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        print("Interrupted.", file=sys.stderr, flush=True)
+        raise typer.Exit(ExitStatus.INTERRUPTED) from None
+    except BrokenPipeError:
+        # Python docs, "Note on SIGPIPE": point stdout at devnull so the interpreter's
+        # final flush does not raise again, and leave without a traceback.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(devnull, sys.stdout.fileno())
+        raise typer.Exit(ExitStatus.OK) from None
+
+
+def progress(items: Iterable[pa.Table], total: int, label: str) -> Iterator[pa.Table]:
+    """Yield ``items`` while a rich bar on stderr counts their rows (only on a TTY)."""
+    show = _isatty(sys.stderr) and total >= 200_000
+    columns = (TextColumn(label), BarColumn(), TextColumn("{task.completed:,}/{task.total:,} rows"),
+               TimeRemainingColumn())
+    with Progress(*columns, console=_stderr, transient=True, disable=not show) as bar:
+        task = bar.add_task(label, total=total)
+        for item in items:
+            yield item
+            bar.advance(task, item.num_rows)
+
+
+def _adjustment_line(counts: dict[str, int], policies: dict[str, str]) -> str | None:
+    moved = [f"{name} {count} ({policies[name]})" for name, count in counts.items() if count]
+    return "bounds adjusted values: " + ", ".join(moved) if moved else None
+
+
+@app.command()
+def generate(
+    source: Annotated[str, typer.Argument(help=(
+        "Parquet file, directory of Parquet files, .npy array, or - for stdin (Parquet or "
+        "Arrow IPC; stdin is buffered whole in memory because Parquet's footer comes last)."))],
+    output: Annotated[str, typer.Option("--output", "-o", help="Output Parquet file, or - for stdout.")] = "-",
+    rows: Annotated[str | None, typer.Option("--rows", "-n", help="Rows to synthesise (e.g. 1000, 1e6); default: as many as the source.")] = None,
+    weights: Annotated[str, typer.Option("--weights", "-w", help=f"Weight law: {SPEC_HELP}.")] = DEFAULT_SPEC,
+    seed: Annotated[int | None, typer.Option(envvar="MIXSYNTH_SEED", help="Seed; the same seed gives the same rows. Default: fresh, printed on stderr.")] = None,
+    bounds: Annotated[BoundsPolicy, typer.Option(help="Out-of-range values: auto = clip integer and non-negative columns to the observed range; or clip/reflect/resample/none for every mixed column.")] = BoundsPolicy.auto,
+    bounds_file: Annotated[Path | None, typer.Option(help='JSON object {"column": [low, high]} (null = open) overriding the observed range.')] = None,
+    columns: Annotated[list[str] | None, typer.Option(help="Columns to synthesise (comma-separated or repeated); default all.")] = None,
+    exclude: Annotated[list[str] | None, typer.Option(help="Columns to leave out (comma-separated or repeated).")] = None,
+    target: Annotated[str | None, typer.Option(help="Label column: a categorical target takes the dominant parent's label; a numeric one is mixed.")] = None,
+    nan: Annotated[NanPolicy, typer.Option(help="NaN/inf in float columns: error, or skip (treat as null).")] = NanPolicy.error,
+    ids: Annotated[IdPolicy, typer.Option(help="Identifier columns (all values unique): regenerate fresh keys, or drop.")] = IdPolicy.regenerate,
+    chunk_rows: Annotated[int, typer.Option(help="Rows per output row group; does not change the rows.", min=1)] = DEFAULT_CHUNK_ROWS,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No notices on stderr (errors still shown).")] = False,
+) -> None:
+    """Write synthetic rows mixed from SOURCE as Parquet.
+
+    Example: mixsynth generate sample_data/penguins.parquet -n 1e4 -o - | mixsynth diagnose sample_data/penguins.parquet -
+    """
+    tell = (lambda _msg: None) if quiet else notice
+    with _errors_to_exit():
+        io.check_output(output, source, stdout_isatty=_isatty(sys.stdout))
+        count = parse_count(rows) if rows is not None else None
+        cols, excl = split_names(columns), split_names(exclude)
+        overrides = load_json_object(bounds_file, "--bounds-file") if bounds_file else None
+        src = io.read_source(source, lambda names: select_columns(names, cols, excl, target))
+        synth = Synthesizer(src.table, weights=weights, seed=seed, bounds=bounds.value,
+                            bounds_overrides=overrides, target=target, nan=nan.value,
+                            ids=ids.value, notify=tell)
+        if seed is None:
+            tell(f"seed {synth.seed} (pass --seed {synth.seed} to reproduce)")
+        m = count or synth.n
+        chunks = progress(synth.chunks(m, chunk_rows), m, "generate")
+        io.write_parquet(output, synth.output_schema_for(m), chunks, footer=synth.provenance)
+        record = synth.provenance()["bounds"]["columns"]
+        line = _adjustment_line(synth.adjustments(), {k: v["policy"] for k, v in record.items()})
+        if line:
+            tell(line)
+
+
+@app.command("weights")
+def weights_command(
+    spec: Annotated[str, typer.Argument(help=f"Weight law: {SPEC_HELP}.")] = DEFAULT_SPEC,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
+) -> None:
+    """Print a weight law's support, moments, variance factor c, c^10 and θ̄ (closed forms).
+
+    Example: mixsynth weights epbeta:alpha=4.34,eps0=0.3,eps1=0.3 --json | jq .variance_factor
+    """
+    with _errors_to_exit():
+        print(law_text(law_summary(parse(spec)), as_json), flush=True)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app(prog_name="mixsynth")

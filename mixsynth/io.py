@@ -1,0 +1,260 @@
+"""Reading sources and writing synthetic tables; the only module that does file I/O.
+
+``-`` means stdin/stdout. Parquet keeps its footer at the end of the file, so a pipe can
+only be read after it has been read whole: stdin is buffered in memory (as the Arrow
+maintainers advise, apache/arrow-rs#2482). Output is written to a temporary file in the
+target directory and renamed at the end, so a failed run leaves no partial file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.ipc as ipc
+import pyarrow.parquet as pq
+
+from mixsynth import provenance
+from mixsynth.errors import InputError, UsageError
+
+__all__ = ["Source", "check_output", "read_source", "write_parquet"]
+
+Select = Callable[[list[str]], list[str]]
+
+
+@dataclass
+class Source:
+    """A table read from a path or stdin.
+
+    Attributes
+    ----------
+    table : pyarrow.Table
+        Only the selected columns.
+    name : str
+        The path as given, or ``<stdin>``.
+    provenance : dict or None
+        The ``mixsynth`` record of a file that mixsynth wrote.
+    """
+
+    table: pa.Table
+    name: str
+    provenance: dict[str, Any] | None = None
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def _npy_table(path: Path) -> pa.Table:
+    try:
+        arr = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        msg = f"cannot read {str(path)!r} as a .npy array: {_first_line(exc)}"
+        raise InputError(msg) from None
+    if arr.ndim == 0 or arr.dtype.kind not in "biuf":
+        msg = f"{str(path)!r} holds a {arr.dtype} array of shape {arr.shape}; expected numbers, one row per item"
+        raise InputError(msg)
+    if arr.ndim == 1:
+        return pa.table({"array": np.asarray(arr)})
+    shape = arr.shape[1:]
+    values = pa.array(np.ascontiguousarray(arr).reshape(-1))
+    storage = pa.FixedSizeListArray.from_arrays(values, int(np.prod(shape)))
+    tensor = pa.fixed_shape_tensor(values.type, shape)
+    return pa.table({"array": pa.ExtensionArray.from_storage(tensor, storage)})
+
+
+def _parquet_files(path: Path) -> ds.Dataset:
+    try:
+        dataset = ds.dataset(path, format="parquet", partitioning="hive")
+    except (pa.ArrowInvalid, OSError) as exc:
+        msg = f"cannot read {str(path)!r} as a Parquet dataset: {_first_line(exc)}"
+        raise InputError(msg) from None
+    if not dataset.files:
+        msg = f"directory {str(path)!r} holds no Parquet files; expected *.parquet files"
+        raise InputError(msg)
+    return dataset
+
+
+def _read_stdin(stream: IO[bytes], select: Select | None) -> Source:
+    data = stream.read()
+    if not data:
+        msg = "stdin is empty; expected Parquet or Arrow IPC bytes"
+        raise InputError(msg)
+    record = None
+    try:
+        if data[:4] == b"PAR1":
+            pf = pq.ParquetFile(pa.BufferReader(data))
+            table, record = pf.read(), provenance.loads(pf.metadata.metadata)
+        elif data[:6] == b"ARROW1":
+            table = ipc.open_file(pa.BufferReader(data)).read_all()
+        else:
+            table = ipc.open_stream(pa.BufferReader(data)).read_all()
+    except (pa.ArrowInvalid, OSError) as exc:
+        msg = f"stdin does not hold readable Parquet or Arrow IPC data: {_first_line(exc)}"
+        raise InputError(msg) from None
+    if select is not None:
+        table = table.select(select(table.column_names))
+    return Source(table, "<stdin>", record)
+
+
+def read_source(src: str, select: Select | None = None, *, stdin: IO[bytes] | None = None) -> Source:
+    """Read a Parquet file, a directory of Parquet files, a ``.npy`` array, or ``-``.
+
+    Parameters
+    ----------
+    src : str
+        Path, or ``-`` for stdin (Parquet or Arrow IPC, read whole into memory).
+    select : callable, optional
+        Given the available column names, returns the ones to read (column projection);
+        it may raise :class:`UsageError` for unknown names.
+    stdin : binary stream, optional
+        Defaults to ``sys.stdin.buffer``.
+
+    Raises
+    ------
+    InputError
+        Missing file, empty directory, not Parquet, truncated file, empty stdin.
+    """
+    if src == "-":
+        return _read_stdin(stdin or sys.stdin.buffer, select)
+    path = Path(src)
+    if not path.exists():
+        msg = f"no such file or directory: {src!r}"
+        raise InputError(msg)
+    if path.suffix.lower() == ".npy" and path.is_file():
+        table = _npy_table(path)
+        return Source(table.select(select(table.column_names)) if select else table, src)
+    try:
+        if path.is_dir():
+            dataset = _parquet_files(path)
+            names = dataset.schema.names
+            cols = select(names) if select else names
+            return Source(dataset.to_table(columns=cols), src)
+        pf = pq.ParquetFile(path)
+        names = pf.schema_arrow.names
+        cols = select(names) if select else names
+        return Source(pf.read(columns=cols), src, provenance.loads(pf.metadata.metadata))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError) as exc:
+        msg = f"cannot read {src!r} as Parquet: {_first_line(exc)}"
+        raise InputError(msg) from None
+
+
+def check_output(dst: str, src: str | None = None, *, stdout_isatty: bool = False) -> None:
+    """Refuse outputs that would lose data or spray binary on a terminal.
+
+    Raises
+    ------
+    UsageError
+        ``dst`` is ``-`` and stdout is a terminal, or ``dst`` is (inside) the source.
+    InputError
+        The directory that should hold ``dst`` does not exist.
+    """
+    if dst == "-":
+        if stdout_isatty:
+            msg = "refusing to write binary Parquet to a terminal; use -o FILE or pipe the output"
+            raise UsageError(msg)
+        return
+    out = Path(dst).resolve()
+    if src not in (None, "-"):
+        source = Path(src).resolve()
+        if out == source or (source.is_dir() and source in out.parents):
+            msg = f"output {dst!r} would overwrite the source {src!r}; choose another path"
+            raise UsageError(msg)
+    if out.is_dir():
+        msg = f"output {dst!r} is a directory; expected a file path"
+        raise UsageError(msg)
+    if not out.parent.is_dir():
+        msg = f"cannot write {dst!r}: directory {str(out.parent)!r} does not exist"
+        raise InputError(msg)
+
+
+class _Stdout:
+    """stdout for the Parquet writer that goes silent once the run has failed.
+
+    ``ParquetWriter.close()`` always writes a footer; after a failure that footer would
+    make the truncated output a valid-looking table, so it must not reach the pipe.
+    """
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self.raw, self.failed, self.closed, self.written = raw, False, False, 0
+
+    def write(self, data: bytes) -> int:
+        if not self.failed:
+            self.raw.write(data)
+        self.written += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self.written
+
+    def flush(self) -> None:
+        if not self.failed:
+            self.raw.flush()
+
+    def close(self) -> None:
+        self.closed = True
+
+
+@contextlib.contextmanager
+def _sink(dst: str, stdout: IO[bytes] | None) -> Iterator[Any]:
+    if dst == "-":
+        guard = _Stdout(stdout or sys.stdout.buffer)
+        try:
+            yield guard
+        except BaseException:
+            guard.failed = True
+            raise
+        return
+    target = Path(dst)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+
+
+def write_parquet(
+    dst: str,
+    schema: pa.Schema,
+    chunks: Iterable[pa.Table],
+    footer: Callable[[], dict[str, Any]] | None = None,
+    *,
+    stdout: IO[bytes] | None = None,
+) -> None:
+    """Write ``chunks`` as one Parquet file (a row group per chunk), atomically.
+
+    Parameters
+    ----------
+    dst : str
+        File path, or ``-`` for stdout (``stdout`` or ``sys.stdout.buffer``).
+    schema : pyarrow.Schema
+    chunks : iterable of pyarrow.Table
+    footer : callable, optional
+        Called after the last chunk; its record is stored under ``mixsynth`` in the
+        footer's key-value metadata (so it can hold counts known only at the end).
+    """
+    with _sink(dst, stdout) as sink:
+        writer = pq.ParquetWriter(sink, schema, compression="zstd")
+        try:
+            for chunk in chunks:
+                writer.write_table(chunk)
+            if footer is not None:
+                writer.add_key_value_metadata({provenance.KEY.decode(): provenance.dumps(footer()).decode()})
+        except BaseException:
+            if isinstance(sink, _Stdout):
+                sink.failed = True
+            raise
+        finally:
+            writer.close()

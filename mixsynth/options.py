@@ -1,0 +1,76 @@
+"""Parsing of option strings shared by the CLI commands (counts, name lists, JSON files)."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from mixsynth.errors import UsageError
+
+__all__ = ["load_json_object", "parse_count", "split_names"]
+
+
+def parse_count(text: str, option: str = "-n") -> int:
+    """A positive row count, written as ``1000``, ``1e6``, ``1_000_000`` or ``2.5e3``.
+
+    Raises
+    ------
+    UsageError
+        Not a number, not a whole number, or not positive.
+
+    Examples
+    --------
+    >>> parse_count("1e6"), parse_count("1_000"), parse_count("2.5e3")
+    (1000000, 1000, 2500)
+    """
+    clean = text.strip().replace("_", "")
+    try:
+        value = float(clean)
+    except ValueError:
+        msg = f"{option} expects a whole number of rows such as 1000 or 1e6, got {text!r}"
+        raise UsageError(msg) from None
+    if not math.isfinite(value) or value != int(value):
+        msg = f"{option} expects a whole number of rows such as 1000 or 1e6, got {text!r}"
+        raise UsageError(msg)
+    if value < 1:
+        msg = f"{option} must be at least 1, got {text!r}"
+        raise UsageError(msg)
+    return int(clean) if clean.isdigit() else int(value)
+
+
+def split_names(values: Sequence[str] | None) -> list[str] | None:
+    """Column names from repeated and/or comma-separated options (``--exclude a,b --exclude c``).
+
+    Examples
+    --------
+    >>> split_names(["a,b", " c "])
+    ['a', 'b', 'c']
+    """
+    if not values:
+        return None
+    return [name.strip() for value in values for name in value.split(",") if name.strip()]
+
+
+def load_json_object(path: Path, option: str) -> dict[str, Any]:
+    """A JSON object from a file named by ``option``.
+
+    Raises
+    ------
+    UsageError
+        Unreadable file, invalid JSON, or not a JSON object.
+    """
+    try:
+        data = json.loads(Path(path).read_text())
+    except OSError as exc:
+        msg = f"cannot read {option} {str(path)!r}: {exc.strerror or exc}"
+        raise UsageError(msg) from None
+    except json.JSONDecodeError as exc:
+        msg = f"{option} {str(path)!r} is not valid JSON: {exc.msg} at line {exc.lineno}"
+        raise UsageError(msg) from None
+    if not isinstance(data, dict):
+        msg = f"{option} {str(path)!r} must hold a JSON object, got {type(data).__name__}"
+        raise UsageError(msg)
+    return data
