@@ -159,7 +159,7 @@ def _decode_feature(feat: Feature, Y: np.ndarray) -> pa.Array:
         mask = pa.array(row_null) if row_null.any() else None
         arr = pa.FixedSizeListArray.from_arrays(child, s.list_size, mask=mask)
         arr = arr.cast(s) if arr.type != s else arr
-        return pa.ExtensionArray.from_storage(t, arr) if isinstance(t, pa.ExtensionType) else arr
+        return pa.ExtensionArray.from_storage(t, arr) if isinstance(t, pa.BaseExtensionType) else arr
     values = block[:, 0]
     mask = np.isnan(values)
     if feat.spec.kind is Kind.FLOAT:

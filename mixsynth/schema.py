@@ -59,7 +59,7 @@ class ColumnSpec:
 
 def storage_type(t: pa.DataType) -> pa.DataType:
     """The storage type of an extension type (e.g. fixed-shape tensor), else ``t``."""
-    return t.storage_type if isinstance(t, pa.ExtensionType) else t
+    return t.storage_type if isinstance(t, pa.BaseExtensionType) else t
 
 
 def _tensor_value_ok(t: pa.DataType) -> bool:
