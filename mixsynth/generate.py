@@ -122,19 +122,21 @@ class Synthesizer:
             Y[rows, cols] = self.enc.X[d.dominant()[rows], cols]
         return Y
 
-    def _resample(self, Y: np.ndarray, d: Draws, start: int, stop: int) -> None:
+    def _resample(self, Y: np.ndarray, d: Draws, start: int, stop: int) -> np.ndarray:
+        """Redraw rows with a ``resample`` column out of range; return the counts replaced."""
         cols = self.bounds.active("resample")
         bad = out_of_bounds(Y, self.bounds, cols)
-        self.adjusted += bad.sum(axis=0)
+        counts = bad.sum(axis=0)
         for attempt in range(1, _RESAMPLE_ATTEMPTS + 1):
             idx = np.flatnonzero(bad.any(axis=1))
             if idx.size == 0:
-                return
+                break
             redo = draw(self.seed, start, stop, self.n, self.law, attempt=attempt)
             for mine, theirs in ((d.parents, redo.parents), (d.w, redo.w), (d.u, redo.u)):
                 mine[idx] = theirs[idx]
             Y[idx] = self._mix(Draws(d.parents[idx], d.w[idx], d.u[idx]))
             bad = out_of_bounds(Y, self.bounds, cols)
+        return counts
 
     def _taken_rows(self, d: Draws) -> dict[str, np.ndarray]:
         dominant, chosen = d.dominant(), d.chosen()
@@ -150,6 +152,26 @@ class Synthesizer:
             rows[spec.name] = np.where(null[chosen] | null[dominant], dominant, chosen)
         return rows
 
+    def block(self, start: int, stop: int) -> tuple[pa.Table, np.ndarray]:
+        """Synthetic rows ``start:stop`` and the bounds adjustments they needed.
+
+        A pure function of the arguments (and the prepared source): safe to call from
+        several threads or workers, in any order.
+
+        Returns
+        -------
+        table : pyarrow.Table
+        adjusted : int64 array of shape (d,)
+            Values moved by the bounds policy, per encoded column.
+        """
+        d = draw(self.seed, start, stop, self.n, self.law)
+        Y = self._mix(d)
+        adjusted = np.zeros(Y.shape[1], dtype=np.int64)
+        if self.bounds.active("resample").any():
+            adjusted += self._resample(Y, d, start, stop)
+        adjusted += apply_bounds(Y, self.bounds)
+        return decode(self.enc, Y, self._taken_rows(d), start), adjusted
+
     def chunks(self, rows: int, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Iterator[pa.Table]:
         """Synthesise ``rows`` rows, yielding tables of at most ``chunk_rows`` rows.
 
@@ -163,13 +185,10 @@ class Synthesizer:
             raise UsageError(msg)
         for start in range(0, rows, chunk_rows):
             stop = min(start + chunk_rows, rows)
-            d = draw(self.seed, start, stop, self.n, self.law)
-            Y = self._mix(d)
-            if self.bounds.active("resample").any():
-                self._resample(Y, d, start, stop)
-            self.adjusted += apply_bounds(Y, self.bounds)
+            table, adjusted = self.block(start, stop)
+            self.adjusted += adjusted
             self.rows_written = stop
-            yield decode(self.enc, Y, self._taken_rows(d), start)
+            yield table
 
     def adjustments(self) -> dict[str, int]:
         """Values moved by the bounds policy so far, per column."""
