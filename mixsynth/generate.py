@@ -19,7 +19,7 @@ from mixsynth.encode import decode, encode
 from mixsynth.errors import MixsynthWarning, SchemaError, UsageError
 from mixsynth.mix import mix
 from mixsynth.plan import build_bounds, plan_columns, select_columns
-from mixsynth.weights import EpBeta, WeightLaw, parse
+from mixsynth.weights import WeightLaw, parse
 
 __all__ = ["DEFAULT_CHUNK_ROWS", "MAX_ROWS", "Synthesizer", "generate", "package_version"]
 
@@ -83,7 +83,7 @@ class Synthesizer:
                 raise UsageError(msg)
         self.weights_given = weights if isinstance(weights, str) else weights.spec()
         self.law = parse(weights)
-        if type(self.law) is EpBeta and abs(self.law.variance_factor() - 1.0) > 1e-9:
+        if self.law.aims_to_preserve and abs(self.law.variance_factor() - 1.0) > 1e-9:
             self.notify(
                 f"weights {self.law.spec()} do not preserve variance: factor "
                 f"{self.law.variance_factor():.6g} per round (omit beta to have it solved)"

@@ -38,14 +38,16 @@ def law_text(summary: dict[str, Any], as_json: bool) -> str:
     if as_json:
         return json.dumps(summary)
     lo, hi = summary["support"]
+    two = summary["parents"] == 2
     rows = [
         ("law", summary["spec"]),
-        ("support", f"[{lo:.6g}, {hi:.6g}]"),
-        ("E[λ]", f"{summary['mean']:.6g}"),
-        ("Var(λ)", f"{summary['variance']:.6g}"),
+        ("parents", str(summary["parents"])),
+        ("support" if two else "support of each w_j", f"[{lo:.6g}, {hi:.6g}]"),
+        ("E[λ]" if two else "E[w_j]", f"{summary['mean']:.6g}"),
+        ("Var(λ)" if two else "Var(w_j)", f"{summary['variance']:.6g}"),
         ("variance factor c", f"{summary['variance_factor']:.9g}"),
         ("c^10", f"{summary['variance_factor_10_rounds']:.6g}"),
-        ("θ̄ = E[max(λ,1−λ)]", f"{summary['theta_bar']:.6g}"),
+        ("θ̄ = E[max(λ,1−λ)]" if two else "θ̄ = E[max_j w_j]", f"{summary['theta_bar']:.6g}"),
         ("preserves variance", "yes" if summary["preserves_variance"] else "no"),
     ]
     width = max(len(k) for k, _ in rows)

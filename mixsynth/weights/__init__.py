@@ -10,6 +10,7 @@ Examples
 1.0
 """
 
+from mixsynth.weights.dirichlet import Dirichlet, EpDirichlet, preserving_alpha
 from mixsynth.weights.laws import Beta, EpBeta, Midpoint, WeightLaw
 from mixsynth.weights.parse import DEFAULT_SPEC, SPEC_HELP, parse
 from mixsynth.weights.solve import solve_alpha, solve_beta, symmetric
@@ -18,10 +19,13 @@ __all__ = [
     "DEFAULT_SPEC",
     "SPEC_HELP",
     "Beta",
+    "Dirichlet",
     "EpBeta",
+    "EpDirichlet",
     "Midpoint",
     "WeightLaw",
     "parse",
+    "preserving_alpha",
     "solve_alpha",
     "solve_beta",
     "symmetric",

@@ -33,6 +33,8 @@ class WeightLaw(Protocol):
     """What the generator needs from a weight law."""
 
     k: int
+    #: True for laws meant to keep variance (EpBeta, EpDirichlet): a factor != 1 is flagged.
+    aims_to_preserve: bool
 
     def sample(self, rng: np.random.Generator, m: int) -> np.ndarray:
         """Draw weights of shape (m, k) whose rows sum to 1."""
@@ -75,6 +77,7 @@ class EpBeta:
     eps1: float = 0.0
     k = 2
     name = "epbeta"
+    aims_to_preserve = True
 
     @property
     def length(self) -> float:
@@ -133,6 +136,7 @@ class Beta(EpBeta):
     """
 
     name = "beta"
+    aims_to_preserve = False
 
     def spec(self) -> str:
         """``beta:A,B`` (``uniform`` for Beta(1, 1))."""
@@ -153,6 +157,7 @@ class Midpoint:
 
     k = 2
     name = "midpoint"
+    aims_to_preserve = False
 
     def support(self) -> tuple[float, float]:
         """The single point ½."""

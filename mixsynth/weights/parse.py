@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 
-from mixsynth.errors import UsageError
+from mixsynth.errors import SolverError, UsageError
+from mixsynth.weights.dirichlet import Dirichlet, EpDirichlet, preserving_alpha
 from mixsynth.weights.laws import Beta, EpBeta, Midpoint, WeightLaw
 from mixsynth.weights.solve import _check_eps, solve_alpha, solve_beta, symmetric
 
@@ -18,8 +19,11 @@ _DEFAULT_EPS = 0.3
 SPEC_HELP = (
     "epbeta (alpha=4.34, eps0=eps1=0.3, beta solved for variance factor 1); "
     "epbeta:alpha=A,eps0=E0,eps1=E1 (beta solved) or epbeta:eps=E (symmetric, solved); "
-    "epbeta:alpha=A,beta=B,eps0=E0,eps1=E1 (explicit); beta:A,B; uniform; midpoint"
+    "epbeta:alpha=A,beta=B,eps0=E0,eps1=E1 (explicit); beta:A,B; uniform; midpoint; "
+    "dirichlet:k=K,alpha=A (K parents); epdirichlet:k=K,eps=E (K parents, alpha solved)"
 )
+#: Most parents per synthetic row: each parent costs a gather of the whole block.
+MAX_PARENTS = 64
 
 
 def _number(spec: str, key: str, text: str) -> float:
@@ -94,6 +98,31 @@ def _beta(spec: str, body: str) -> Beta:
     return Beta(a, b)
 
 
+def _dirichlet(spec: str, body: str, expanded: bool) -> EpDirichlet:
+    p = _keywords(spec, body, ("k", "alpha", "eps") if expanded else ("k", "alpha"))
+    if "k" not in p:
+        msg = f"bad weight spec {spec!r}: give the number of parents, e.g. k=3"
+        raise UsageError(msg)
+    k = p["k"]
+    if k != int(k) or not 2 <= k <= MAX_PARENTS:
+        msg = f"bad weight spec {spec!r}: k must be a whole number from 2 to {MAX_PARENTS}, got {k:g}"
+        raise UsageError(msg)
+    _positive(spec, **{key: v for key, v in p.items() if key == "alpha"})
+    if not expanded:
+        return Dirichlet(int(k), p.get("alpha", 1.0))
+    eps = p.get("eps", _DEFAULT_EPS)
+    if eps < 0:
+        msg = f"bad weight spec {spec!r}: eps must be >= 0, got {eps:g}"
+        raise UsageError(msg)
+    if "alpha" not in p and eps == 0:
+        msg = (
+            f"infeasible weight spec {spec!r}: with eps=0 the Dirichlet shrinks variance for every "
+            "alpha; give eps > 0, e.g. eps=0.3"
+        )
+        raise SolverError(msg)
+    return EpDirichlet(int(k), p.get("alpha", preserving_alpha(int(k), eps)), eps)
+
+
 def parse(spec: str | WeightLaw) -> WeightLaw:
     """Turn a weight spec into a law; a law passes through unchanged.
 
@@ -130,6 +159,8 @@ def parse(spec: str | WeightLaw) -> WeightLaw:
         return _epbeta(spec, body)
     if name == "beta":
         return _beta(spec, body)
+    if name in ("dirichlet", "epdirichlet"):
+        return _dirichlet(spec, body, expanded=name == "epdirichlet")
     if name in ("uniform", "midpoint") and body.strip():
         msg = f"bad weight spec {spec!r}: {name} takes no parameters"
         raise UsageError(msg)
