@@ -22,7 +22,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from mixsynth import io
 from mixsynth.errors import ExitStatus, MixsynthError
-from mixsynth.generate import DEFAULT_CHUNK_ROWS, Synthesizer
+from mixsynth.generate import DEFAULT_CHUNK_ROWS, MAX_ROWS, Synthesizer
 from mixsynth.options import load_json_object, parse_count, split_names
 from mixsynth.plan import select_columns
 from mixsynth.render import law_summary, law_text
@@ -150,7 +150,7 @@ def generate(
     tell = (lambda _msg: None) if quiet else notice
     with _errors_to_exit():
         io.check_output(output, source, stdout_isatty=_isatty(sys.stdout))
-        count = parse_count(rows) if rows is not None else None
+        count = parse_count(rows, maximum=MAX_ROWS) if rows is not None else None
         cols, excl = split_names(columns), split_names(exclude)
         overrides = load_json_object(bounds_file, "--bounds-file") if bounds_file else None
         src = io.read_source(source, lambda names: select_columns(names, cols, excl, target))

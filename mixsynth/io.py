@@ -9,6 +9,7 @@ target directory and renamed at the end, so a failed run leaves no partial file.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import sys
 import tempfile
@@ -166,7 +167,10 @@ def check_output(dst: str, src: str | None = None, *, stdout_isatty: bool = Fals
     out = Path(dst).resolve()
     if src not in (None, "-"):
         source = Path(src).resolve()
-        if out == source or (source.is_dir() and source in out.parents):
+        # samefile also catches a second name for the source: a hard link, or another
+        # spelling on a case-insensitive file system (which resolve() does not fold).
+        same = out.exists() and source.exists() and os.path.samefile(out, source)
+        if out == source or same or (source.is_dir() and source in out.parents):
             msg = f"output {dst!r} would overwrite the source {src!r}; choose another path"
             raise UsageError(msg)
     if out.is_dir():
@@ -217,6 +221,11 @@ def _sink(dst: str, stdout: IO[bytes] | None) -> Iterator[Any]:
     target = Path(dst)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
+    # mkstemp makes the file 0600 and os.replace keeps that; give the output the mode a
+    # plain open() would (0666 less the umask), or other users could not read it.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
     try:
         yield tmp
         os.replace(tmp, target)
@@ -245,10 +254,15 @@ def write_parquet(
         Called after the last chunk; its record is stored under ``mixsynth`` in the
         footer's key-value metadata (so it can hold counts known only at the end).
     """
+    # Produce the first chunk before opening the writer: the writer puts the Parquet magic
+    # on stdout at once, and an error raised lazily by the chunk generator (a bad row count,
+    # an unusable column) must leave stdout empty, not holding a stray "PAR1".
+    chunks = iter(chunks)
+    first = next(chunks, None)
     with _sink(dst, stdout) as sink:
         writer = pq.ParquetWriter(sink, schema, compression="zstd")
         try:
-            for chunk in chunks:
+            for chunk in itertools.chain([first] if first is not None else [], chunks):
                 writer.write_table(chunk)
             if footer is not None:
                 writer.add_key_value_metadata({provenance.KEY.decode(): provenance.dumps(footer()).decode()})

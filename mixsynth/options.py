@@ -13,13 +13,13 @@ from mixsynth.errors import UsageError
 __all__ = ["load_json_object", "parse_count", "split_names"]
 
 
-def parse_count(text: str, option: str = "-n") -> int:
+def parse_count(text: str, option: str = "-n", maximum: int | None = None) -> int:
     """A positive row count, written as ``1000``, ``1e6``, ``1_000_000`` or ``2.5e3``.
 
     Raises
     ------
     UsageError
-        Not a number, not a whole number, or not positive.
+        Not a number, not a whole number, not positive, or above ``maximum``.
 
     Examples
     --------
@@ -38,7 +38,13 @@ def parse_count(text: str, option: str = "-n") -> int:
     if value < 1:
         msg = f"{option} must be at least 1, got {text!r}"
         raise UsageError(msg)
-    return int(clean) if clean.isdigit() else int(value)
+    count = int(clean) if clean.isdigit() else int(value)
+    # Checked here, not only by the generator, so the message names the option and the
+    # run stops before the source is read or any output is opened.
+    if maximum is not None and count > maximum:
+        msg = f"{option} must be at most {maximum}, got {text!r}"
+        raise UsageError(msg)
+    return count
 
 
 def split_names(values: Sequence[str] | None) -> list[str] | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
@@ -103,7 +104,12 @@ def plan_columns(
 
 def _override(name: str, value: object) -> tuple[float, float]:
     ok = isinstance(value, list | tuple) and len(value) == 2
-    ok = ok and all(v is None or isinstance(v, int | float) for v in value)  # type: ignore[union-attr]
+    # bool is an int subclass (JSON true would read as 1) and NaN compares false with
+    # everything (the bound would silently do nothing): reject both.
+    ok = ok and all(
+        v is None or (isinstance(v, int | float) and not isinstance(v, bool) and not math.isnan(v))
+        for v in value  # type: ignore[union-attr]
+    )
     if not ok:
         msg = f"bounds for column {name!r} must be [low, high] (numbers or null), got {value!r}"
         raise UsageError(msg)
@@ -135,6 +141,14 @@ def build_bounds(enc: Encoded, policy: str, overrides: Mapping[str, object] | No
     pol = np.full(d, "none", dtype=object)
     for feat in enc.features:
         block = enc.X[:, feat.cols]
+        if np.isnan(block).all():
+            # plan_columns rejects all-null columns, but with --nan skip a column of NaN/inf
+            # only becomes all-null in encode; nanmin would warn and write an empty column.
+            msg = (
+                f"column {feat.spec.name!r} has no values once NaN and infinite values are "
+                f"skipped; nothing to synthesise (use --exclude {feat.spec.name})"
+            )
+            raise SchemaError(msg)
         lo, hi = float(np.nanmin(block)), float(np.nanmax(block))
         if feat.spec.name in overrides:
             lo, hi = _override(feat.spec.name, overrides[feat.spec.name])
