@@ -12,7 +12,9 @@ from mixsynth.errors import (
     SolverError,
     UsageError,
 )
-from mixsynth.generate import Synthesizer, generate, package_version
+from mixsynth.api import generate
+from mixsynth.generate import Synthesizer, package_version
+from mixsynth.labels import LabelOptions
 from mixsynth.weights import Beta, EpBeta, Midpoint
 
 __version__ = package_version()
@@ -22,6 +24,7 @@ __all__ = [
     "Beta",
     "EpBeta",
     "InputError",
+    "LabelOptions",
     "Midpoint",
     "MixsynthError",
     "MixsynthWarning",

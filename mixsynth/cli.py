@@ -23,6 +23,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from mixsynth import io
 from mixsynth.errors import ExitStatus, MixsynthError
 from mixsynth.generate import DEFAULT_CHUNK_ROWS, MAX_ROWS, Synthesizer
+from mixsynth.labels import LabelOptions
 from mixsynth.options import load_json_object, parse_count, split_names
 from mixsynth.plan import select_columns
 from mixsynth.render import law_summary, law_text
@@ -138,6 +139,12 @@ def generate(
     columns: Annotated[list[str] | None, typer.Option(help="Columns to synthesise (comma-separated or repeated); default all.")] = None,
     exclude: Annotated[list[str] | None, typer.Option(help="Columns to leave out (comma-separated or repeated).")] = None,
     target: Annotated[str | None, typer.Option(help="Label column: a categorical target takes the dominant parent's label; a numeric one is mixed.")] = None,
+    label_mode: Annotated[str | None, typer.Option(help="Target handling: dominant, within-class, soft or genlabel (class labels); mix or within-bin (numbers).")] = None,
+    class_balance: Annotated[str | None, typer.Option(help="With within-class: 'uniform', or a JSON file {class: proportion}; default: the real frequencies.")] = None,
+    bins: Annotated[int, typer.Option(help="Quantile bins of a numeric target for --label-mode within-bin.", min=1)] = 10,
+    genlabel_model: Annotated[str, typer.Option(help="GenLabel's class-conditional model: gaussian (shrinkage covariance), gmm:C or kde.")] = "gaussian",
+    genlabel_gamma: Annotated[float, typer.Option(help="GenLabel: weight of the posterior against the mixed label (1 = posterior only).")] = 1.0,
+    genlabel_soft: Annotated[bool, typer.Option(help="GenLabel: also write the probabilities as COL__p_<class> columns.")] = False,
     nan: Annotated[NanPolicy, typer.Option(help="NaN/inf in float columns: error, or skip (treat as null).")] = NanPolicy.error,
     ids: Annotated[IdPolicy, typer.Option(help="Identifier columns (all values unique): regenerate fresh keys, or drop.")] = IdPolicy.regenerate,
     chunk_rows: Annotated[int, typer.Option(help="Rows per output row group; does not change the rows.", min=1)] = DEFAULT_CHUNK_ROWS,
@@ -154,8 +161,12 @@ def generate(
         cols, excl = split_names(columns), split_names(exclude)
         overrides = load_json_object(bounds_file, "--bounds-file") if bounds_file else None
         src = io.read_source(source, lambda names: select_columns(names, cols, excl, target))
+        balance = class_balance
+        if balance not in (None, "uniform"):
+            balance = load_json_object(Path(balance), "--class-balance")
+        labels = LabelOptions(label_mode, balance, bins, genlabel_model, genlabel_gamma, genlabel_soft)
         synth = Synthesizer(src.table, weights=weights, seed=seed, bounds=bounds.value,
-                            bounds_overrides=overrides, target=target, nan=nan.value,
+                            bounds_overrides=overrides, target=target, labels=labels, nan=nan.value,
                             ids=ids.value, notify=tell)
         if seed is None:
             tell(f"seed {synth.seed} (pass --seed {synth.seed} to reproduce)")

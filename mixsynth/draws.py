@@ -10,10 +10,14 @@ any number of workers and any ``-n`` give the same row ``r`` (``-n 100`` is a pr
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from mixsynth.weights import WeightLaw
+
+if TYPE_CHECKING:
+    from mixsynth.labels import Groups
 
 __all__ = ["LOGICAL_BLOCK", "Draws", "draw"]
 
@@ -56,17 +60,35 @@ class Draws:
         return np.take_along_axis(self.parents, pick[:, None], axis=1)[:, 0]
 
 
-def _block(seed: int, b: int, n: int, law: WeightLaw, attempt: int) -> Draws:
+def _parents(rng: np.random.Generator, n: int, k: int, groups: Groups | None) -> np.ndarray:
+    if groups is None:
+        return rng.integers(0, n, size=(LOGICAL_BLOCK, k), dtype=np.int64)
+    # Within-group draws: a group per row by its probability, then k rows of that group.
+    g = rng.choice(len(groups.probs), size=LOGICAL_BLOCK, p=groups.probs)
+    local = rng.integers(0, groups.sizes[g][:, None], size=(LOGICAL_BLOCK, k), dtype=np.int64)
+    return groups.order[groups.offsets[g][:, None] + local]
+
+
+def _block(seed: int, b: int, n: int, law: WeightLaw, attempt: int, groups: Groups | None) -> Draws:
     key = (b,) if attempt == 0 else (b, attempt)
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=key))
     # The order of these three draws is part of the determinism contract.
-    parents = rng.integers(0, n, size=(LOGICAL_BLOCK, law.k), dtype=np.int64)
+    parents = _parents(rng, n, law.k, groups)
     w = law.sample(rng, LOGICAL_BLOCK)
     u = rng.random(LOGICAL_BLOCK)
     return Draws(parents, w, u)
 
 
-def draw(seed: int, start: int, stop: int, n: int, law: WeightLaw, *, attempt: int = 0) -> Draws:
+def draw(
+    seed: int,
+    start: int,
+    stop: int,
+    n: int,
+    law: WeightLaw,
+    *,
+    attempt: int = 0,
+    groups: Groups | None = None,
+) -> Draws:
     """Draws for synthetic rows ``start:stop``, independent of how rows are chunked.
 
     Parameters
@@ -80,6 +102,8 @@ def draw(seed: int, start: int, stop: int, n: int, law: WeightLaw, *, attempt: i
     law : WeightLaw
     attempt : int
         0 for the first draw; 1, 2, ... for redraws of rejected rows.
+    groups : Groups, optional
+        Draw all parents of a row from one group (within-class / within-bin).
 
     Examples
     --------
@@ -91,7 +115,7 @@ def draw(seed: int, start: int, stop: int, n: int, law: WeightLaw, *, attempt: i
     """
     parts = []
     for b in range(start // LOGICAL_BLOCK, (stop - 1) // LOGICAL_BLOCK + 1):
-        d = _block(seed, b, n, law, attempt)
+        d = _block(seed, b, n, law, attempt, groups)
         lo = max(start - b * LOGICAL_BLOCK, 0)
         hi = min(stop - b * LOGICAL_BLOCK, LOGICAL_BLOCK)
         parts.append((d.parents[lo:hi], d.w[lo:hi], d.u[lo:hi]))

@@ -51,40 +51,47 @@ class Encoded:
         return self.X.shape[0] if self.features else len(next(iter(self.taken.values())))
 
 
+def _null_mask(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    return np.asarray(arr.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _finite(name: str, values: np.ndarray, null: np.ndarray, nan: str) -> np.ndarray:
+    """NaN for nulls; NaN/±inf that are real values raise, or become nulls with ``--nan skip``."""
+    bad = ~np.isfinite(values) & ~null
+    if not bad.any():
+        return values
+    if nan != "skip":
+        first = int(np.flatnonzero(bad.reshape(len(bad), -1).any(axis=1))[0])
+        msg = (
+            f"column {name!r} has {int(bad.sum())} NaN or infinite values (first at row "
+            f"{first}); expected finite numbers (use --nan skip to treat them as nulls)"
+        )
+        raise SchemaError(msg)
+    return np.where(bad, np.nan, values)
+
+
 def _float_values(spec: ColumnSpec, column: pa.ChunkedArray, nan: str) -> np.ndarray:
-    values = column.cast(pa.float64()).to_numpy()
-    bad = np.isnan(values) | np.isinf(values)
-    bad &= ~np.asarray(column.is_null().to_numpy(zero_copy_only=False), dtype=bool)
-    if bad.any():
-        if nan != "skip":
-            first = int(np.flatnonzero(bad)[0])
-            msg = (
-                f"column {spec.name!r} has {int(bad.sum())} NaN or infinite values (first at row "
-                f"{first}); expected finite numbers (use --nan skip to treat them as nulls)"
-            )
-            raise SchemaError(msg)
-        values = np.where(bad, np.nan, values)
-    return values
+    return _finite(spec.name, column.cast(pa.float64()).to_numpy(), _null_mask(column), nan)
 
 
 def _temporal_values(column: pa.ChunkedArray) -> tuple[np.ndarray, int]:
     width = storage_type(column.type).bit_width
     ticks = column.cast(pa.int32() if width == 32 else pa.int64()).cast(pa.int64())
     origin = pc.min(ticks).as_py()
-    mask = np.asarray(ticks.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+    mask = _null_mask(ticks)
     raw = ticks.fill_null(origin).to_numpy().astype(np.int64) - origin
     return np.where(mask, np.nan, raw.astype(np.float64)), origin
 
 
-def _tensor_values(column: pa.ChunkedArray) -> np.ndarray:
+def _tensor_values(spec: ColumnSpec, column: pa.ChunkedArray, nan: str) -> np.ndarray:
     arr = column.combine_chunks()
     arr = arr.storage if isinstance(arr, pa.ExtensionArray) else arr
     size = arr.type.list_size
     child = arr.values.slice(arr.offset * size, len(arr) * size)
-    flat = child.cast(pa.float64()).to_numpy(zero_copy_only=False).reshape(len(arr), size)
-    row_null = np.asarray(arr.is_null().to_numpy(zero_copy_only=False), dtype=bool)
-    flat = flat.copy()
-    flat[row_null] = np.nan
+    shape = (len(arr), size)
+    flat = child.cast(pa.float64()).to_numpy(zero_copy_only=False).reshape(shape)
+    flat = _finite(spec.name, flat, _null_mask(child).reshape(shape), nan).copy()
+    flat[_null_mask(arr)] = np.nan
     return flat
 
 
@@ -119,11 +126,11 @@ def encode(table: pa.Table, columns: list[ColumnSpec], *, nan: str = "error") ->
         if not is_mixed(spec.kind):
             arr = column.combine_chunks()
             enc.taken[spec.name] = arr
-            enc.taken_null[spec.name] = np.asarray(arr.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+            enc.taken_null[spec.name] = _null_mask(arr)
             continue
         origin = 0
         if spec.kind is Kind.TENSOR:
-            values = _tensor_values(column)
+            values = _tensor_values(spec, column, nan)
         elif spec.kind is Kind.TEMPORAL:
             values, origin = _temporal_values(column)
         else:

@@ -4,24 +4,26 @@ from __future__ import annotations
 
 import secrets
 import warnings
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 
 from mixsynth import provenance
 from mixsynth.bounds import apply_bounds, out_of_bounds
 from mixsynth.draws import LOGICAL_BLOCK, Draws, draw
 from mixsynth.encode import decode, encode
-from mixsynth.errors import MixsynthWarning, SchemaError, UsageError
+from mixsynth.errors import MixsynthWarning, UsageError
 from mixsynth.mix import mix
-from mixsynth.plan import build_bounds, plan_columns, select_columns
+from mixsynth.labels import LabelOptions, LabelPlan, plan_labels
+from mixsynth.plan import build_bounds, plan_columns
+from mixsynth.relabel import Labeler
+from mixsynth.schema import ColumnSpec, Kind, is_mixed
 from mixsynth.weights import WeightLaw, parse
 
-__all__ = ["DEFAULT_CHUNK_ROWS", "MAX_ROWS", "Synthesizer", "generate", "package_version"]
+__all__ = ["DEFAULT_CHUNK_ROWS", "MAX_ROWS", "Synthesizer", "package_version"]
 
 #: Rows per output chunk (a Parquet row group); any value gives the same rows.
 DEFAULT_CHUNK_ROWS = 16 * LOGICAL_BLOCK
@@ -56,7 +58,9 @@ class Synthesizer:
     bounds : {"auto", "clip", "reflect", "resample", "none"}
     bounds_overrides : mapping of column to [low, high], optional
     target : str, optional
-        Label column: categorical targets take the dominant parent's value.
+        Label column: categorical targets take the dominant parent's value by default.
+    labels : LabelOptions, optional
+        Label mode and its parameters (needs ``target``).
     nan : {"error", "skip"}
     ids : {"regenerate", "drop"}
     notify : callable, optional
@@ -72,6 +76,7 @@ class Synthesizer:
         bounds: str = "auto",
         bounds_overrides: Mapping[str, object] | None = None,
         target: str | None = None,
+        labels: LabelOptions | None = None,
         nan: str = "error",
         ids: str = "regenerate",
         notify: Callable[[str], None] | None = None,
@@ -94,13 +99,32 @@ class Synthesizer:
         self.seed = secrets.randbits(63) if seed is None else int(seed)
         self.source_schema = table.schema
         self.specs = plan_columns(table, target=target, ids=ids, notify=self.notify)
+        self.label_plan = self._plan_target(table, target, labels or LabelOptions())
+        self.groups = self.label_plan.groups if self.label_plan else None
         self.enc = encode(table.select([s.name for s in self.specs]), self.specs, nan=nan)
+        wants_labeler = self.label_plan is not None and self.label_plan.mode in ("soft", "genlabel")
+        self.labeler = Labeler(self.label_plan, labels or LabelOptions(), self.enc, self.seed) if wants_labeler else None
         self.bounds = build_bounds(self.enc, bounds, bounds_overrides)
         self.bounds_policy = bounds
         self.target = target
         self.nan = nan
         self.adjusted = np.zeros(self.enc.X.shape[1], dtype=np.int64)
         self.rows_written = 0
+
+    def _plan_target(self, table: pa.Table, target: str | None, labels: LabelOptions) -> LabelPlan | None:
+        if target is None:
+            if labels.mode is not None:
+                msg = "--label-mode needs --target COL"
+                raise UsageError(msg)
+            return None
+        i = next(i for i, s in enumerate(self.specs) if s.name == target)
+        spec = self.specs[i]
+        plan = plan_labels(target, table.column(target), not is_mixed(spec.kind), labels.mode,
+                           class_balance=labels.class_balance, bins=labels.bins, notify=self.notify)
+        if plan.categorical and is_mixed(spec.kind):
+            # An integer column of class labels is taken from a parent, never mixed.
+            self.specs[i] = ColumnSpec(spec.name, Kind.CATEGORICAL, spec.field, target=True)
+        return plan
 
     @property
     def n(self) -> int:
@@ -109,7 +133,7 @@ class Synthesizer:
 
     def output_schema_for(self, rows: int) -> pa.Schema:
         """Schema of a synthetic table of ``rows`` rows (the source's, less dropped columns)."""
-        fields = [s.field for s in self.specs]
+        fields = [s.field for s in self.specs] + (self.labeler.extra_fields() if self.labeler else [])
         meta = provenance.output_metadata(self.source_schema.metadata, [f.name for f in fields], rows)
         return pa.schema(fields, metadata=meta)
 
@@ -131,7 +155,7 @@ class Synthesizer:
             idx = np.flatnonzero(bad.any(axis=1))
             if idx.size == 0:
                 break
-            redo = draw(self.seed, start, stop, self.n, self.law, attempt=attempt)
+            redo = draw(self.seed, start, stop, self.n, self.law, attempt=attempt, groups=self.groups)
             for mine, theirs in ((d.parents, redo.parents), (d.w, redo.w), (d.u, redo.u)):
                 mine[idx] = theirs[idx]
             Y[idx] = self._mix(Draws(d.parents[idx], d.w[idx], d.u[idx]))
@@ -164,13 +188,18 @@ class Synthesizer:
         adjusted : int64 array of shape (d,)
             Values moved by the bounds policy, per encoded column.
         """
-        d = draw(self.seed, start, stop, self.n, self.law)
+        d, Y, adjusted = self._mixed_rows(start, stop)
+        table = decode(self.enc, Y, self._taken_rows(d), start)
+        return (self.labeler.apply(table, Y, d) if self.labeler else table), adjusted
+
+    def _mixed_rows(self, start: int, stop: int) -> tuple[Draws, np.ndarray, np.ndarray]:
+        d = draw(self.seed, start, stop, self.n, self.law, groups=self.groups)
         Y = self._mix(d)
         adjusted = np.zeros(Y.shape[1], dtype=np.int64)
         if self.bounds.active("resample").any():
             adjusted += self._resample(Y, d, start, stop)
         adjusted += apply_bounds(Y, self.bounds)
-        return decode(self.enc, Y, self._taken_rows(d), start), adjusted
+        return d, Y, adjusted
 
     def chunks(self, rows: int, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Iterator[pa.Table]:
         """Synthesise ``rows`` rows, yielding tables of at most ``chunk_rows`` rows.
@@ -193,6 +222,20 @@ class Synthesizer:
     def adjustments(self) -> dict[str, int]:
         """Values moved by the bounds policy so far, per column."""
         return {f.spec.name: int(self.adjusted[f.cols].sum()) for f in self.enc.features}
+
+    def _label_record(self) -> dict[str, Any] | None:
+        plan = self.label_plan
+        if plan is None:
+            return None
+        record: dict[str, Any] = {"mode": plan.mode, "classes": plan.classes}
+        if plan.groups is not None:
+            record["groups"] = dict(zip(plan.groups.names, plan.groups.probs.tolist(), strict=True))
+        if self.labeler is not None:
+            record |= self.labeler.record()
+            # Measured on the first logical block so it does not depend on chunking.
+            d, Y, _ = self._mixed_rows(0, min(max(self.rows_written, 1), LOGICAL_BLOCK))
+            record["agreement_with_dominant"] = self.labeler.agreement(Y, d)
+        return record
 
     def provenance(self) -> dict[str, Any]:
         """The record stored under ``mixsynth`` in the output's key-value metadata."""
@@ -222,86 +265,11 @@ class Synthesizer:
             "adjusted": self.adjustments(),
             "columns": {s.name: s.kind.value for s in self.specs},
             "target": self.target,
-            "label_mode": "dominant" if self.target and self.target in self.enc.taken else None,
+            "label_mode": self.label_plan.mode if self.label_plan else None,
+            "labels": self._label_record(),
             "nan": self.nan,
             "source": {
                 "rows": self.n,
                 "schema_sha256": provenance.schema_fingerprint(self.source_schema),
             },
         }
-
-
-def _as_table(data: Any) -> pa.Table:
-    if isinstance(data, pa.Table):
-        return data
-    if isinstance(data, pd.DataFrame):
-        try:
-            return pa.Table.from_pandas(data, preserve_index=False)
-        except (pa.ArrowTypeError, pa.ArrowInvalid, TypeError) as exc:
-            bad = [c for c in data.columns if data[c].dtype == object
-                   and data[c].dropna().map(type).nunique() > 1]
-            what = f"column {bad[0]!r} holds mixed Python types" if bad else "the DataFrame"
-            msg = f"{what} cannot be converted to Arrow ({exc}); expected one type per column"
-            raise SchemaError(msg) from None
-    msg = f"expected a pyarrow.Table or pandas.DataFrame, got {type(data).__name__}"
-    raise UsageError(msg)
-
-
-def generate(
-    data: pa.Table | pd.DataFrame,
-    n: int | None = None,
-    *,
-    weights: str | WeightLaw = "epbeta",
-    seed: int | None = None,
-    columns: Sequence[str] | None = None,
-    exclude: Sequence[str] | None = None,
-    target: str | None = None,
-    bounds: str = "auto",
-    bounds_overrides: Mapping[str, object] | None = None,
-    nan: str = "error",
-    ids: str = "regenerate",
-    chunk_rows: int = DEFAULT_CHUNK_ROWS,
-) -> pa.Table | pd.DataFrame:
-    """Synthesise ``n`` rows by mixing rows of ``data`` (what ``mixsynth generate`` writes).
-
-    Parameters
-    ----------
-    data : pyarrow.Table or pandas.DataFrame
-    n : int, optional
-        Rows to synthesise; default: as many as ``data`` has.
-    weights, seed, bounds, bounds_overrides, target, nan, ids
-        As for :class:`Synthesizer` and the CLI options of the same names.
-    columns, exclude : sequence of str, optional
-        Columns to keep / leave out.
-
-    Returns
-    -------
-    pyarrow.Table or pandas.DataFrame
-        Same type as ``data``. The provenance record is in the table's schema metadata
-        under ``mixsynth`` (a DataFrame carries it in ``df.attrs["mixsynth"]``).
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> df = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0], "g": ["a", "b", "a", "b"]})
-    >>> out = generate(df, 6, seed=0)
-    >>> out.shape, list(out.columns)
-    ((6, 2), ['x', 'g'])
-    >>> out.attrs["mixsynth"]["weights"]["variance_factor"]  # doctest: +ELLIPSIS
-    0.99999999...
-    """
-    table = _as_table(data)
-    names = select_columns(table.column_names, columns, exclude, target)
-    synth = Synthesizer(table.select(names), weights=weights, seed=seed, bounds=bounds,
-                        bounds_overrides=bounds_overrides, target=target, nan=nan, ids=ids)
-    rows = table.num_rows if n is None else n
-    parts = list(synth.chunks(rows, chunk_rows))
-    record = synth.provenance()
-    schema = synth.output_schema_for(rows)
-    out = pa.Table.from_batches([b for p in parts for b in p.to_batches()], schema=schema.remove_metadata())
-    out = out.replace_schema_metadata({**(schema.metadata or {}), provenance.KEY: provenance.dumps(record)})
-    if isinstance(data, pd.DataFrame):
-        frame = out.to_pandas()
-        frame.attrs["mixsynth"] = record
-        return frame
-    return out

@@ -177,8 +177,6 @@ def test_nan_skip_with_nothing_left_is_an_error(runner, tmp_parquet, out):
                  "use --exclude z", out=out)
 
 
-@pytest.mark.xfail(strict=True, reason="encode._tensor_values ignores the --nan policy: NaN elements "
-                   "of a fixed-size list column become nulls silently (and inf is mixed as is)")
 def test_non_finite_tensor_element_is_an_error_by_default(runner, tmp_parquet, out):
     values = pa.array([1.0, 2.0, float("nan"), 4.0, 5.0, 6.0, 7.0, 8.0])
     path = tmp_parquet({"v": pa.FixedSizeListArray.from_arrays(values, 2)})
@@ -211,8 +209,6 @@ def test_mixed_python_types_through_the_python_api():
         mixsynth.generate(df, 5, seed=0)
 
 
-@pytest.mark.xfail(strict=True, reason="generate._as_table: pyarrow turns a bytes/str object column into "
-                   "binary without complaint, so str values come back as bytes")
 def test_mixed_bytes_and_str_through_the_python_api():
     df = pd.DataFrame({"x": [1.0, 2.0, 3.0], "name": [b"ab", "cd", "ef"]})
     with pytest.raises(SchemaError, match="column 'name' holds mixed Python types"):

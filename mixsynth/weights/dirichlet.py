@@ -40,7 +40,7 @@ def preserving_alpha(k: int, eps: float) -> float:
 
     Examples
     --------
-    >>> preserving_alpha(2, 0.3)  # the symmetric EpBeta: 2·eps·(1 + eps)
+    >>> round(preserving_alpha(2, 0.3), 12)  # the symmetric EpBeta: 2·eps·(1 + eps)
     0.78
     """
     return ((1.0 + k * eps) ** 2 - 1.0) / k
