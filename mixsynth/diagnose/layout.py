@@ -1,0 +1,235 @@
+"""Which columns ``diagnose`` compares, and how a record batch becomes numbers.
+
+Numeric kinds (float, integer, temporal, tensor) become columns of a float64 matrix with
+NaN for nulls; a tensor (fixed-size list) contributes one matrix column per element.
+Categorical kinds (boolean, categorical, string) are compared by their values as text.
+Unlike ``generate``, nothing here is fatal: unsupported, identifier-like or mismatched
+columns are skipped with a reason, and columns on one side only are listed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from mixsynth.diagnose.inputs import Input
+from mixsynth.errors import InputError, SchemaError
+from mixsynth.plan import select_columns
+from mixsynth.schema import Kind, id_like, infer_kind, is_mixed, storage_type
+
+__all__ = [
+    "CategoricalCol",
+    "Layout",
+    "NumericCol",
+    "category_values",
+    "numeric_block",
+    "plan_layout",
+]
+
+
+@dataclass(frozen=True)
+class NumericCol:
+    """A numeric column: matrix columns ``start:start+width`` (width > 1 for tensors)."""
+
+    name: str
+    kind: Kind
+    start: int
+    width: int
+    type: pa.DataType  # the real side's type; the other sides are cast to it
+    target: bool = False
+
+    @property
+    def cols(self) -> slice:
+        """Slice of the numeric matrix holding this column."""
+        return slice(self.start, self.start + self.width)
+
+    def labels(self) -> list[str]:
+        """One label per matrix column: the name, or ``name[i]`` for tensor elements."""
+        if self.kind is Kind.TENSOR:
+            return [f"{self.name}[{i}]" for i in range(self.width)]
+        return [self.name]
+
+
+@dataclass(frozen=True)
+class CategoricalCol:
+    """A column compared by value frequencies."""
+
+    name: str
+    kind: Kind
+    target: bool = False
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The compared columns and what was left out (with reasons)."""
+
+    numeric: tuple[NumericCol, ...]
+    categorical: tuple[CategoricalCol, ...]
+    only_real: tuple[str, ...] = ()
+    only_synth: tuple[str, ...] = ()
+    skipped: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def d(self) -> int:
+        """Width of the numeric matrix."""
+        return sum(c.width for c in self.numeric)
+
+    @property
+    def names(self) -> list[str]:
+        """Compared column names, numeric first."""
+        return [c.name for c in self.numeric] + [c.name for c in self.categorical]
+
+    def labels(self) -> list[str]:
+        """Labels of the numeric matrix columns."""
+        return [label for c in self.numeric for label in c.labels()]
+
+
+def _width(t: pa.DataType) -> int:
+    s = storage_type(t)
+    return s.list_size if pa.types.is_fixed_size_list(s) else 1
+
+
+def _kind(name: str, t: pa.DataType) -> tuple[Kind | None, str]:
+    try:
+        return infer_kind(name, t), ""
+    except SchemaError:
+        return None, f"unsupported type {t}"
+
+
+def _compatible(name: str, real_t: pa.DataType, synth_t: pa.DataType) -> str:
+    """Why the synthetic column cannot be compared with the real one ('' when it can)."""
+    rk, sk = _kind(name, real_t)[0], _kind(name, synth_t)[0]
+    if rk is None or sk is None:
+        return f"unsupported synthetic type {synth_t}" if sk is None else ""
+    if is_mixed(rk) != is_mixed(sk):
+        return f"real type {real_t} vs synthetic type {synth_t}"
+    if (rk is Kind.TENSOR or sk is Kind.TENSOR) and (
+        rk is not sk or _width(real_t) != _width(synth_t)
+    ):
+        return f"real type {real_t} vs synthetic type {synth_t}"
+    if (rk is Kind.TEMPORAL) != (sk is Kind.TEMPORAL):
+        return f"real type {real_t} vs synthetic type {synth_t}"
+    return ""
+
+
+def plan_layout(
+    real: Input,
+    synth: Input,
+    *,
+    columns: Sequence[str] | None = None,
+    exclude: Sequence[str] | None = None,
+    target: str | None = None,
+) -> Layout:
+    """Compare the columns the two sides share (real order), minus skipped ones.
+
+    Raises
+    ------
+    InputError
+        No columns in common, or none left that can be compared.
+    UsageError
+        Unknown names in ``columns``/``exclude``/``target`` (names must be on both sides).
+    """
+    synth_types = {f.name: f.type for f in synth.schema}
+    common = [f.name for f in real.schema if f.name in synth_types]
+    if not common:
+        msg = (
+            f"{real.name!r} and {synth.name!r} have no columns in common; expected the same "
+            f"column names (real: {', '.join(real.schema.names[:5])}; synthetic: "
+            f"{', '.join(synth.schema.names[:5])})"
+        )
+        raise InputError(msg)
+    chosen = select_columns(common, columns, exclude, target)
+    numeric: list[NumericCol] = []
+    categorical: list[CategoricalCol] = []
+    skipped: list[tuple[str, str]] = []
+    start = 0
+    for name in chosen:
+        t = real.schema.field(name).type
+        kind, why = _kind(name, t)
+        why = why or _compatible(name, t, synth_types[name])
+        # Only keys can be identifiers, so only string/integer columns are read whole here.
+        key_like = kind in (Kind.STRING, Kind.INTEGER) and not why and name != target
+        if key_like and id_like(name, kind, real.column(name)):
+            why = "identifier-like (all values unique)"
+        if kind is None or why:
+            skipped.append((name, why))
+        elif is_mixed(kind):
+            numeric.append(NumericCol(name, kind, start, _width(t), t, name == target))
+            start += _width(t)
+        else:
+            categorical.append(CategoricalCol(name, kind, name == target))
+    if not numeric and not categorical:
+        reasons = "; ".join(f"{n}: {w}" for n, w in skipped[:5])
+        msg = f"no columns left to compare; expected numeric or categorical columns ({reasons})"
+        raise InputError(msg)
+    return Layout(
+        tuple(numeric),
+        tuple(categorical),
+        only_real=tuple(n for n in real.schema.names if n not in synth_types),
+        only_synth=tuple(n for n in synth.schema.names if n not in set(real.schema.names)),
+        skipped=tuple(skipped),
+    )
+
+
+def _float64(arr: pa.Array) -> np.ndarray:
+    return np.asarray(arr.cast(pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64)
+
+
+def _ticks(arr: pa.Array, t: pa.DataType) -> np.ndarray:
+    # Compare temporal columns as int64 ticks of the real side's unit.
+    arr = arr.cast(t) if arr.type != t else arr
+    width = pa.int32() if storage_type(t).bit_width == 32 else pa.int64()
+    return _float64(arr.cast(width))
+
+
+def _tensor(arr: pa.Array, width: int) -> np.ndarray:
+    arr = arr.storage if isinstance(arr, pa.ExtensionArray) else arr
+    child = arr.values.slice(arr.offset * width, len(arr) * width)
+    flat = _float64(child).reshape(len(arr), width)
+    if arr.null_count:
+        flat[np.asarray(arr.is_null().to_numpy(zero_copy_only=False), dtype=bool)] = np.nan
+    return flat
+
+
+def numeric_block(batch: pa.RecordBatch | pa.Table, layout: Layout) -> np.ndarray:
+    """The numeric matrix of a batch, shape (rows, layout.d), NaN for null and non-finite.
+
+    Raises
+    ------
+    InputError
+        A value that cannot be cast to the real side's type (e.g. a time zone mismatch).
+    """
+    out = np.empty((batch.num_rows, layout.d), dtype=np.float64)
+    for col in layout.numeric:
+        arr = batch.column(col.name)
+        arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+        try:
+            if col.kind is Kind.TENSOR:
+                out[:, col.cols] = _tensor(arr, col.width)
+            elif col.kind is Kind.TEMPORAL:
+                out[:, col.start] = _ticks(arr, col.type)
+            else:
+                out[:, col.start] = _float64(arr)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
+            msg = f"column {col.name!r} cannot be compared as {col.type}: {exc}"
+            raise InputError(msg) from None
+    out[~np.isfinite(out)] = np.nan
+    return out
+
+
+def category_values(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """Values as strings (nulls kept), so ``"a"``, dictionary ``"a"`` and ``a`` compare equal."""
+    arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+    if pa.types.is_dictionary(arr.type):
+        arr = arr.dictionary_decode()
+    if (
+        pa.types.is_binary(arr.type)
+        or pa.types.is_large_binary(arr.type)
+        or pa.types.is_fixed_size_binary(arr.type)
+    ):
+        return pc.cast(arr.cast(pa.binary()), pa.string(), safe=False)
+    return arr.cast(pa.string())

@@ -1,0 +1,214 @@
+"""Per-column comparisons: moments and ranges on all rows, distances on the samples.
+
+Numeric columns are compared in units of the real standard deviation, so a drift of 0.1
+means a tenth of a real std whatever the column's scale. A tensor column is reported as
+one entry that aggregates its elements (median variance ratio, mean KS), so a 64-pixel
+image does not fill the report with 64 rows.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import numpy as np
+from scipy.stats import ks_2samp, wasserstein_distance
+
+from mixsynth.diagnose.layout import CategoricalCol, Layout, NumericCol
+from mixsynth.diagnose.stream import Scan
+from mixsynth.schema import Kind
+
+__all__ = ["QUANTILES", "categorical_entries", "element_metrics", "numeric_entries"]
+
+#: Quantile levels (percent) compared for numeric columns.
+QUANTILES = (1, 5, 25, 50, 75, 95, 99)
+#: Category names listed per entry (the counts are always complete).
+_LISTED = 20
+
+
+def _ratio(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(b > 0, a / b, np.nan)
+
+
+def element_metrics(
+    real: Scan, synth: Scan, Xr: np.ndarray, Xs: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Metrics per numeric matrix column, each an array of shape (d,) (NaN = undefined).
+
+    Moments and ranges come from the full scans; KS, Wasserstein and quantiles from the
+    sampled rows ``Xr`` (shape (k_r, d)) and ``Xs`` (shape (k_s, d)).
+    """
+    mr, ms = real.moments, synth.moments
+    var_r, var_s = mr.var(), ms.var()
+    std_r = np.sqrt(var_r)
+    out = {
+        "mean_real": mr.mean(),
+        "mean_synth": ms.mean(),
+        "std_real": std_r,
+        "std_synth": np.sqrt(var_s),
+        "min_real": mr.low,
+        "max_real": mr.high,
+        "min_synth": ms.low,
+        "max_synth": ms.high,
+        "variance_ratio": _ratio(var_s, var_r),
+        "mean_drift": _ratio(ms.mean() - mr.mean(), std_r),
+        "below_range_fraction": _ratio(ms.below.astype(float), ms.count.astype(float)),
+        "above_range_fraction": _ratio(ms.above.astype(float), ms.count.astype(float)),
+    }
+    out["out_of_range_fraction"] = out["below_range_fraction"] + out["above_range_fraction"]
+    d = Xr.shape[1]
+    ks, w1 = np.full(d, np.nan), np.full(d, np.nan)
+    q_real, q_synth = np.full((d, len(QUANTILES)), np.nan), np.full((d, len(QUANTILES)), np.nan)
+    for j in range(d):
+        r, s = Xr[:, j], Xs[:, j]
+        r, s = r[~np.isnan(r)], s[~np.isnan(s)]
+        if r.size == 0 or s.size == 0:
+            continue
+        # Only the statistic is reported, so the asymptotic method (no exact-p warnings) suffices.
+        ks[j] = ks_2samp(r, s, method="asymp").statistic
+        q_real[j], q_synth[j] = np.percentile(r, QUANTILES), np.percentile(s, QUANTILES)
+        if std_r[j] > 0:
+            w1[j] = wasserstein_distance(r / std_r[j], s / std_r[j])
+    out.update(ks=ks, wasserstein=w1, quantiles_real=q_real, quantiles_synth=q_synth)
+    out["quantile_shift"] = _ratio(q_synth - q_real, np.broadcast_to(std_r[:, None], q_real.shape))
+    return out
+
+
+def _f(x: Any) -> float | None:
+    x = float(x)
+    return x if np.isfinite(x) else None
+
+
+def _nanagg(fn: Any, x: np.ndarray) -> float | None:
+    x = x[np.isfinite(x)]
+    return _f(fn(x)) if x.size else None
+
+
+def _common(name: str, kind: Kind, target: bool, real: Scan, synth: Scan) -> dict[str, Any]:
+    nr, ns = real.nulls[name] / max(real.rows, 1), synth.nulls[name] / max(synth.rows, 1)
+    return {
+        "name": name,
+        "kind": kind.value,
+        "target": target,
+        "variance_ratio": None,
+        "mean_drift": None,
+        "ks": None,
+        "wasserstein": None,
+        "tv": None,
+        "out_of_range_fraction": None,
+        "below_range_fraction": None,
+        "above_range_fraction": None,
+        "null_rate_real": nr,
+        "null_rate_synth": ns,
+        "null_rate_diff": ns - nr,
+    }
+
+
+def _numeric_entry(
+    col: NumericCol,
+    m: dict[str, np.ndarray],
+    real: Scan,
+    synth: Scan,
+    record: dict[str, Any] | None,
+) -> dict[str, Any]:
+    e = _common(col.name, col.kind, col.target, real, synth)
+    e["group"] = "numeric"
+    sl = col.cols
+    bounds = (record or {}).get("bounds", {}).get("columns", {}).get(col.name, {})
+    e["bounds_adjusted"] = (record or {}).get("adjusted", {}).get(col.name)
+    e["bounds_policy"] = bounds.get("policy")
+    e["nonfinite_synth"] = synth.nonfinite[col.name]
+    if col.kind is not Kind.TENSOR:
+        j = col.start
+        for key in (
+            "variance_ratio",
+            "mean_drift",
+            "ks",
+            "wasserstein",
+            "out_of_range_fraction",
+            "below_range_fraction",
+            "above_range_fraction",
+            "mean_real",
+            "mean_synth",
+            "std_real",
+            "std_synth",
+            "min_real",
+            "max_real",
+            "min_synth",
+            "max_synth",
+        ):
+            e[key] = _f(m[key][j])
+        shift = m["quantile_shift"][j]
+        e["quantiles"] = {
+            "levels": list(QUANTILES),
+            "real": [_f(v) for v in m["quantiles_real"][j]],
+            "synth": [_f(v) for v in m["quantiles_synth"][j]],
+            "shift": [_f(v) for v in shift],
+        }
+        e["quantile_shift_max"] = _nanagg(lambda x: np.max(np.abs(x)), shift)
+        return e
+    # A tensor is one entry: its elements aggregated, constant elements left out.
+    vr, drift = m["variance_ratio"][sl], m["mean_drift"][sl]
+    out_n = synth.moments.below[sl].sum() + synth.moments.above[sl].sum()
+    present = synth.moments.count[sl].sum()
+    finite_drift = drift[np.isfinite(drift)]
+    e.update(
+        elements=col.width,
+        elements_constant=int(np.sum(~(m["std_real"][sl] > 0))),
+        variance_ratio=_nanagg(np.median, vr),
+        variance_ratio_min=_nanagg(np.min, vr),
+        variance_ratio_max=_nanagg(np.max, vr),
+        mean_drift=_f(finite_drift[np.argmax(np.abs(finite_drift))]) if finite_drift.size else None,
+        ks=_nanagg(np.mean, m["ks"][sl]),
+        ks_max=_nanagg(np.max, m["ks"][sl]),
+        wasserstein=_nanagg(np.mean, m["wasserstein"][sl]),
+        out_of_range_fraction=_f(out_n / present) if present else None,
+        below_range_fraction=_f(synth.moments.below[sl].sum() / present) if present else None,
+        above_range_fraction=_f(synth.moments.above[sl].sum() / present) if present else None,
+    )
+    return e
+
+
+def numeric_entries(
+    layout: Layout,
+    m: dict[str, np.ndarray],
+    real: Scan,
+    synth: Scan,
+    record: dict[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """One report entry per numeric column (tensors aggregated), from :func:`element_metrics`."""
+    return [_numeric_entry(col, m, real, synth, record) for col in layout.numeric]
+
+
+def _tv(a: Counter[str], b: Counter[str]) -> float | None:
+    na, nb = sum(a.values()), sum(b.values())
+    if not na or not nb:
+        return None
+    return 0.5 * sum(abs(a[k] / na - b[k] / nb) for k in a.keys() | b.keys())
+
+
+def _categorical_entry(col: CategoricalCol, real: Scan, synth: Scan) -> dict[str, Any]:
+    e = _common(col.name, col.kind, col.target, real, synth)
+    e["group"] = "categorical"
+    if col.name in real.too_many or col.name in synth.too_many:
+        e["too_many_categories"] = True
+        return e
+    a, b = real.counts[col.name], synth.counts[col.name]
+    missing = sorted(k for k in a if k not in b)
+    new = sorted(k for k in b if k not in a)
+    e.update(
+        tv=_tv(a, b),
+        categories_real=len(a),
+        categories_synth=len(b),
+        missing_count=len(missing),
+        missing_categories=missing[:_LISTED],
+        new_count=len(new),
+        new_categories=new[:_LISTED],
+    )
+    return e
+
+
+def categorical_entries(layout: Layout, real: Scan, synth: Scan) -> list[dict[str, Any]]:
+    """One report entry per categorical column: total variation of frequencies (all rows)."""
+    return [_categorical_entry(col, real, synth) for col in layout.categorical]

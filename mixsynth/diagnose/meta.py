@@ -1,0 +1,97 @@
+"""The report's ``meta``: what was compared, how it was sampled, and notes for the reader."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mixsynth.diagnose.inputs import Input
+from mixsynth.diagnose.layout import Layout
+from mixsynth.diagnose.privacy import COPY_TOLERANCE
+from mixsynth.diagnose.report import CHECKS
+from mixsynth.diagnose.stream import MAX_CATEGORIES, MAX_COV_DIMS, Scan
+from mixsynth.generate import package_version
+
+__all__ = ["SAMPLED_METRICS", "build_meta"]
+
+#: Metrics computed on the seeded sample rather than on all rows.
+SAMPLED_METRICS = ("ks", "wasserstein", "quantiles", "cramers_v", "dcr", "detection_auc")
+
+_DEFINITIONS = {
+    "variance_ratio": "synthetic variance / real variance (ddof=1, all rows)",
+    "exact_copy": f"DCR <= {COPY_TOLERANCE:g} x median real-to-real nearest-neighbour distance",
+    "predicted_variance_factor": "E[sum of squared weights] of the weight law, before bounds",
+    "measured_variance_factor": "total_variance_ratio = tr(Σ_s)/tr(Σ_r), real-standardised",
+    "checks": "min: value must be >= the --fail-under limit; max: an upper bound",
+}
+
+
+def _notes(layout: Layout, real: Input, synth: Input, sides: dict[str, tuple[Input, Scan]],
+           sample: int, sampled_metrics: list[str]) -> list[str]:
+    notes = []
+    taken = {k: s.sample.num_rows for k, (_, s) in sides.items()}
+    if any(taken[k] < s.rows for k, (_, s) in sides.items()):
+        counts = ", ".join(f"{k} {taken[k]:,} of {s.rows:,}" for k, (_, s) in sides.items())
+        notes.append(f"{', '.join(sampled_metrics)} use a seeded sample of at most {sample:,} "
+                     f"rows per side ({counts}); moments, covariance, ranges, nulls and "
+                     "category counts use all rows")
+    if layout.only_real or layout.only_synth:
+        notes.append(f"columns on one side only: real {list(layout.only_real)}, "
+                     f"synthetic {list(layout.only_synth)}")
+    notes += [f"skipped {name!r}: {why}" for name, why in layout.skipped]
+    synth_scan = sides["synth"][1]
+    notes += [f"{n!r}: {c:,} NaN/inf synthetic values treated as null"
+              for n, c in synth_scan.nonfinite.items() if c]
+    too_many = sides["real"][1].too_many | synth_scan.too_many
+    notes += [f"{n!r}: more than {MAX_CATEGORIES:,} categories; frequencies not compared"
+              for n in sorted(too_many)]
+    if layout.d > MAX_COV_DIMS:
+        notes.append(f"{layout.d} numeric dimensions > {MAX_COV_DIMS}: covariance and "
+                     "correlation not computed")
+    record = synth.provenance
+    if record:
+        notes.append("the predicted variance factor applies before bounds adjustment "
+                     "(clipping shrinks variance)")
+        made_from = (record.get("source") or {}).get("rows")
+        if made_from not in (None, real.num_rows):
+            notes.append(f"the synthetic file was made from {made_from:,} rows; "
+                         f"the real table has {real.num_rows:,}")
+    return notes
+
+
+def _provenance(record: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not record:
+        return None
+    weights = record.get("weights") or {}
+    return {
+        "weights": weights.get("spec"),
+        "variance_factor": weights.get("variance_factor"),
+        "seed": record.get("seed"),
+        "bounds_policy": (record.get("bounds") or {}).get("policy"),
+        "adjusted": record.get("adjusted"),
+    }
+
+
+def build_meta(layout: Layout, sides: dict[str, tuple[Input, Scan]], *, sample: int, seed: int,
+               detection: bool) -> dict[str, Any]:
+    """``meta`` for a report; ``sides`` maps ``real``/``synth``/``holdout`` to (input, scan)."""
+    real, synth = sides["real"][0], sides["synth"][0]
+    taken = {k: s.sample.num_rows for k, (_, s) in sides.items()}
+    sampled_metrics = list(SAMPLED_METRICS if detection else SAMPLED_METRICS[:-1])
+    return {
+        "mixsynth_version": package_version(),
+        "inputs": {k: side.name for k, (side, _) in sides.items()},
+        "rows": {k: s.rows for k, (_, s) in sides.items()},
+        "sample": {
+            "max_rows": sample, "seed": seed, "rows": taken,
+            "sampled": any(taken[k] < s.rows for k, (_, s) in sides.items()),
+            "metrics": sampled_metrics,
+        },
+        "numeric_dims": layout.d,
+        "only_real": list(layout.only_real),
+        "only_synth": list(layout.only_synth),
+        "skipped": [{"name": n, "reason": w} for n, w in layout.skipped],
+        "provenance": _provenance(synth.provenance),
+        "checks": dict(CHECKS),
+        "definitions": dict(_DEFINITIONS),
+        "notes": _notes(layout, real, synth, sides, sample, sampled_metrics),
+    }

@@ -1,0 +1,248 @@
+"""Turn a :class:`~mixsynth.diagnose.DiagnoseReport` into JSON or rich tables; no computation."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Mapping
+from typing import IO, Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from mixsynth.diagnose import CHECKS, DiagnoseReport
+from mixsynth.errors import UsageError
+
+__all__ = ["FORMATS", "emit", "render_json", "render_tables"]
+
+#: ``--format`` choices: ``auto`` is a table on a terminal and JSON otherwise.
+FORMATS = ("auto", "table", "json")
+
+_SHOWN_PAIRS = 5
+_SUMMARY_ROWS = (
+    "variance_ratio_median",
+    "variance_ratio_min",
+    "variance_ratio_max",
+    "total_variance_ratio",
+    "cov_rel_error",
+    "corr_max_abs_diff",
+    "corr_mean_abs_diff",
+    "cramers_v_max_abs_diff",
+    "ks_mean",
+    "ks_max",
+    "wasserstein_mean",
+    "tv_mean",
+    "tv_max",
+    "mean_drift_max_abs",
+    "out_of_range_fraction",
+    "null_rate_max_diff",
+    "dcr_p5",
+    "exact_copy_fraction",
+    "closer_to_train_fraction",
+    "detection_auc",
+)
+
+
+def render_json(report: DiagnoseReport) -> str:
+    """The report as one line of JSON (NaN and ±inf already null)."""
+    return json.dumps(report.to_dict(), allow_nan=False, ensure_ascii=False)
+
+
+def _num(value: Any, fmt: str = ".3g") -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return format(value, fmt)
+
+
+def _direction(name: str) -> str:
+    way = CHECKS.get(name)
+    if way == "min":
+        return "≥ limit"
+    return "≤ limit (upper bound)" if way == "max" else ""
+
+
+def _summary_table(report: DiagnoseReport, thresholds: Mapping[str, float]) -> Table:
+    s = report.summary
+    table = Table(title="summary", title_justify="left", expand=False)
+    table.add_column("metric", overflow="fold")
+    table.add_column("value", justify="right")
+    table.add_column("--fail-under check", overflow="fold")
+    for name in _SUMMARY_ROWS:
+        if name not in s:
+            continue
+        check = _direction(name)
+        if name in thresholds:
+            check = check.replace("limit", f"{thresholds[name]:g}")
+        table.add_row(name, _num(s[name]), check)
+    return table
+
+
+def _factor_line(report: DiagnoseReport) -> Text:
+    s = report.summary
+    predicted = s.get("predicted_variance_factor")
+    text = Text("variance factor: ", style="bold")
+    text.append(
+        f"predicted {_num(predicted, '.4g')}"
+        if predicted is not None
+        else "predicted – (no provenance)"
+    )
+    text.append(" (weight law, before bounds adjustment) · ")
+    text.append(
+        f"measured {_num(s.get('measured_variance_factor'), '.4g')} (total-variance ratio) · "
+    )
+    text.append(f"median column ratio {_num(s.get('variance_ratio_median'), '.4g')}")
+    return text
+
+
+def _columns_table(report: DiagnoseReport) -> Table:
+    table = Table(title="columns", title_justify="left")
+    heads = (
+        "column",
+        "kind",
+        "var ratio",
+        "mean drift",
+        "KS",
+        "W1",
+        "out of range",
+        "null Δ",
+        "TV",
+        "bounds adj.",
+    )
+    for i, head in enumerate(heads):
+        # Names fold; numbers never wrap, so a narrow terminal squeezes the names first.
+        table.add_column(
+            head,
+            justify="left" if i < 2 else "right",
+            overflow="fold" if i < 2 else "ellipsis",
+            no_wrap=i >= 2,
+            min_width=min(12, max((len(e["name"]) for e in report.columns), default=6))
+            if i == 0
+            else None,
+        )
+    for e in report.columns:
+        kind = (
+            e["kind"]
+            + (f" ×{e['elements']}" if e.get("elements") else "")
+            + (" (target)" if e["target"] else "")
+        )
+        table.add_row(
+            e["name"],
+            kind,
+            _num(e["variance_ratio"]),
+            _num(e["mean_drift"], "+.3f"),
+            _num(e["ks"]),
+            _num(e["wasserstein"]),
+            _num(e["out_of_range_fraction"], ".2%"),
+            _num(e["null_rate_diff"], "+.3f"),
+            _num(e["tv"]),
+            _num(e.get("bounds_adjusted")),
+        )
+    return table
+
+
+def _pairs_table(report: DiagnoseReport) -> Table | None:
+    pairs = [
+        p
+        for kind in ("correlation", "cramers_v")
+        for p in [q for q in report.pairs if q["kind"] == kind][:_SHOWN_PAIRS]
+    ]
+    if not pairs:
+        return None
+    table = Table(title="worst pairs", title_justify="left")
+    for i, head in enumerate(("measure", "a", "b", "real", "synthetic", "|Δ|")):
+        table.add_column(head, justify="left" if i < 3 else "right", overflow="fold")
+    for p in pairs:
+        table.add_row(
+            "corr" if p["kind"] == "correlation" else "Cramér's V",
+            p["a"],
+            p["b"],
+            _num(p["real"], "+.3f"),
+            _num(p["synth"], "+.3f"),
+            _num(p["abs_diff"], ".3f"),
+        )
+    return table
+
+
+def _privacy_table(report: DiagnoseReport) -> Table:
+    p = report.privacy
+    table = Table(
+        title="privacy (distance to closest real record, sampled rows)", title_justify="left"
+    )
+    table.add_column("measure", overflow="fold")
+    table.add_column("value", justify="right")
+    rows = [
+        ("DCR 5th percentile", p.get("dcr_p5")),
+        ("DCR median", p.get("dcr_median")),
+        ("real-to-real NN 5th percentile", p.get("real_nn_p5")),
+        ("exact copies (share)", p.get("exact_copy_fraction")),
+    ]
+    if p.get("closer_to_train_fraction") is not None:
+        rows += [
+            ("holdout DCR 5th percentile", p.get("holdout_dcr_p5")),
+            ("closer to train than holdout (≈0.5 ideal)", p.get("closer_to_train_fraction")),
+        ]
+    if p.get("detection_auc") is not None:
+        rows.append(("detection ROC AUC (0.5 = indistinguishable)", p.get("detection_auc")))
+    for name, value in rows:
+        table.add_row(name, _num(value))
+    return table
+
+
+def render_tables(
+    report: DiagnoseReport, console: Console, thresholds: Mapping[str, float] | None = None
+) -> None:
+    """Print the report as rich tables on ``console`` (for people at a terminal)."""
+    meta = report.meta
+    sides = " · ".join(f"{k} {meta['inputs'][k]} ({n:,} rows)" for k, n in meta["rows"].items())
+    console.print(Text(f"mixsynth diagnose: {sides}", style="bold"))
+    console.print(_factor_line(report))
+    adjusted = sum(((meta.get("provenance") or {}).get("adjusted") or {}).values())
+    if adjusted:
+        console.print(f"bounds adjusted {adjusted:,} synthetic values (see the bounds adj. column)")
+    console.print(_summary_table(report, thresholds or {}))
+    console.print(_columns_table(report))
+    pairs = _pairs_table(report)
+    if pairs is not None:
+        console.print(pairs)
+    console.print(_privacy_table(report))
+    for note in meta["notes"]:
+        console.print(Text(f"note: {note}", style="dim"))
+
+
+def emit(
+    report: DiagnoseReport,
+    fmt: str,
+    *,
+    thresholds: Mapping[str, float] | None = None,
+    stdout: IO[str] | None = None,
+    stderr: IO[str] | None = None,
+) -> None:
+    """Write the report to stdout: ``table`` (rich), ``json``, or ``auto`` (table on a TTY).
+
+    With JSON the notes also go to stderr, one ``mixsynth: note: ...`` line each, since
+    nobody reads ``meta.notes`` in a pipe.
+    """
+    if fmt not in FORMATS:
+        msg = f"--format expects one of {', '.join(FORMATS)}, got {fmt!r}"
+        raise UsageError(msg)
+    out, err = stdout or sys.stdout, stderr or sys.stderr
+    if fmt == "auto":
+        fmt = "table" if _isatty(out) else "json"
+    if fmt == "table":
+        render_tables(report, Console(file=out, highlight=False), thresholds)
+        return
+    print(render_json(report), file=out, flush=True)
+    for note in report.meta["notes"]:
+        print(f"mixsynth: note: {note}", file=err, flush=True)
+
+
+def _isatty(stream: object) -> bool:
+    try:
+        return bool(stream.isatty())  # type: ignore[attr-defined]
+    except (AttributeError, ValueError):
+        return False
