@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from mixsynth import io
-from mixsynth.errors import ExitStatus, MixsynthError
+from mixsynth.errors import ExitStatus, MixsynthError, ThresholdFailed
 from mixsynth.generate import DEFAULT_CHUNK_ROWS, MAX_ROWS, Synthesizer
 from mixsynth.labels import LabelOptions
 from mixsynth.options import load_json_object, parse_count, split_names
@@ -177,6 +177,50 @@ def generate(
         line = _adjustment_line(synth.adjustments(), {k: v["policy"] for k, v in record.items()})
         if line:
             tell(line)
+
+
+@app.command()
+def diagnose(
+    real: Annotated[str, typer.Argument(help="Real data: Parquet file or directory (streamed in row batches), .npy, or - for stdin.")],
+    synth: Annotated[str, typer.Argument(help="Synthetic data, in the same forms; at most one of REAL, SYNTH and --holdout may be -.")],
+    holdout: Annotated[str | None, typer.Option(help="Real rows not used for synthesis: adds holdout DCR and the share of synthetic rows closer to training than to holdout.")] = None,
+    columns: Annotated[list[str] | None, typer.Option(help="Columns to compare (comma-separated or repeated); default all shared columns.")] = None,
+    exclude: Annotated[list[str] | None, typer.Option(help="Columns to leave out (comma-separated or repeated).")] = None,
+    target: Annotated[str | None, typer.Option(help="Label column: always compared, never skipped as an identifier.")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="auto (a table on a terminal, JSON otherwise), table or json.")] = "auto",
+    as_json: Annotated[bool, typer.Option("--json", help="Short for --format json.")] = False,
+    sample: Annotated[str, typer.Option(help="Rows per side (seeded) for KS, Wasserstein, quantiles, Cramér's V, DCR and detection; moments, covariance, ranges and counts use all rows.")] = "50000",
+    seed: Annotated[int, typer.Option(help="Seed for the samples and the detection classifier.")] = 0,
+    fail_under: Annotated[list[str] | None, typer.Option(help="METRIC=VALUE, repeatable; exit 4 if a check fails. Lower-is-better metrics (errors, *_diff, ks_*, tv_*, wasserstein_mean, out_of_range_fraction, exact_copy_fraction, closer_to_train_fraction, detection_auc, variance_ratio_max) are upper bounds; the rest are lower bounds.")] = None,
+    plot: Annotated[Path | None, typer.Option(help="Also write a PNG: variance ratios, correlation heatmaps, marginals (needs pip install 'mixsynth[plot]').")] = None,
+    detection: Annotated[bool, typer.Option("--detection", help="Also cross-validate a real-vs-synthetic classifier (ROC AUC, 0.5 = indistinguishable; slower).")] = False,
+) -> None:
+    """Compare SYNTH with REAL: variance ratios, covariance, marginals, ranges, nulls, privacy.
+
+    Example: mixsynth generate real.parquet -o - | mixsynth diagnose real.parquet - --json | jq .summary
+    """
+    # Imported here so that other commands do not pay for loading scipy and scikit-learn.
+    from mixsynth.diagnose import diagnose_paths, failed_checks, parse_thresholds  # noqa: PLC0415
+    from mixsynth.diagnose.plot import check_plot, write_plot  # noqa: PLC0415
+    from mixsynth.render_diagnose import emit  # noqa: PLC0415
+
+    with _errors_to_exit():
+        checks = parse_thresholds(fail_under)
+        if plot is not None:
+            check_plot(plot)
+        report = diagnose_paths(real, synth, holdout=holdout, columns=split_names(columns),
+                                exclude=split_names(exclude), target=target, seed=seed,
+                                sample=parse_count(sample, "--sample"),
+                                detection=detection or "detection_auc" in checks)
+        emit(report, "json" if as_json else fmt, thresholds=checks)
+        if plot is not None:
+            write_plot(report, plot)
+        failed = failed_checks(report.summary, checks)
+        for line in failed:
+            print(line, file=sys.stderr, flush=True)
+        if failed:
+            msg = f"{len(failed)} of {len(checks)} diagnostic thresholds failed"
+            raise ThresholdFailed(msg)
 
 
 @app.command("weights")
