@@ -1,0 +1,304 @@
+"""The Dask engine: a partitioned Parquet dataset in, a partitioned Parquet dataset out.
+
+``pip install 'mixsynth[dask]'``; Dask is imported only when this engine runs. The source
+(a local path or any fsspec URL) is surveyed in one pass on the workers, one task per
+source file; the client turns the facts into the local engine's decisions (column kinds,
+identifiers, temporal origins, bounds) in a :class:`~mixsynth.sharded.ShardedSynthesizer`
+and ships that plan, without the data, to the workers. Output file ``p`` holds synthetic
+rows ``[p·R, (p+1)·R)``, written by one task that draws its rows exactly as the local
+engine does (parents are global row indices, uniform over all source rows), reads only
+the parent rows it needs and mixes them with the local engine's code. The same seed
+therefore gives the same rows as ``--engine local``, for any number of workers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import functools
+import os
+import secrets
+import shutil
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+from mixsynth import provenance
+from mixsynth.dataset import open_dataset, resolve_filesystem
+from mixsynth.draws import LOGICAL_BLOCK
+from mixsynth.errors import BackendUnavailable, InputError, UsageError
+from mixsynth.generate import DEFAULT_CHUNK_ROWS, MAX_ROWS
+from mixsynth.labels import LabelOptions
+from mixsynth.moments import NumericMatrix, PartialMoments, batch_moments
+from mixsynth.plan import select_columns
+from mixsynth.sharded import ShardedSynthesizer
+from mixsynth.weights import WeightLaw
+
+__all__ = ["DEFAULT_PARTITION_ROWS", "DatasetResult", "dataset_moments", "generate_dataset"]
+
+#: Synthetic rows per output file (a whole number of logical blocks, so no block is drawn twice).
+DEFAULT_PARTITION_ROWS = 128 * LOGICAL_BLOCK
+
+
+def _distributed() -> Any:
+    try:
+        import dask  # noqa: F401
+        import distributed
+    except ImportError:
+        msg = "dask is not installed; pip install 'mixsynth[dask]'"
+        raise BackendUnavailable(msg) from None
+    return distributed
+
+
+@contextlib.contextmanager
+def client_for(scheduler: Any = None) -> Iterator[Any]:
+    """A ``distributed.Client``: the one given, one connected to ``scheduler`` (an address),
+    the current default client, or else a ``LocalCluster`` on this machine for the call."""
+    distributed = _distributed()
+    if isinstance(scheduler, distributed.Client):
+        yield scheduler
+        return
+    if scheduler is not None:
+        try:
+            client = distributed.Client(scheduler, timeout="10s")
+        except (OSError, TimeoutError) as exc:
+            msg = f"cannot reach the Dask scheduler at {scheduler!r}: {exc}"
+            raise BackendUnavailable(msg) from None
+        with client:
+            yield client
+        return
+    with contextlib.suppress(ValueError):
+        yield distributed.default_client()
+        return
+    with distributed.LocalCluster(n_workers=os.cpu_count() or 1, threads_per_worker=1,
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+        yield client
+
+
+def _mapper(client: Any) -> Callable[[Callable[[Any], Any], Iterable[Any]], list[Any]]:
+    def run(fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
+        return list(client.gather(client.map(fn, list(items), pure=False)))
+
+    return run
+
+
+@dataclass(frozen=True)
+class DatasetResult:
+    """What :func:`generate_dataset` wrote.
+
+    Attributes
+    ----------
+    path : str
+        The output directory (or URL).
+    files : list of str
+        Output files in row order.
+    rows : int
+    seed : int
+    adjusted : dict of str to int
+        Values moved by the bounds policy, per column, over all files.
+    provenance : dict
+        The run's record (each file's footer holds it, with that file's range).
+    """
+
+    path: str
+    files: list[str]
+    rows: int
+    seed: int
+    adjusted: dict[str, int]
+    provenance: dict[str, Any]
+
+
+def _write_part(span: tuple[int, int, str], synth: ShardedSynthesizer, filesystem: pafs.FileSystem,
+                chunk_rows: int, total: int) -> np.ndarray:
+    start, stop, path = span
+    adjusted = np.zeros_like(synth.adjusted)
+    with pq.ParquetWriter(path, synth.output_schema_for(stop - start), filesystem=filesystem,
+                          compression="zstd") as writer:
+        for table, adj, _ in synth.part(start, stop, chunk_rows):
+            writer.write_table(table)
+            adjusted += adj
+        view = copy.copy(synth)
+        view.adjusted, view.rows_written = adjusted, total
+        record = view.provenance()
+        record["engine"] = {"name": "dask", "start": start, "stop": stop}
+        writer.add_key_value_metadata({provenance.KEY.decode(): provenance.dumps(record).decode()})
+    return adjusted
+
+
+@contextlib.contextmanager
+def _output_dir(output: str, source: str) -> Iterator[tuple[pafs.FileSystem, str]]:
+    """A directory to write the files into; a local one appears only when complete."""
+    if output == "-":
+        msg = "--engine dask writes a directory of Parquet files; give -o DIR, not -"
+        raise UsageError(msg)
+    fs, path = resolve_filesystem(output)
+    info = fs.get_file_info(path)
+    if info.type == pafs.FileType.File or (
+        info.type == pafs.FileType.Directory and fs.get_file_info(pafs.FileSelector(path))
+    ):
+        msg = f"output {output!r} already exists; --engine dask writes a new directory of Parquet files"
+        raise UsageError(msg)
+    if not isinstance(fs, pafs.LocalFileSystem):
+        # Object stores have no atomic directory rename: files appear as they are written.
+        fs.create_dir(path)
+        yield fs, path
+        return
+    out, src = Path(path).resolve(), Path(source).resolve() if "://" not in source else None
+    if src is not None and (out == src or src in out.parents):
+        msg = f"output {output!r} would overwrite the source {source!r}; choose another path"
+        raise UsageError(msg)
+    if not out.parent.is_dir():
+        msg = f"cannot write {output!r}: directory {str(out.parent)!r} does not exist"
+        raise InputError(msg)
+    staging = out.parent / f".{out.name}.{secrets.token_hex(4)}.tmp"
+    staging.mkdir()
+    try:
+        yield fs, str(staging)
+        os.replace(staging, out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def generate_dataset(
+    source: str,
+    output: str,
+    n: int | None = None,
+    *,
+    weights: str | WeightLaw = "epbeta",
+    seed: int | None = None,
+    columns: Sequence[str] | None = None,
+    exclude: Sequence[str] | None = None,
+    target: str | None = None,
+    labels: LabelOptions | None = None,
+    bounds: str = "auto",
+    bounds_overrides: Mapping[str, object] | None = None,
+    nan: str = "error",
+    ids: str = "regenerate",
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    partition_rows: int = DEFAULT_PARTITION_ROWS,
+    scheduler: Any = None,
+    notify: Callable[[str], None] | None = None,
+) -> DatasetResult:
+    """Synthesise ``n`` rows from a Parquet dataset on a Dask cluster (``--engine dask``).
+
+    Parameters
+    ----------
+    source : str
+        Parquet file or directory (hive partitions read as columns), local or fsspec URL.
+    output : str
+        New directory (or URL) for ``part-NNNNN.parquet`` files of ``partition_rows`` rows.
+    n : int, optional
+        Rows to synthesise; default: as many as the source.
+    scheduler : str or distributed.Client, optional
+        Scheduler address or client; default: the current client, else a LocalCluster.
+    weights, seed, columns, exclude, target, labels, bounds, bounds_overrides, nan, ids, chunk_rows
+        As for :func:`mixsynth.generate`; the rows are the local engine's for the same seed.
+
+    Raises
+    ------
+    BackendUnavailable
+        Dask is not installed, or the scheduler cannot be reached.
+    """
+    if partition_rows < 1 or chunk_rows < 1:
+        msg = f"partition_rows and chunk_rows must be >= 1, got {partition_rows} and {chunk_rows}"
+        raise UsageError(msg)
+    if n is not None and not 1 <= n <= MAX_ROWS:
+        msg = f"number of rows must be between 1 and {MAX_ROWS}, got {n}"
+        raise UsageError(msg)
+    _distributed()
+    src = open_dataset(source)
+    names = select_columns(src.schema.names, columns, exclude, target)
+    with client_for(scheduler) as client:
+        synth = ShardedSynthesizer(src, names, mapper=_mapper(client), weights=weights, seed=seed,
+                                   bounds=bounds, bounds_overrides=bounds_overrides, target=target,
+                                   labels=labels, nan=nan, ids=ids, notify=notify)
+        m = synth.n if n is None else n
+        starts = range(0, m, partition_rows)
+        width = max(5, len(str(len(starts) - 1)))
+        with _output_dir(output, source) as (fs, path):
+            spans = [(s, min(s + partition_rows, m), f"{path}/part-{i:0{width}d}.parquet")
+                     for i, s in enumerate(starts)]
+            shipped = client.scatter(synth, broadcast=True)
+            futures = client.map(_write_part, spans, synth=shipped, filesystem=fs,
+                                 chunk_rows=chunk_rows, total=m, pure=False)
+            for adjusted in client.gather(futures):
+                synth.adjusted += adjusted
+    synth.rows_written = m
+    names_out = [output.rstrip("/") + "/" + span[2].rsplit("/", 1)[1] for span in spans]
+    return DatasetResult(output, names_out, m, synth.seed, synth.adjustments(), synth.provenance())
+
+
+def _fragment_moments(fragment: Any, schema: pa.Schema, to_matrix: NumericMatrix, shift: np.ndarray,
+                      null_columns: list[str], bounds: tuple[np.ndarray, np.ndarray] | None,
+                      pairs: bool, batch_rows: int) -> PartialMoments:
+    batches = fragment.to_batches(columns=null_columns, schema=schema, batch_size=batch_rows)
+    return batch_moments(batches, to_matrix, shift, null_columns=null_columns, bounds=bounds, pairs=pairs)
+
+
+def _merge(*parts: PartialMoments) -> PartialMoments:
+    return functools.reduce(PartialMoments.merge, parts)
+
+
+def dataset_moments(
+    source: str,
+    columns: Sequence[str] | None = None,
+    *,
+    to_matrix: Callable[[pa.RecordBatch], np.ndarray] | None = None,
+    shift: np.ndarray | None = None,
+    bounds: tuple[np.ndarray, np.ndarray] | None = None,
+    pairs: bool = True,
+    scheduler: Any = None,
+    batch_rows: int = 65_536,
+) -> PartialMoments:
+    """One-pass moments of a Parquet dataset, reduced on a Dask cluster.
+
+    Each source file is summarised by one task, reading ``batch_rows`` rows at a time, and
+    the summaries are merged in a tree on the workers.
+
+    Parameters
+    ----------
+    source : str
+        Parquet file or directory, local or fsspec URL.
+    columns : sequence of str, optional
+        Columns to read (and count nulls in); default all.
+    to_matrix : callable, optional
+        Record batch -> float64 array of shape (rows, d), NaN for missing; must be
+        picklable. Default: :class:`~mixsynth.moments.NumericMatrix` of the numeric columns.
+    shift : array of shape (d,), optional
+        ``K`` for the shifted sums; default: the mean of the first batch read.
+    bounds : (low, high) arrays of shape (d,), optional
+        Count values below ``low`` / above ``high``.
+    pairs : bool
+        Also the d×d pairwise sums (cross-products).
+    scheduler : str or distributed.Client, optional
+
+    Returns
+    -------
+    PartialMoments
+        ``rows``, ``count``, ``sum``/``total``, ``sum_squares``/``squares``, ``pair_*``,
+        ``low``, ``high``, ``below``, ``above``, ``nulls``; ``mean()``, ``var()``, ``cov()``.
+    """
+    _distributed()
+    src = open_dataset(source)
+    names = list(columns) if columns is not None else src.schema.names
+    select_columns(src.schema.names, names)
+    matrix = to_matrix or NumericMatrix.for_schema(src.schema, names)
+    if shift is None:
+        first = next((b for f in src.fragments for b in f.to_batches(columns=names, schema=src.schema,
+                                                                      batch_size=batch_rows) if b.num_rows), None)
+        X = matrix(first) if first is not None else np.empty((0, 0))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            shift = np.nan_to_num(np.nansum(X, axis=0) / (~np.isnan(X)).sum(axis=0))
+    task = functools.partial(_fragment_moments, schema=src.schema, to_matrix=matrix, shift=shift,
+                             null_columns=names, bounds=bounds, pairs=pairs, batch_rows=batch_rows)
+    with client_for(scheduler) as client:
+        futures = client.map(task, list(src.fragments), pure=False)
+        while len(futures) > 1:
+            futures = [client.submit(_merge, *futures[i:i + 8], pure=False) for i in range(0, len(futures), 8)]
+        return client.gather(futures[0])

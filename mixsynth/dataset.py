@@ -1,0 +1,257 @@
+"""Partitioned Parquet sources addressed by global row index (no Dask here).
+
+A source is its list of Parquet fragments (files) in the order ``pyarrow.dataset`` lists
+them, which is the order in which the local engine concatenates them. The global index
+of a row is its fragment's offset plus its index inside the fragment, so the uniform
+parent indices of :func:`mixsynth.draws.draw` pick a fragment with probability
+proportional to its row count and then a row inside it, and every engine that respects
+the offsets draws the same parents.
+
+The functions taking a fragment are pure and picklable: the Dask engine runs them on
+workers, the tests run them with the builtin ``map``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+import pyarrow.fs as pafs
+
+from mixsynth.encode import encode
+from mixsynth.errors import InputError, SchemaError
+from mixsynth.schema import ColumnSpec, Kind, infer_kind, storage_type
+
+__all__ = [
+    "ColumnFacts",
+    "FragmentFacts",
+    "SourceDataset",
+    "all_distinct",
+    "fragment_facts",
+    "fragment_keys",
+    "gather_rows",
+    "kinds_of",
+    "open_dataset",
+    "resolve_filesystem",
+    "ticks",
+]
+
+# Two 64-bit hashes per string: a false "duplicate" needs both to collide (< 1e-20 at 1e9 rows).
+_HASH_KEYS = ("mixsynth-key-0xa", "mixsynth-key-0xb")
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def resolve_filesystem(url: str) -> tuple[pafs.FileSystem, str]:
+    """A pyarrow filesystem and path for a local path or any fsspec URL (``s3://``, ``memory://``)."""
+    if "://" not in url:
+        return pafs.LocalFileSystem(), str(Path(url))
+    try:
+        import fsspec
+    except ImportError:  # pragma: no cover - fsspec comes with dask
+        msg = f"reading {url!r} needs fsspec; pip install 'mixsynth[dask]'"
+        raise InputError(msg) from None
+    fs, path = fsspec.core.url_to_fs(url)
+    return pafs.PyFileSystem(pafs.FSSpecHandler(fs)), path
+
+
+@dataclass(frozen=True)
+class SourceDataset:
+    """A Parquet file or directory of Parquet files, as fragments in dataset order."""
+
+    name: str
+    schema: pa.Schema
+    fragments: tuple[Any, ...]  # pyarrow.dataset.ParquetFileFragment
+
+    def select(self, columns: list[str]) -> pa.Schema:
+        """The schema of the projected source (dataset metadata kept, as the local reader does)."""
+        return pa.schema([self.schema.field(c) for c in columns], metadata=self.schema.metadata)
+
+
+def open_dataset(source: str) -> SourceDataset:
+    """List the fragments of a Parquet file or (hive-partitioned) directory, local or fsspec URL.
+
+    Raises
+    ------
+    InputError
+        Missing path, no Parquet files, or unreadable footers.
+    """
+    fs, path = resolve_filesystem(source)
+    if fs.get_file_info(path).type == pafs.FileType.NotFound:
+        msg = f"no such file or directory: {source!r}"
+        raise InputError(msg)
+    try:
+        dataset = ds.dataset(path, filesystem=fs, format="parquet", partitioning="hive")
+        fragments = tuple(dataset.get_fragments())
+    except (pa.ArrowInvalid, OSError) as exc:
+        msg = f"cannot read {source!r} as a Parquet dataset: {_first_line(exc)}"
+        raise InputError(msg) from None
+    if not fragments:
+        msg = f"directory {source!r} holds no Parquet files; expected *.parquet files"
+        raise InputError(msg)
+    return SourceDataset(source, dataset.schema, fragments)
+
+
+def kinds_of(schema: pa.Schema, columns: list[str]) -> dict[str, Kind | None]:
+    """Kind of each column from its type; None where the type is unsupported."""
+    kinds: dict[str, Kind | None] = {}
+    for name in columns:
+        try:
+            kinds[name] = infer_kind(name, schema.field(name).type)
+        except SchemaError:
+            kinds[name] = None
+    return kinds
+
+
+def ticks(column: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
+    """Temporal values as int64 ticks, cast exactly as :func:`mixsynth.encode.encode` does."""
+    width = storage_type(column.type).bit_width
+    return column.cast(pa.int32() if width == 32 else pa.int64()).cast(pa.int64())
+
+
+@dataclass(frozen=True)
+class ColumnFacts:
+    """What one fragment knows about one column.
+
+    ``low``/``high`` are the extremes of the encoded float values (finite ones only);
+    ``tick_low``/``tick_high`` and ``int_low``/``int_high`` are exact for temporal and
+    integer columns. ``bad`` counts non-null NaN/±inf in float columns, the first at
+    local row ``first_bad``. ``unique`` is True when there are no nulls and no repeats.
+    """
+
+    nulls: int
+    low: float | None = None
+    high: float | None = None
+    tick_low: int | None = None
+    tick_high: int | None = None
+    int_low: int | None = None
+    int_high: int | None = None
+    bad: int = 0
+    first_bad: int | None = None
+    unique: bool | None = None
+
+
+@dataclass(frozen=True)
+class FragmentFacts:
+    """Row count, row-group sizes and per-column facts of one fragment."""
+
+    rows: int
+    row_groups: tuple[int, ...]
+    columns: dict[str, ColumnFacts]
+
+
+def _extremes(values: np.ndarray) -> tuple[float | None, float | None]:
+    finite = values[np.isfinite(values)]
+    return (float(finite.min()), float(finite.max())) if finite.size else (None, None)
+
+
+def _column_facts(name: str, column: pa.ChunkedArray, kind: Kind | None, field: pa.Field) -> ColumnFacts:
+    nulls = column.null_count
+    if kind is Kind.FLOAT:
+        values = column.cast(pa.float64()).to_numpy()
+        null = np.asarray(column.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+        bad = ~np.isfinite(values) & ~null
+        first = int(np.flatnonzero(bad)[0]) if bad.any() else None
+        low, high = _extremes(values)
+        return ColumnFacts(nulls, low, high, bad=int(bad.sum()), first_bad=first)
+    unique = None
+    if kind in (Kind.STRING, Kind.INTEGER):
+        unique = nulls == 0 and pc.count_distinct(column).as_py() == len(column)
+    if kind is Kind.INTEGER:
+        lo, hi = (s.as_py() for s in pc.min_max(column).values())
+        return ColumnFacts(nulls, None if lo is None else float(lo), None if hi is None else float(hi),
+                           int_low=lo, int_high=hi, unique=unique)
+    if kind is Kind.TEMPORAL:
+        lo, hi = (s.as_py() for s in pc.min_max(ticks(column)).values())
+        return ColumnFacts(nulls, tick_low=lo, tick_high=hi)
+    if kind is Kind.TENSOR:
+        spec = ColumnSpec(name, kind, field)
+        X = encode(pa.table({name: column}), [spec], nan="skip", precision="float64").X
+        low, high = _extremes(X.reshape(-1))
+        return ColumnFacts(nulls, low, high)
+    return ColumnFacts(nulls, unique=unique)
+
+
+def fragment_facts(fragment: Any, schema: pa.Schema, kinds: dict[str, Kind | None]) -> FragmentFacts:
+    """One pass over a fragment's projected columns (``kinds`` names them)."""
+    fragment.ensure_complete_metadata()
+    groups = tuple(rg.num_rows for rg in fragment.row_groups)
+    table = fragment.to_table(columns=list(kinds), schema=schema)
+    columns = {name: _column_facts(name, table.column(name), kind, schema.field(name))
+               for name, kind in kinds.items()}
+    return FragmentFacts(table.num_rows, groups, columns)
+
+
+def fragment_keys(fragment: Any, schema: pa.Schema, name: str) -> np.ndarray:
+    """Exact-or-hashed keys of a string/integer column, uint64 array of shape (rows, 2)."""
+    column = fragment.to_table(columns=[name], schema=schema).column(name)
+    keys = np.zeros((len(column), 2), dtype=np.uint64)
+    if pa.types.is_integer(storage_type(column.type)):
+        keys[:, 0] = column.cast(pa.int64(), safe=False).to_numpy().view(np.uint64)
+        return keys
+    values = np.asarray(column.to_numpy(zero_copy_only=False), dtype=object)
+    for j, key in enumerate(_HASH_KEYS):
+        keys[:, j] = pd.util.hash_array(values, hash_key=key, categorize=False)
+    return keys
+
+
+def all_distinct(keys: list[np.ndarray]) -> bool:
+    """Whether no key row repeats across the fragments' key arrays."""
+    both = np.concatenate(keys) if keys else np.zeros((0, 2), dtype=np.uint64)
+    if len(both) < 2:
+        return True
+    order = np.lexsort((both[:, 1], both[:, 0]))
+    s = both[order]
+    return not bool(((s[1:, 0] == s[:-1, 0]) & (s[1:, 1] == s[:-1, 1])).any())
+
+
+@dataclass(frozen=True)
+class RowIndex:
+    """Where global rows live: fragment offsets and row-group offsets inside each fragment."""
+
+    fragments: tuple[Any, ...]
+    schema: pa.Schema
+    offsets: np.ndarray  # shape (F + 1,)
+    group_offsets: tuple[np.ndarray, ...]  # per fragment, shape (G + 1,)
+
+    @classmethod
+    def build(cls, source: SourceDataset, facts: list[FragmentFacts]) -> RowIndex:
+        offsets = np.concatenate([[0], np.cumsum([f.rows for f in facts])]).astype(np.int64)
+        groups = tuple(np.concatenate([[0], np.cumsum(f.row_groups)]).astype(np.int64) for f in facts)
+        return cls(source.fragments, source.schema, offsets, groups)
+
+    @property
+    def rows(self) -> int:
+        """Total number of rows."""
+        return int(self.offsets[-1])
+
+
+def gather_rows(index: RowIndex, rows: np.ndarray, columns: list[str]) -> pa.Table:
+    """The source rows at sorted distinct global indices ``rows``, in that order.
+
+    Reads only the row groups that hold them, one fragment at a time.
+    """
+    tables = []
+    frag = np.searchsorted(index.offsets, rows, side="right") - 1
+    for f in np.unique(frag):
+        local = rows[frag == f] - index.offsets[f]
+        goff = index.group_offsets[f]
+        group = np.searchsorted(goff, local, side="right") - 1
+        wanted = np.unique(group)
+        sizes = goff[wanted + 1] - goff[wanted]
+        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        pos = starts[np.searchsorted(wanted, group)] + (local - goff[group])
+        part = index.fragments[f].subset(row_group_ids=wanted.tolist())
+        table = part.to_table(columns=columns, schema=index.schema)
+        tables.append(table.take(pa.array(pos)))
+    if not tables:
+        return pa.schema([index.schema.field(c) for c in columns]).empty_table()
+    return pa.concat_tables(tables)

@@ -1,0 +1,381 @@
+"""A Synthesizer whose source stays in Parquet fragments (the Dask engine's kernel).
+
+:class:`ShardedSynthesizer` is prepared from facts gathered in one pass over the fragments
+(row counts, nulls, extremes, temporal origins, identifier maxima) instead of the whole
+table, and takes the decisions :class:`~mixsynth.generate.Synthesizer` takes on the
+concatenated table: the same column kinds, identifiers, origins and bounds. Its blocks
+use the same draws (global row indices), then read only the parent rows those draws name,
+so for the same seed it writes the same rows as the local engine, for any number of
+workers or partitions.
+"""
+
+from __future__ import annotations
+
+import copy
+import secrets
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import numpy as np
+import pyarrow as pa
+
+from mixsynth.backend import Backend, Mixer
+from mixsynth.backend import resolve as resolve_backend
+from mixsynth.bounds import apply_bounds, out_of_bounds
+from mixsynth.dataset import (
+    ColumnFacts,
+    FragmentFacts,
+    RowIndex,
+    SourceDataset,
+    all_distinct,
+    fragment_facts,
+    fragment_keys,
+    gather_rows,
+    kinds_of,
+)
+from mixsynth.draws import Draws, draw
+from mixsynth.encode import Encoded, decode, encode
+from mixsynth.errors import InputError, SchemaError, UsageError
+from mixsynth.generate import _RESAMPLE_ATTEMPTS, DEFAULT_CHUNK_ROWS, Synthesizer, _warn
+from mixsynth.labels import LabelOptions, LabelPlan
+from mixsynth.plan import build_bounds
+
+# The identifier rule's constants are schema.py's own, so both engines judge alike.
+from mixsynth.schema import (
+    _ID_MIN_ROWS,
+    _ID_NAME,
+    ColumnSpec,
+    Kind,
+    infer_kind,
+    is_mixed,
+    storage_type,
+)
+from mixsynth.weights import WeightLaw, parse
+
+__all__ = ["Mapper", "ShardedSynthesizer"]
+
+T = TypeVar("T")
+#: Runs a function over items and returns the results in order (``map``, or a Dask client's).
+Mapper = Callable[[Callable[[Any], T], Iterable[Any]], Iterable[T]]
+
+
+def _local_map(fn: Callable[[Any], T], items: Iterable[Any]) -> list[T]:
+    return [fn(item) for item in items]
+
+
+class _Call:
+    """A picklable ``fn(item, *args)`` (lambdas do not travel to Dask workers)."""
+
+    def __init__(self, fn: Callable[..., Any], *args: Any) -> None:
+        self.fn, self.args = fn, args
+
+    def __call__(self, item: Any) -> Any:
+        return self.fn(item, *self.args)
+
+
+@dataclass
+class _Rows:
+    """Gathered source rows: sorted global ids and a view of the synthesizer over them."""
+
+    ids: np.ndarray
+    view: Synthesizer
+
+    def local(self, parents: np.ndarray) -> np.ndarray:
+        return np.searchsorted(self.ids, parents)
+
+
+class ShardedSynthesizer(Synthesizer):
+    """A :class:`Synthesizer` over a partitioned Parquet source, read on demand.
+
+    Parameters
+    ----------
+    source : SourceDataset
+    columns : list of str
+        Columns to synthesise (already selected, in source order).
+    mapper : callable, optional
+        ``mapper(fn, items)`` runs the one-pass survey over the fragments (default: in
+        this process); the Dask engine passes one that runs on the workers.
+    weights, seed, bounds, bounds_overrides, target, nan, ids, notify
+        As for :class:`Synthesizer`.
+    """
+
+    def __init__(
+        self,
+        source: SourceDataset,
+        columns: list[str],
+        *,
+        mapper: Mapper[Any] | None = None,
+        weights: str | WeightLaw = "epbeta",
+        seed: int | None = None,
+        bounds: str = "auto",
+        bounds_overrides: Mapping[str, object] | None = None,
+        target: str | None = None,
+        labels: LabelOptions | None = None,
+        nan: str = "error",
+        ids: str = "regenerate",
+        notify: Callable[[str], None] | None = None,
+        backend: str | Backend = "numpy",
+        precision: str = "auto",
+        memory_limit: int | None = None,
+    ) -> None:
+        run = mapper or _local_map
+        self.notify = notify or _warn
+        self.backend = resolve_backend(backend, notify=self.notify)
+        for option, value, allowed in (("nan", nan, ("error", "skip")), ("ids", ids, ("regenerate", "drop"))):
+            if value not in allowed:
+                msg = f"unknown --{option} value {value!r}; expected one of {', '.join(allowed)}"
+                raise UsageError(msg)
+        self.weights_given = weights if isinstance(weights, str) else weights.spec()
+        self.law = parse(weights)
+        if self.law.aims_to_preserve and abs(self.law.variance_factor() - 1.0) > 1e-9:
+            self.notify(
+                f"weights {self.law.spec()} do not preserve variance: factor "
+                f"{self.law.variance_factor():.6g} per round (omit beta to have it solved)"
+            )
+        if seed is not None and not 0 <= seed < 2**63:
+            msg = f"seed must be an integer in [0, 2**63), got {seed}"
+            raise UsageError(msg)
+        self.seed = secrets.randbits(63) if seed is None else int(seed)
+        schema = source.select(columns)
+        kinds = kinds_of(source.schema, columns)
+        facts = list(run(_Call(fragment_facts, source.schema, kinds), source.fragments))
+        self.index = RowIndex.build(source, facts)
+        self.source_schema = schema
+        self.specs = self._plan(source, schema, kinds, facts, target, ids, run)
+        self.label_plan = self._labels(source, target, labels or LabelOptions(), run)
+        self.groups = self.label_plan.groups if self.label_plan else None
+        self.labeler = None
+        self._check_nan(facts, nan)
+        # encode() of a two-row table holding each column's global minimum and maximum makes
+        # the local engine's layout (temporal origins, dtype, identifier starts), and its X is
+        # all that build_bounds reads.
+        self.extremes = _extreme_rows(schema, self.specs, facts)
+        self.enc = encode(self.extremes, self.specs, nan=nan, precision=precision, notify=self.notify)
+        self.memory_limit = memory_limit
+        self.bounds = build_bounds(self.enc, bounds, bounds_overrides)
+        self.bounds_policy, self.target, self.nan = bounds, target, nan
+        self.adjusted = np.zeros(self.enc.X.shape[1], dtype=np.int64)
+        self.rows_written = 0
+
+    @property
+    def n(self) -> int:
+        """Number of source rows (over all fragments)."""
+        return self.index.rows
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The notice callback stays with the client: workers have nothing to tell.
+        return {**self.__dict__, "notify": None}
+
+    # -- preparation: the local engine's decisions, from global facts ---------------------
+
+    def _plan(self, source: SourceDataset, schema: pa.Schema, kinds: dict[str, Kind | None],
+              facts: list[FragmentFacts], target: str | None, ids: str, run: Mapper[Any]) -> list[ColumnSpec]:
+        """As :func:`mixsynth.plan.plan_columns`, from per-fragment facts."""
+        n = sum(f.rows for f in facts)
+        if n < 2:
+            msg = f"the source has {n} row{'s' if n != 1 else ''}; mixing needs at least 2"
+            raise InputError(msg)
+        specs = []
+        for fld in schema:
+            kind = kinds[fld.name] or infer_kind(fld.name, fld.type)  # raises the local error
+            if sum(f.columns[fld.name].nulls for f in facts) == n:
+                msg = f"column {fld.name!r} is entirely null; nothing to synthesise (use --exclude {fld.name})"
+                raise SchemaError(msg)
+            if fld.name != target and self._id_like(source, fld.name, kind, facts, run):
+                if ids == "drop":
+                    self.notify(f"column {fld.name!r} looks like an identifier (all values unique); dropped")
+                    continue
+                self.notify(
+                    f"column {fld.name!r} looks like an identifier (all values unique); "
+                    "writing fresh values instead of mixing (--ids drop to leave it out)"
+                )
+                kind = Kind.ID
+            specs.append(ColumnSpec(fld.name, kind, fld, target=fld.name == target))
+        if not specs:
+            msg = "no columns left to synthesise after dropping identifiers"
+            raise InputError(msg)
+        return specs
+
+    @staticmethod
+    def _id_like(source: SourceDataset, name: str, kind: Kind, facts: list[FragmentFacts],
+                 run: Mapper[Any]) -> bool:
+        """As :func:`mixsynth.schema.id_like`; the cross-fragment check runs only when needed."""
+        n = sum(f.rows for f in facts)
+        cols = [f.columns[name] for f in facts]
+        if kind not in (Kind.STRING, Kind.INTEGER) or n < 2 or not all(c.unique for c in cols if c):
+            return False
+        if not _ID_NAME.search(name):
+            if n < _ID_MIN_ROWS:
+                return False
+            if kind is Kind.INTEGER:
+                lo = min(c.int_low for c in cols if c.int_low is not None)
+                hi = max(c.int_high for c in cols if c.int_high is not None)
+                if hi - lo + 1 != n:
+                    return False
+        if len(facts) == 1:
+            return True
+        keys = [k for k, f in zip(run(_Call(fragment_keys, source.schema, name), source.fragments),
+                                  facts, strict=True) if f.rows]
+        return all_distinct(keys)
+
+    def _labels(self, source: SourceDataset, target: str | None, labels: LabelOptions,
+                run: Mapper[Any]) -> LabelPlan | None:
+        """The local engine's label plan, from the target column alone (read whole here)."""
+        if labels.mode in ("soft", "genlabel"):
+            msg = (f"--label-mode {labels.mode} fits a model on the whole source and is not available "
+                   "with --engine dask; use dominant, within-class, mix or within-bin")
+            raise UsageError(msg)
+        column = None
+        if target is not None:
+            parts = run(_Call(_column, source.schema, target), source.fragments)
+            column = pa.chunked_array(list(parts), type=source.schema.field(target).type)
+        return self._plan_target(pa.table({target: column}) if column is not None else pa.table({}),
+                                 target, labels)
+
+    def _check_nan(self, facts: list[FragmentFacts], nan: str) -> None:
+        """The local engine's NaN/inf error, with the global row of the first bad value."""
+        offsets = self.index.offsets
+        for spec in self.specs:
+            cols = [f.columns[spec.name] for f in facts]
+            bad = sum(c.bad for c in cols)
+            if bad and nan != "skip" and is_mixed(spec.kind):
+                first = next(int(offsets[i]) + c.first_bad for i, c in enumerate(cols) if c.first_bad is not None)
+                msg = (
+                    f"column {spec.name!r} has {bad} NaN or infinite values (first at row "
+                    f"{first}); expected finite numbers (use --nan skip to treat them as nulls)"
+                )
+                raise SchemaError(msg)
+
+    # -- synthesis: gather the parents a range needs, then the local engine's steps ------
+
+    def _fetch(self, ids: np.ndarray) -> _Rows:
+        table = gather_rows(self.index, ids, [s.name for s in self.specs])
+        # The extreme rows ride along so encode() picks the global origins and dtype.
+        both = pa.concat_tables([pa.Table.from_arrays(table.columns, schema=self.extremes.schema), self.extremes])
+        enc = encode(both, self.specs, nan=self.nan, precision=self.enc.X.dtype.name,
+                     memory_limit=self.memory_limit)
+        m = len(ids)
+        enc.X = enc.X[:m]
+        enc.taken = {k: v.slice(0, m) for k, v in enc.taken.items()}
+        enc.taken_null = {k: v[:m] for k, v in enc.taken_null.items()}
+        enc.id_start = self.enc.id_start
+        return _Rows(ids, self._view(enc))
+
+    def _view(self, enc: Encoded) -> ShardedSynthesizer:
+        """This synthesizer over gathered rows ``enc`` (its own kernel; self is untouched)."""
+        view = copy.copy(self)
+        view.enc = enc
+        view._mixer = Mixer(self.backend, enc.X)
+        return view
+
+    def _extend(self, rows: _Rows, parents: np.ndarray) -> _Rows:
+        missing = np.setdiff1d(parents, rows.ids)
+        if missing.size == 0:
+            return rows
+        new = self._fetch(missing)
+        ids = np.concatenate([rows.ids, new.ids])
+        order = np.argsort(ids, kind="stable")
+        a, b = rows.view.enc, new.view.enc
+        take = pa.array(order)
+        enc = Encoded(
+            columns=a.columns, X=np.vstack([a.X, b.X])[order], features=a.features,
+            taken={k: pa.concat_arrays([a.taken[k], b.taken[k]]).take(take) for k in a.taken},
+            taken_null={k: np.concatenate([a.taken_null[k], b.taken_null[k]])[order] for k in a.taken_null},
+            id_start=a.id_start,
+        )
+        return _Rows(ids[order], self._view(enc))
+
+    def _resample_sharded(self, rows: _Rows, Y: np.ndarray, d: Draws, start: int, stop: int
+                          ) -> tuple[np.ndarray, _Rows]:
+        """As ``Synthesizer._resample``, fetching the redrawn parents as they are needed."""
+        cols = self.bounds.active("resample")
+        bad = out_of_bounds(Y, self.bounds, cols)
+        counts = bad.sum(axis=0)
+        for attempt in range(1, _RESAMPLE_ATTEMPTS + 1):
+            idx = np.flatnonzero(bad.any(axis=1))
+            if idx.size == 0:
+                break
+            redo = draw(self.seed, start, stop, self.n, self.law, attempt=attempt, groups=self.groups)
+            for mine, theirs in ((d.parents, redo.parents), (d.w, redo.w), (d.u, redo.u)):
+                mine[idx] = theirs[idx]
+            rows = self._extend(rows, d.parents[idx])
+            Y[idx] = rows.view._mix(Draws(rows.local(d.parents[idx]), d.w[idx], d.u[idx]))
+            bad = out_of_bounds(Y, self.bounds, cols)
+        return counts, rows
+
+    def _block_with(self, rows: _Rows, d: Draws, start: int, stop: int) -> tuple[pa.Table, np.ndarray, _Rows]:
+        Y = rows.view._mix(Draws(rows.local(d.parents), d.w, d.u))
+        adjusted = np.zeros(Y.shape[1], dtype=np.int64)
+        if self.bounds.active("resample").any():
+            counts, rows = self._resample_sharded(rows, Y, d, start, stop)
+            adjusted += counts
+        adjusted += apply_bounds(Y, self.bounds)
+        local = Draws(rows.local(d.parents), d.w, d.u)
+        table = rows.view.decode_rows(Y, local, start)
+        return table, adjusted, rows
+
+    def decode_rows(self, Y: np.ndarray, d: Draws, start: int) -> pa.Table:
+        """Decode mixed values ``Y`` with parents ``d`` indexing this view's rows."""
+        return decode(self.enc, Y, self._taken_rows(d), start)
+
+    def block(self, start: int, stop: int) -> tuple[pa.Table, np.ndarray]:
+        """Synthetic rows ``start:stop`` (the local engine's rows) and their adjustments."""
+        table, adjusted, _ = next(self.part(start, stop, stop - start))
+        return table, adjusted
+
+    def part(self, start: int, stop: int, chunk_rows: int = DEFAULT_CHUNK_ROWS
+             ) -> Iterator[tuple[pa.Table, np.ndarray, _Rows]]:
+        """Rows ``start:stop`` in chunks; the parents of the whole range are read once."""
+        d = draw(self.seed, start, stop, self.n, self.law, groups=self.groups)
+        rows = self._fetch(np.unique(d.parents))
+        for lo in range(start, stop, chunk_rows):
+            hi = min(lo + chunk_rows, stop)
+            s = slice(lo - start, hi - start)
+            chunk = Draws(d.parents[s].copy(), d.w[s].copy(), d.u[s].copy())
+            table, adjusted, rows = self._block_with(rows, chunk, lo, hi)
+            yield table, adjusted, rows
+
+
+def _column(fragment: Any, schema: pa.Schema, name: str) -> pa.Array:
+    return fragment.to_table(columns=[name], schema=schema).column(name).combine_chunks()
+
+
+def _bounds_of(cols: list[ColumnFacts], kind: Kind) -> tuple[Any, Any]:
+    if kind is Kind.TEMPORAL:
+        lows, highs = [c.tick_low for c in cols], [c.tick_high for c in cols]
+    elif kind in (Kind.INTEGER, Kind.ID):
+        lows, highs = [c.int_low for c in cols], [c.int_high for c in cols]
+    else:
+        lows, highs = [c.low for c in cols], [c.high for c in cols]
+    lows, highs = [v for v in lows if v is not None], [v for v in highs if v is not None]
+    return (min(lows), max(highs)) if lows else (None, None)
+
+
+def _extreme_array(field: pa.Field, kind: Kind, lo: Any, hi: Any) -> pa.Array:
+    t, s = field.type, storage_type(field.type)
+    if lo is None:
+        return pa.nulls(2, type=t)
+    if kind is Kind.TEMPORAL:
+        width = pa.int32() if s.bit_width == 32 else pa.int64()
+        return pa.array([lo, hi], pa.int64()).cast(width).cast(t)
+    if kind is Kind.TENSOR:
+        w = s.list_size
+        values = pa.array([lo] * w + [hi] * w, pa.float64()).cast(s.value_type, safe=False)
+        arr = pa.FixedSizeListArray.from_arrays(values, w).cast(s)
+        return pa.ExtensionArray.from_storage(t, arr) if isinstance(t, pa.BaseExtensionType) else arr
+    return pa.array([lo, hi], pa.int64() if kind in (Kind.INTEGER, Kind.ID) else pa.float64()).cast(t)
+
+
+def _extreme_rows(schema: pa.Schema, specs: list[ColumnSpec], facts: list[FragmentFacts]) -> pa.Table:
+    """Two rows: each mixed (or integer identifier) column's global minimum, then maximum."""
+    arrays, fields = [], []
+    for spec in specs:
+        fld = schema.field(spec.name)
+        if is_mixed(spec.kind) or (spec.kind is Kind.ID and pa.types.is_integer(fld.type)):
+            lo, hi = _bounds_of([f.columns[spec.name] for f in facts], spec.kind)
+            arrays.append(_extreme_array(fld, spec.kind, lo, hi))
+        else:
+            arrays.append(pa.nulls(2, type=fld.type))
+        fields.append(fld)
+    return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
