@@ -253,22 +253,36 @@ def write_parquet(
     footer : callable, optional
         Called after the last chunk; its record is stored under ``mixsynth`` in the
         footer's key-value metadata (so it can hold counts known only at the end).
+    
+    Raises
+    ------
+    InputError
+        The file or stdout could not be written (disk full, no permission, ...).
     """
     # Produce the first chunk before opening the writer: the writer puts the Parquet magic
     # on stdout at once, and an error raised lazily by the chunk generator (a bad row count,
     # an unusable column) must leave stdout empty, not holding a stray "PAR1".
     chunks = iter(chunks)
     first = next(chunks, None)
-    with _sink(dst, stdout) as sink:
-        writer = pq.ParquetWriter(sink, schema, compression="zstd")
-        try:
-            for chunk in itertools.chain([first] if first is not None else [], chunks):
-                writer.write_table(chunk)
-            if footer is not None:
-                writer.add_key_value_metadata({provenance.KEY.decode(): provenance.dumps(footer()).decode()})
-        except BaseException:
-            if isinstance(sink, _Stdout):
-                sink.failed = True
-            raise
-        finally:
-            writer.close()
+    try:
+        with _sink(dst, stdout) as sink:
+            writer = pq.ParquetWriter(sink, schema, compression="zstd")
+            try:
+                for chunk in itertools.chain([first] if first is not None else [], chunks):
+                    writer.write_table(chunk)
+                if footer is not None:
+                    writer.add_key_value_metadata({provenance.KEY.decode(): provenance.dumps(footer()).decode()})
+            except BaseException:
+                if isinstance(sink, _Stdout):
+                    sink.failed = True
+                raise
+            finally:
+                writer.close()
+    except BrokenPipeError:
+        raise  # the reader has gone (``| head``): the CLI leaves quietly
+    except OSError as exc:
+        # Disk full, read-only file system, unwritable directory: an expected failure with
+        # a one-line message, not a traceback.
+        where = "stdout" if dst == "-" else repr(dst)
+        msg = f"cannot write {where}: {exc.strerror or _first_line(exc)}"
+        raise InputError(msg) from None

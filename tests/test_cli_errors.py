@@ -367,6 +367,17 @@ def test_output_is_a_directory(runner, src, out):
     assert_error(result, 2, f"output '{out.parent}' is a directory; expected a file path", out=out)
 
 
+def test_unwritable_output_directory(runner, src, out, monkeypatch):
+    # Fixed in io.write_parquet: used to end in a PermissionError traceback. (Tests may run
+    # as root, which chmod cannot stop, so the temporary file is refused directly.)
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(mixsynth.io.tempfile, "mkstemp", denied)
+    result = gen(runner, src, "-o", out, "--seed", 1, "-q")
+    assert_error(result, 1, f"cannot write '{out}': Permission denied", out=out)
+
+
 def test_refuses_binary_on_a_terminal(runner, src, monkeypatch):
     # cli.generate asks _isatty(sys.stdout); pretend the runner's stdout is a terminal.
     monkeypatch.setattr(cli, "_isatty", lambda stream: stream is sys.stdout)

@@ -80,6 +80,14 @@ def test_stdout_closed_early_exits_quietly(tmp_path):
     assert all(line.startswith("mixsynth: ") for line in result.stderr.splitlines()), result.stderr
 
 
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_disk_full_on_stdout(tmp_path, tmp_parquet, table):
+    src = tmp_parquet(table)
+    result = sh(f"mixsynth generate {src} -o - --seed 1 -q > /dev/full", tmp_path, text=True)
+    assert result.returncode == 1
+    assert result.stderr == "Error: cannot write stdout: No space left on device\n"
+
+
 def test_error_in_a_real_process(tmp_path):
     result = sh("mixsynth generate missing.parquet -o out.parquet", tmp_path, text=True)
     assert result.returncode == 1

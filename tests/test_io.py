@@ -261,3 +261,50 @@ def test_no_chunks_writes_an_empty_table(tmp_path, table):
     path = tmp_path / "out.parquet"
     io.write_parquet(str(path), table.schema, iter([]))
     assert pq.read_table(path).equals(table.slice(0, 0))
+
+
+class _FailingStream(pyio.BytesIO):
+    def __init__(self, exc: OSError) -> None:
+        super().__init__()
+        self.exc = exc
+
+    def write(self, data) -> int:
+        raise self.exc
+
+
+def test_disk_full_on_stdout_is_an_input_error(table):
+    # Fixed: OSError from writing (ENOSPC, EACCES, EROFS) used to escape as a traceback.
+    stream = _FailingStream(OSError(28, "No space left on device"))
+    with pytest.raises(InputError, match="^cannot write stdout: No space left on device$"):
+        io.write_parquet("-", table.schema, _chunks(table), stdout=stream)
+
+
+def test_closed_pipe_stays_a_broken_pipe(table):
+    # The CLI turns BrokenPipeError (not a generic write error) into a quiet exit.
+    stream = _FailingStream(BrokenPipeError(32, "Broken pipe"))
+    with pytest.raises(BrokenPipeError):
+        io.write_parquet("-", table.schema, _chunks(table), stdout=stream)
+
+
+def test_disk_full_on_a_file_is_an_input_error_and_leaves_nothing(tmp_path, table, monkeypatch):
+    def full(self, *args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(pq.ParquetWriter, "write_table", full)
+    path = tmp_path / "out.parquet"
+    with pytest.raises(InputError, match=f"^cannot write '{path}': No space left on device$"):
+        io.write_parquet(str(path), table.schema, _chunks(table))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unwritable_directory_is_an_input_error(tmp_path, table, monkeypatch):
+    # Running as root defeats chmod, so refuse the temporary file the way a read-only
+    # directory would.
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(io.tempfile, "mkstemp", denied)
+    path = tmp_path / "out.parquet"
+    with pytest.raises(InputError, match=f"^cannot write '{path}': Permission denied$"):
+        io.write_parquet(str(path), table.schema, _chunks(table))
+    assert list(tmp_path.iterdir()) == []
