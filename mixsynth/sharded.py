@@ -152,6 +152,7 @@ class ShardedSynthesizer(Synthesizer):
         # all that build_bounds reads.
         self.extremes = _extreme_rows(schema, self.specs, facts)
         self.enc = encode(self.extremes, self.specs, nan=nan, precision=precision, notify=self.notify)
+        self._mixer = Mixer(self.backend, self.enc.X)  # blocks use their own (see _view)
         self.memory_limit = memory_limit
         self.bounds = build_bounds(self.enc, bounds, bounds_overrides)
         self.bounds_policy, self.target, self.nan = bounds, target, nan

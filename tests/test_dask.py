@@ -1,0 +1,262 @@
+"""The Dask engine: same rows as the local engine, on a real LocalCluster, for 1 and 2 workers."""
+
+from __future__ import annotations
+
+import glob
+import sys
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+import pytest
+
+from mixsynth import io
+from mixsynth.dataset import open_dataset
+from mixsynth.errors import BackendUnavailable, SchemaError, UsageError
+from mixsynth.generate import Synthesizer
+from mixsynth.labels import LabelOptions
+from mixsynth.moments import NumericMatrix, batch_moments
+from mixsynth.sharded import ShardedSynthesizer
+
+distributed = pytest.importorskip("distributed")
+
+ROOT = Path(__file__).resolve().parents[1]
+REAL_TABLES = sorted(glob.glob(f"{ROOT}/tests/data/*.parquet"))
+
+
+def _quiet(_msg: str) -> None:
+    pass
+
+
+def _split(table: pa.Table, path: Path, cuts: tuple[float, ...] = (0.3, 0.45)) -> Path:
+    """Write ``table`` as three Parquet files of unequal size, several row groups each."""
+    path.mkdir(parents=True)
+    n = table.num_rows
+    edges = [0, *(int(c * n) for c in cuts), n]
+    for i, (lo, hi) in enumerate(zip(edges, edges[1:], strict=False)):
+        pq.write_table(table.slice(lo, hi - lo), path / f"part-{i}.parquet", row_group_size=max(1, n // 9))
+    return path
+
+
+def _local(source: Path, m: int, **kw) -> pa.Table:
+    kw.setdefault("seed", 7)
+    synth = Synthesizer(io.read_source(str(source)).table, notify=_quiet, **kw)
+    return pa.concat_tables(synth.chunks(m, 1000))
+
+
+def _rows(table: pa.Table) -> list[dict]:
+    return table.to_pylist()
+
+
+@pytest.fixture(scope="module", params=[1, 2], ids=["1-worker", "2-workers"])
+def client(request):
+    # processes=False keeps the cluster in this process (fast start, memory:// visible to
+    # the workers); the scheduler and workers are still real distributed ones.
+    with (
+        distributed.LocalCluster(n_workers=request.param, threads_per_worker=1, processes=False,
+                                 dashboard_address=None) as cluster,
+        distributed.Client(cluster) as c,
+    ):
+        yield c
+
+
+@pytest.fixture(scope="module")
+def cars_dir(tmp_path_factory):
+    return _split(pq.read_table(f"{ROOT}/tests/data/cars.parquet"), tmp_path_factory.mktemp("src") / "cars")
+
+
+# -- the kernel, without a cluster ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", REAL_TABLES, ids=lambda p: Path(p).stem)
+@pytest.mark.parametrize("bounds", ["auto", "resample"])
+def test_sharded_rows_equal_local_rows(tmp_path, path, bounds):
+    src = _split(pq.read_table(path), tmp_path / "src")
+    expected = _local(src, 2500, bounds=bounds)
+    synth = ShardedSynthesizer(open_dataset(str(src)), open_dataset(str(src)).schema.names, seed=7,
+                               bounds=bounds, notify=_quiet)
+    got = [t for start, stop in ((0, 900), (900, 2500)) for t, _, _ in synth.part(start, stop, 400)]
+    assert _rows(pa.concat_tables(got)) == _rows(expected)
+    local = Synthesizer(io.read_source(str(src)).table, seed=7, bounds=bounds, notify=_quiet)
+    assert synth.provenance()["bounds"] == local.provenance()["bounds"]
+    assert [(s.name, s.kind) for s in synth.specs] == [(s.name, s.kind) for s in local.specs]
+    assert synth.enc.X.dtype == local.enc.X.dtype
+
+
+def test_sharded_keeps_every_attribute_of_the_local_synthesizer(cars_dir):
+    # Guards against drift: a new Synthesizer attribute must be set here too.
+    local = Synthesizer(io.read_source(str(cars_dir)).table, seed=1, notify=_quiet)
+    sharded = ShardedSynthesizer(open_dataset(str(cars_dir)), local.source_schema.names, seed=1, notify=_quiet)
+    assert set(vars(local)) <= set(vars(sharded))
+
+
+def test_identifiers_are_judged_over_all_fragments(tmp_path):
+    # Unique inside each file but repeated across files: not an identifier, as locally.
+    codes = pa.array([f"k{i % 30}" for i in range(60)])
+    table = pa.table({"code": codes, "key": pa.array(range(60)), "x": np.linspace(0, 1, 60)})
+    src = tmp_path / "src"
+    src.mkdir()
+    pq.write_table(table.slice(0, 30), src / "a.parquet")
+    pq.write_table(table.slice(30), src / "b.parquet")
+    local = Synthesizer(io.read_source(str(src)).table, seed=0, notify=_quiet)
+    sharded = ShardedSynthesizer(open_dataset(str(src)), table.column_names, seed=0, notify=_quiet)
+    kinds = [(s.name, s.kind.value) for s in sharded.specs]
+    assert kinds == [(s.name, s.kind.value) for s in local.specs]
+    assert kinds == [("code", "string"), ("key", "id"), ("x", "float")]
+    assert _rows(sharded.block(0, 100)[0]) == _rows(pa.concat_tables(local.chunks(100)))
+
+
+def test_nan_error_names_the_global_row(tmp_path):
+    x = np.arange(40, dtype=float)
+    x[33] = np.nan
+    src = _split(pa.table({"x": x, "y": np.ones(40)}), tmp_path / "src")
+    with pytest.raises(SchemaError) as local:
+        Synthesizer(io.read_source(str(src)).table, notify=_quiet)
+    with pytest.raises(SchemaError) as sharded:
+        ShardedSynthesizer(open_dataset(str(src)), ["x", "y"], notify=_quiet)
+    assert str(sharded.value) == str(local.value)
+    assert "first at row 33" in str(sharded.value)
+
+
+def test_within_class_labels_match_local(tmp_path):
+    table = pq.read_table(f"{ROOT}/tests/data/breast_cancer.parquet")
+    src = _split(table, tmp_path / "src")
+    opts = LabelOptions(mode="within-class", class_balance="uniform")
+    expected = _local(src, 3000, target="benign", labels=opts)
+    synth = ShardedSynthesizer(open_dataset(str(src)), table.column_names, seed=7, target="benign",
+                               labels=opts, notify=_quiet)
+    assert _rows(synth.block(0, 3000)[0]) == _rows(expected)
+
+
+def test_soft_labels_are_refused(cars_dir):
+    with pytest.raises(UsageError, match="not available with --engine dask"):
+        ShardedSynthesizer(open_dataset(str(cars_dir)), ["Origin", "Weight_in_lbs"], target="Origin",
+                           labels=LabelOptions(mode="soft"), notify=_quiet)
+
+
+def test_moments_merge_like_one_pass(rng=np.random.default_rng(3)):
+    X = rng.normal(1e6, 2.0, size=(500, 3))
+    X[rng.random((500, 3)) < 0.1] = np.nan
+    table = pa.table({f"c{i}": X[:, i] for i in range(3)})
+    matrix = NumericMatrix.for_schema(table.schema)
+    shift = np.nanmean(X[:50], axis=0)
+    whole = batch_moments(table.to_batches(max_chunksize=500), matrix, shift)
+    parts = [batch_moments(table.slice(lo, 125).to_batches(), matrix, shift) for lo in range(0, 500, 125)]
+    merged = parts[0].merge(parts[1]).merge(parts[2].merge(parts[3]))
+    np.testing.assert_allclose(merged.cov(), whole.cov())
+    np.testing.assert_allclose(merged.var(), np.nanvar(X, axis=0, ddof=1), rtol=1e-9)
+    np.testing.assert_allclose(merged.mean(), np.nanmean(X, axis=0))
+    np.testing.assert_allclose(merged.sum, np.nansum(X, axis=0))
+    assert merged.rows == 500
+
+
+# -- on a LocalCluster ----------------------------------------------------------------------
+
+
+def test_dask_output_equals_local_engine(client, cars_dir, tmp_path):
+    from mixsynth.dask_engine import generate_dataset
+
+    out = tmp_path / "out"
+    result = generate_dataset(str(cars_dir), str(out), 5000, seed=7, partition_rows=1500, chunk_rows=600,
+                              scheduler=client, notify=_quiet)
+    files = sorted(out.glob("part-*.parquet"))
+    assert [Path(f).name for f in result.files] == [f.name for f in files]
+    assert [pq.ParquetFile(f).metadata.num_rows for f in files] == [1500, 1500, 1500, 500]
+    got = ds.dataset(out).to_table()
+    expected = _local(cars_dir, 5000)
+    assert _rows(got) == _rows(expected)
+    assert got.schema.equals(expected.schema, check_metadata=False)
+    record = io.read_source(str(files[1])).provenance
+    assert record["seed"] == 7 and record["rows"] == 5000
+    assert record["engine"] == {"name": "dask", "start": 1500, "stop": 3000}
+    local = Synthesizer(io.read_source(str(cars_dir)).table, seed=7, notify=_quiet)
+    list(local.chunks(5000))
+    assert result.adjusted == local.adjustments()
+
+
+def test_statistics_match_the_single_machine_engine(client, tmp_path):
+    from mixsynth.dask_engine import dataset_moments, generate_dataset
+
+    src = _split(pq.read_table(f"{ROOT}/tests/data/randhie.parquet"), tmp_path / "src")
+    generate_dataset(str(src), str(tmp_path / "out"), 30_000, seed=3, partition_rows=8192,
+                     scheduler=client, notify=_quiet)
+    local = _local(src, 30_000, seed=3)
+    pq.write_table(local, tmp_path / "local.parquet")
+    shift = np.zeros(len(NumericMatrix.for_schema(local.schema).columns))
+    dask_m = dataset_moments(str(tmp_path / "out"), shift=shift, scheduler=client)
+    local_m = batch_moments(local.to_batches(), NumericMatrix.for_schema(local.schema), shift,
+                            null_columns=local.column_names)
+    np.testing.assert_allclose(dask_m.cov(), local_m.cov(), rtol=1e-10)
+    np.testing.assert_allclose(dask_m.mean(), local_m.mean(), rtol=1e-12)
+    assert dask_m.rows == local_m.rows == 30_000
+    assert dask_m.nulls == local_m.nulls
+    np.testing.assert_array_equal(dask_m.low, local_m.low)
+    np.testing.assert_array_equal(dask_m.high, local_m.high)
+    real = dataset_moments(str(src), scheduler=client)
+    X = NumericMatrix.for_schema(local.schema)(pq.read_table(f"{ROOT}/tests/data/randhie.parquet"))
+    np.testing.assert_allclose(real.cov(), np.cov(X, rowvar=False), rtol=1e-9)
+
+
+def test_parents_are_uniform_over_all_partitions(client, tmp_path):
+    # Each file holds one constant label, so a row's label tells which file its parent is in.
+    src = tmp_path / "src"
+    src.mkdir()
+    sizes = [100, 300, 600]
+    for i, size in enumerate(sizes):
+        pq.write_table(pa.table({"file": pa.array([f"f{i}"] * size), "x": np.arange(size, dtype=float)}),
+                       src / f"part-{i}.parquet")
+    from mixsynth.dask_engine import generate_dataset
+
+    generate_dataset(str(src), str(tmp_path / "out"), 20_000, seed=1, partition_rows=4096,
+                     scheduler=client, notify=_quiet)
+    labels = ds.dataset(tmp_path / "out").to_table(columns=["file"]).column("file").to_numpy(zero_copy_only=False)
+    share = np.array([(labels == f"f{i}").mean() for i in range(3)])
+    np.testing.assert_allclose(share, np.array(sizes) / sum(sizes), atol=0.015)
+
+
+def test_hive_partitions_and_memory_urls(client, tmp_path):
+    from mixsynth.dask_engine import generate_dataset
+
+    fsspec = pytest.importorskip("fsspec")
+    table = pq.read_table(f"{ROOT}/tests/data/seattle_weather.parquet")
+    local_dir = tmp_path / "hive"
+    pq.write_to_dataset(table.append_column("year", pa.compute.year(table["date"])), local_dir,
+                        partition_cols=["year"])
+    mem = fsspec.filesystem("memory")
+    for f in sorted(local_dir.rglob("*.parquet")):
+        mem.pipe(f"/hive/{f.relative_to(local_dir)}", f.read_bytes())
+    try:
+        generate_dataset("memory://hive", "memory://out", 3000, seed=2, partition_rows=1000,
+                         scheduler=client, notify=_quiet)
+        got = pa.concat_tables(pq.read_table(mem.open(f"/out/part-{i:05d}.parquet")) for i in range(3))
+    finally:
+        mem.rm("/hive", recursive=True)
+        mem.rm("/out", recursive=True)
+    expected = _local(local_dir, 3000, seed=2)
+    assert "year" in got.column_names
+    assert _rows(got) == _rows(expected)
+
+
+def test_output_refusals(client, cars_dir, tmp_path):
+    from mixsynth.dask_engine import generate_dataset
+
+    with pytest.raises(UsageError, match="writes a directory"):
+        generate_dataset(str(cars_dir), "-", 10, scheduler=client)
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "x").write_text("x")
+    with pytest.raises(UsageError, match="already exists"):
+        generate_dataset(str(cars_dir), str(tmp_path / "taken"), 10, scheduler=client, notify=_quiet)
+    with pytest.raises(UsageError, match="overwrite the source"):
+        generate_dataset(str(cars_dir), str(cars_dir / "out"), 10, scheduler=client, notify=_quiet)
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_missing_dask_is_backend_unavailable(monkeypatch, cars_dir, tmp_path):
+    from mixsynth.dask_engine import generate_dataset
+
+    monkeypatch.setitem(sys.modules, "distributed", None)
+    with pytest.raises(BackendUnavailable, match=r"dask is not installed; pip install 'mixsynth\[dask\]'") as exc:
+        generate_dataset(str(cars_dir), str(tmp_path / "out"))
+    assert exc.value.exit_code == 3
