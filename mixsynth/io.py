@@ -82,7 +82,35 @@ def _parquet_files(path: Path) -> ds.Dataset:
     if not dataset.files:
         msg = f"directory {str(path)!r} holds no Parquet files; expected *.parquet files"
         raise InputError(msg)
+    _check_same_columns(path, dataset)
     return dataset
+
+
+def _check_same_columns(path: Path, dataset: ds.Dataset) -> None:
+    """Every file must hold the same columns with the same types.
+
+    pyarrow takes the first file's schema for the whole dataset: a file that lacks a
+    column would silently contribute nulls, and its extra columns would be dropped.
+    """
+    first = None
+    for fragment in dataset.get_fragments():
+        columns = {f.name: f.type for f in fragment.physical_schema}
+        if first is None:
+            first, first_path = columns, fragment.path
+            continue
+        # A column that is all null in one file may be typed null there; the scan casts it.
+        clash = [n for n in first
+                 if n in columns and columns[n] != first[n] and pa.null() not in (columns[n], first[n])]
+        diff = [f"{n} missing" for n in first if n not in columns]
+        diff += [f"extra {n}" for n in columns if n not in first]
+        diff += [f"{n}: {columns[n]} instead of {first[n]}" for n in clash]
+        if not diff:
+            continue
+        msg = (
+            f"files in {str(path)!r} do not share one schema: {fragment.path!r} differs from "
+            f"{first_path!r} ({'; '.join(diff)}); expected the same columns in every file"
+        )
+        raise InputError(msg)
 
 
 def _read_stdin(stream: IO[bytes], select: Select | None) -> Source:

@@ -308,3 +308,35 @@ def test_unwritable_directory_is_an_input_error(tmp_path, table, monkeypatch):
     with pytest.raises(InputError, match=f"^cannot write '{path}': Permission denied$"):
         io.write_parquet(str(path), table.schema, _chunks(table))
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("second", "difference"),
+    [
+        (pa.table({"x": ["a", "b"], "k": [1, 2]}), "x: string instead of double"),
+        (pa.table({"k": [1, 2], "y": [0.5, 0.6]}), "x missing; extra y"),
+    ],
+    ids=["type", "columns"],
+)
+def test_directory_files_must_share_their_columns(tmp_path, second, difference):
+    # Fixed: pyarrow took the first file's schema, so a file without a column silently
+    # added null rows and a file's extra columns were dropped.
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    pq.write_table(pa.table({"x": [1.0, 2.0], "k": [1, 2]}), folder / "a.parquet")
+    pq.write_table(second, folder / "b.parquet")
+    with pytest.raises(InputError) as info:
+        io.read_source(str(folder))
+    assert str(info.value) == (
+        f"files in '{folder}' do not share one schema: '{folder}/b.parquet' differs from "
+        f"'{folder}/a.parquet' ({difference}); expected the same columns in every file"
+    )
+
+
+def test_directory_files_may_differ_in_column_order_and_all_null_columns(tmp_path):
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    pq.write_table(pa.table({"x": [1.0, 2.0], "k": [1, 2]}), folder / "a.parquet")
+    pq.write_table(pa.table({"k": [3, 4], "x": pa.nulls(2)}), folder / "b.parquet")
+    got = io.read_source(str(folder)).table.sort_by("k")
+    assert got.to_pydict() == {"x": [1.0, 2.0, None, None], "k": [1, 2, 3, 4]}
