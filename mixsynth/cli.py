@@ -10,10 +10,10 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import pyarrow as pa
 import typer
@@ -22,9 +22,13 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from mixsynth import io
 from mixsynth.errors import ExitStatus, MixsynthError, ThresholdFailed
+from mixsynth.backend import resolve as resolve_backend
+from mixsynth.estimate import estimate
 from mixsynth.generate import DEFAULT_CHUNK_ROWS, MAX_ROWS, Synthesizer
 from mixsynth.labels import LabelOptions
+from mixsynth.memory import parse_size
 from mixsynth.options import load_json_object, parse_count, split_names
+from mixsynth.parallel import default_jobs
 from mixsynth.plan import select_columns
 from mixsynth.render import law_summary, law_text
 from mixsynth.weights import DEFAULT_SPEC, SPEC_HELP, parse
@@ -73,6 +77,29 @@ class IdPolicy(str, Enum):
 
     regenerate = "regenerate"
     drop = "drop"
+
+
+class BackendName(str, Enum):
+    """``--backend`` choices."""
+
+    numpy = "numpy"
+    cupy = "cupy"
+    auto = "auto"
+
+
+class Precision(str, Enum):
+    """``--precision`` choices."""
+
+    auto = "auto"
+    float32 = "float32"
+    float64 = "float64"
+
+
+class Engine(str, Enum):
+    """``--engine`` choices."""
+
+    local = "local"
+    dask = "dask"
 
 
 def _isatty(stream: object) -> bool:
@@ -149,6 +176,13 @@ def generate(
     ids: Annotated[IdPolicy, typer.Option(help="Identifier columns (all values unique): regenerate fresh keys, or drop.")] = IdPolicy.regenerate,
     chunk_rows: Annotated[int, typer.Option(help="Rows per output row group; does not change the rows.", min=1)] = DEFAULT_CHUNK_ROWS,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No notices on stderr (errors still shown).")] = False,
+    jobs: Annotated[int | None, typer.Option("--jobs", "-j", envvar="MIXSYNTH_JOBS", min=1, help="Worker threads; default: all cores. Does not change the rows.")] = None,
+    backend: Annotated[BackendName, typer.Option(envvar="MIXSYNTH_BACKEND", help="Where rows are mixed: numpy (CPU), cupy (CUDA GPU; pip install 'mixsynth[gpu]'; exit 3 if unavailable), or auto (cupy if usable, else numpy).")] = BackendName.numpy,
+    precision: Annotated[Precision, typer.Option(help="Encoded dtype: auto = float32 when every mixed column is exact in float32 (float32 sources, small integers), else float64.")] = Precision.auto,
+    memory_limit: Annotated[str | None, typer.Option(envvar="MIXSYNTH_MEMORY_LIMIT", help="Encoded sources larger than this (e.g. 2GB, 512MiB, 25%) are memory-mapped from a file in $TMPDIR; default: half the RAM.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print on stdout what would happen (kinds, layout, blocks, peak memory, output size); write nothing.")] = False,
+    engine: Annotated[Engine, typer.Option(envvar="MIXSYNTH_ENGINE", help="local, or dask: SOURCE is a Parquet file or dataset (path or fsspec URL) and -o a new directory of Parquet files, written by Dask workers (pip install 'mixsynth[dask]'); the same seed gives the same rows.")] = Engine.local,
+    scheduler: Annotated[str | None, typer.Option(help="With --engine dask: the scheduler's address (e.g. tcp://host:8786); default: Dask's configured scheduler-address, else a LocalCluster on this machine.")] = None,
 ) -> None:
     """Write synthetic rows mixed from SOURCE as Parquet.
 
@@ -156,7 +190,17 @@ def generate(
     """
     tell = (lambda _msg: None) if quiet else notice
     with _errors_to_exit():
-        io.check_output(output, source, stdout_isatty=_isatty(sys.stdout))
+        if engine is Engine.dask:
+            _generate_on_dask(source, output, scheduler, rows=rows, columns=columns, exclude=exclude,
+                              bounds_file=bounds_file, class_balance=class_balance,
+                              memory_limit=memory_limit, dry_run=dry_run, tell=tell,
+                              labels=(label_mode, bins, genlabel_model, genlabel_gamma, genlabel_soft),
+                              weights=weights, seed=seed, bounds=bounds.value, target=target,
+                              nan=nan.value, ids=ids.value, chunk_rows=chunk_rows,
+                              backend=backend.value, precision=precision.value)
+            return
+        io.check_output(output, source, stdout_isatty=_isatty(sys.stdout) and not dry_run)
+        limit = parse_size(memory_limit) if memory_limit is not None else None
         count = parse_count(rows, maximum=MAX_ROWS) if rows is not None else None
         cols, excl = split_names(columns), split_names(exclude)
         overrides = load_json_object(bounds_file, "--bounds-file") if bounds_file else None
@@ -165,18 +209,57 @@ def generate(
         if balance not in (None, "uniform"):
             balance = load_json_object(Path(balance), "--class-balance")
         labels = LabelOptions(label_mode, balance, bins, genlabel_model, genlabel_gamma, genlabel_soft)
-        synth = Synthesizer(src.table, weights=weights, seed=seed, bounds=bounds.value,
-                            bounds_overrides=overrides, target=target, labels=labels, nan=nan.value,
-                            ids=ids.value, notify=tell)
+        options = dict(weights=weights, seed=seed, bounds=bounds.value, bounds_overrides=overrides,
+                       target=target, labels=labels, nan=nan.value, ids=ids.value, notify=tell)
+        if dry_run:
+            # No data is written, so the report is the command's output and goes to stdout.
+            plan = estimate(src.table, count or src.table.num_rows, output=output, options=options,
+                            chunk_rows=chunk_rows, jobs=jobs or default_jobs(), memory_limit=limit,
+                            backend=resolve_backend(backend.value, notify=tell).name,
+                            precision=precision.value)
+            print("\n".join(plan.lines()), flush=True)
+            return
+        synth = Synthesizer(src.table, backend=backend.value, precision=precision.value,
+                            memory_limit=limit, **options)
+        del src  # the Arrow source is encoded now; let its memory go before generating
         if seed is None:
             tell(f"seed {synth.seed} (pass --seed {synth.seed} to reproduce)")
         m = count or synth.n
-        chunks = progress(synth.chunks(m, chunk_rows), m, "generate")
+        chunks = progress(synth.chunks(m, chunk_rows, jobs or default_jobs()), m, "generate")
         io.write_parquet(output, synth.output_schema_for(m), chunks, footer=synth.provenance)
         record = synth.provenance()["bounds"]["columns"]
         line = _adjustment_line(synth.adjustments(), {k: v["policy"] for k, v in record.items()})
         if line:
             tell(line)
+
+
+def _generate_on_dask(source: str, output: str, scheduler: str | None, *, rows: str | None,
+                      columns: list[str] | None, exclude: list[str] | None, bounds_file: Path | None,
+                      class_balance: str | None, memory_limit: str | None, dry_run: bool,
+                      tell: Callable[[str], None], labels: tuple[Any, ...], **options: Any) -> None:
+    """``generate --engine dask``: a Parquet dataset in, a directory of Parquet files out."""
+    # Imported here so that Dask loads only when it is asked for.
+    from mixsynth.dask_engine import generate_dataset  # noqa: PLC0415
+    from mixsynth.errors import UsageError  # noqa: PLC0415
+
+    if dry_run:
+        raise UsageError("--dry-run is not available with --engine dask")
+    balance: Any = class_balance
+    if balance not in (None, "uniform"):
+        balance = load_json_object(Path(balance), "--class-balance")
+    result = generate_dataset(
+        source, output, parse_count(rows, maximum=MAX_ROWS) if rows is not None else None,
+        columns=split_names(columns), exclude=split_names(exclude),
+        bounds_overrides=load_json_object(bounds_file, "--bounds-file") if bounds_file else None,
+        labels=LabelOptions(labels[0], balance, *labels[1:]),
+        memory_limit=parse_size(memory_limit) if memory_limit is not None else None,
+        scheduler=scheduler, notify=tell, **options)
+    if options.get("seed") is None:
+        tell(f"seed {result.seed} (pass --seed {result.seed} to reproduce)")
+    policies = {k: v["policy"] for k, v in result.provenance["bounds"]["columns"].items()}
+    line = _adjustment_line(result.adjusted, policies)
+    if line:
+        tell(line)
 
 
 @app.command()

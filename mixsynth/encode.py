@@ -7,16 +7,18 @@ and are decoded with ``take``, which keeps their exact type. Identifiers are reg
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from mixsynth.errors import SchemaError
+from mixsynth.errors import SchemaError, UsageError
+from mixsynth.memory import allocate
 from mixsynth.schema import ColumnSpec, Kind, is_mixed, storage_type
 
-__all__ = ["Encoded", "Feature", "decode", "encode"]
+__all__ = ["PRECISIONS", "Encoded", "Feature", "Layout", "decode", "encode", "layout"]
 
 
 @dataclass(frozen=True)
@@ -55,47 +57,140 @@ def _null_mask(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
     return np.asarray(arr.is_null().to_numpy(zero_copy_only=False), dtype=bool)
 
 
-def _finite(name: str, values: np.ndarray, null: np.ndarray, nan: str) -> np.ndarray:
-    """NaN for nulls; NaN/±inf that are real values raise, or become nulls with ``--nan skip``."""
-    bad = ~np.isfinite(values) & ~null
-    if not bad.any():
-        return values
-    if nan != "skip":
-        first = int(np.flatnonzero(bad.reshape(len(bad), -1).any(axis=1))[0])
+#: Bytes of float64 temporaries per encoding slice: the source is converted a slice of
+#: rows at a time, straight into ``X``, so encoding never holds a second full-size copy.
+_SLICE_BYTES = 64 * 2**20
+#: Integers of at most this magnitude are exact in float32 (24-bit significand).
+_FLOAT32_EXACT = 2**24
+PRECISIONS = ("auto", "float32", "float64")
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where each mixed column goes in ``X``, and ``X``'s dtype (no values read yet).
+
+    Attributes
+    ----------
+    features : list of Feature
+    dtype : numpy.dtype
+        float32 when every mixed column is exact in float32 (``precision="auto"``).
+    wide : list of str
+        Mixed columns whose values need float64 (float32 rounds them).
+    """
+
+    features: list[Feature]
+    dtype: np.dtype
+    wide: list[str]
+
+    @property
+    def d(self) -> int:
+        """Columns of ``X``."""
+        return sum(f.width for f in self.features)
+
+
+def _elements(arr: pa.FixedSizeListArray) -> pa.Array:
+    # Not .flatten(): it drops the slots of null lists, and X keeps a row for every list.
+    size = arr.type.list_size
+    return arr.values.slice(arr.offset * size, len(arr) * size)
+
+
+def _numbers(spec: ColumnSpec, column: pa.ChunkedArray) -> tuple[pa.DataType, pa.ChunkedArray]:
+    """The numeric type whose values are mixed, and those values (tensor elements, ticks)."""
+    s = storage_type(spec.field.type)
+    if spec.kind is Kind.TENSOR:
+        chunks = [c.storage if isinstance(c, pa.ExtensionArray) else c for c in column.chunks]
+        return s.value_type, pa.chunked_array([_elements(c) for c in chunks], s.value_type)
+    if spec.kind is Kind.TEMPORAL:
+        width = pa.int32() if s.bit_width == 32 else pa.int64()
+        return width, column.cast(width)  # zero-copy: the storage integers
+    return s, column
+
+
+def _exact_in_float32(t: pa.DataType, values: pa.ChunkedArray, origin: int) -> bool:
+    if pa.types.is_floating(t):
+        return t.bit_width <= 32
+    if t.bit_width <= 16:
+        return True
+    lo, hi = (v.as_py() for v in pc.min_max(values).values())
+    return lo is None or max(abs(lo - origin), abs(hi - origin)) <= _FLOAT32_EXACT
+
+
+def layout(table: pa.Table, columns: list[ColumnSpec], precision: str = "auto") -> Layout:
+    """Plan ``X`` for ``table`` without building it (cheap: min/max of wide integers).
+
+    ``auto`` picks float32 only when float32 holds every source value exactly (float16/32
+    columns; integers, ticks and tensor elements within ±2**24), so no precision the
+    source has is lost; otherwise float64. ``float32``/``float64`` force a dtype.
+    """
+    if precision not in PRECISIONS:
+        msg = f"unknown precision {precision!r}; expected one of {', '.join(PRECISIONS)}"
+        raise UsageError(msg)
+    features, wide, start = [], [], 0
+    for spec in columns:
+        if not is_mixed(spec.kind):
+            continue
+        column = table.column(spec.name)
+        t, values = _numbers(spec, column)
+        origin = pc.min(values).as_py() if spec.kind is Kind.TEMPORAL else 0
+        width = storage_type(spec.field.type).list_size if spec.kind is Kind.TENSOR else 1
+        features.append(Feature(spec, start, width, origin or 0))
+        start += width
+        if not _exact_in_float32(t, values, origin or 0):
+            wide.append(spec.name)
+    dtype = np.float64 if precision == "float64" or (precision == "auto" and wide) else np.float32
+    return Layout(features, np.dtype(dtype), wide)
+
+
+def _slice_values(
+    feat: Feature, part: pa.ChunkedArray, dtype: np.dtype, safe: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """One slice of a mixed column as (rows, width) floats with NaN for nulls, and the nulls."""
+    spec, target = feat.spec, pa.from_numpy_dtype(dtype)
+    if spec.kind is Kind.TEMPORAL:
+        ticks = _numbers(spec, part)[1].cast(pa.int64())
+        null = _null_mask(ticks)
+        raw = ticks.fill_null(feat.origin).to_numpy().astype(np.int64) - feat.origin
+        return np.where(null, np.nan, raw.astype(dtype))[:, None], null[:, None]
+    if spec.kind is Kind.TENSOR:
+        arr = part.combine_chunks()
+        arr = arr.storage if isinstance(arr, pa.ExtensionArray) else arr
+        child = _elements(arr)
+        shape = (len(arr), feat.width)
+        flat = child.cast(target, safe=safe).to_numpy(zero_copy_only=False).reshape(shape).copy()
+        null = _null_mask(child).reshape(shape) | _null_mask(arr)[:, None]
+        flat[null] = np.nan
+        return flat, null
+    return part.cast(target, safe=safe).to_numpy()[:, None], _null_mask(part)[:, None]
+
+
+def _fill(X: np.ndarray, feat: Feature, column: pa.ChunkedArray, nan: str, safe: bool) -> None:
+    step = max(1, _SLICE_BYTES // (8 * feat.width))
+    bad_count, first = 0, -1
+    for off in range(0, len(column), step):
+        values, null = _slice_values(feat, column.slice(off, step), X.dtype, safe)
+        bad = ~np.isfinite(values) & ~null
+        if bad.any():
+            first = off + int(np.flatnonzero(bad.any(axis=1))[0]) if first < 0 else first
+            bad_count += int(bad.sum())
+            values = np.where(bad, np.nan, values)
+        X[off : off + len(values), feat.cols] = values
+    if bad_count and nan != "skip":
         msg = (
-            f"column {name!r} has {int(bad.sum())} NaN or infinite values (first at row "
+            f"column {feat.spec.name!r} has {bad_count} NaN or infinite values (first at row "
             f"{first}); expected finite numbers (use --nan skip to treat them as nulls)"
         )
         raise SchemaError(msg)
-    return np.where(bad, np.nan, values)
 
 
-def _float_values(spec: ColumnSpec, column: pa.ChunkedArray, nan: str) -> np.ndarray:
-    return _finite(spec.name, column.cast(pa.float64()).to_numpy(), _null_mask(column), nan)
-
-
-def _temporal_values(column: pa.ChunkedArray) -> tuple[np.ndarray, int]:
-    width = storage_type(column.type).bit_width
-    ticks = column.cast(pa.int32() if width == 32 else pa.int64()).cast(pa.int64())
-    origin = pc.min(ticks).as_py()
-    mask = _null_mask(ticks)
-    raw = ticks.fill_null(origin).to_numpy().astype(np.int64) - origin
-    return np.where(mask, np.nan, raw.astype(np.float64)), origin
-
-
-def _tensor_values(spec: ColumnSpec, column: pa.ChunkedArray, nan: str) -> np.ndarray:
-    arr = column.combine_chunks()
-    arr = arr.storage if isinstance(arr, pa.ExtensionArray) else arr
-    size = arr.type.list_size
-    child = arr.values.slice(arr.offset * size, len(arr) * size)
-    shape = (len(arr), size)
-    flat = child.cast(pa.float64()).to_numpy(zero_copy_only=False).reshape(shape)
-    flat = _finite(spec.name, flat, _null_mask(child).reshape(shape), nan).copy()
-    flat[_null_mask(arr)] = np.nan
-    return flat
-
-
-def encode(table: pa.Table, columns: list[ColumnSpec], *, nan: str = "error") -> Encoded:
+def encode(
+    table: pa.Table,
+    columns: list[ColumnSpec],
+    *,
+    nan: str = "error",
+    precision: str = "auto",
+    memory_limit: int | None = None,
+    notify: Callable[[str], None] | None = None,
+) -> Encoded:
     """Encode ``table`` for mixing.
 
     Parameters
@@ -106,41 +201,42 @@ def encode(table: pa.Table, columns: list[ColumnSpec], *, nan: str = "error") ->
         Columns to synthesise, in output order.
     nan : {"error", "skip"}
         What to do with NaN/±inf in float columns: raise, or treat them as nulls.
+    precision : {"auto", "float32", "float64"}
+        dtype of ``X`` (see :func:`layout`); mixing happens in this dtype.
+    memory_limit : int, optional
+        Bytes; a larger ``X`` is built in a memory-mapped temporary file
+        (default: :func:`mixsynth.memory.default_memory_limit`).
+    notify : callable, optional
+        Receives one-line notices (spilling, precision given up by ``float32``).
 
     Returns
     -------
     Encoded
-        ``X`` of shape (n, d), float64, NaN for nulls; taken columns as Arrow arrays.
+        ``X`` of shape (n, d), NaN for nulls; taken columns as Arrow arrays.
     """
-    blocks: list[np.ndarray] = []
-    features: list[Feature] = []
-    enc = Encoded(columns=columns, X=np.empty((table.num_rows, 0)), features=features)
-    start = 0
+    plan = layout(table, columns, precision)
+    if precision == "float32" and plan.wide and notify is not None:
+        wide = ", ".join(map(repr, plan.wide))
+        notify(f"--precision float32 rounds {wide} (their values need float64)")
+    n = table.num_rows
+    X = np.empty((n, 0))
+    if plan.features:
+        X = allocate((n, plan.d), plan.dtype, memory_limit, notify)
+    enc = Encoded(columns=columns, X=X, features=plan.features)
+    by_name = {f.spec.name: f for f in plan.features}
     for spec in columns:
         column = table.column(spec.name)
         if spec.kind is Kind.ID:
             # Fresh integer keys continue past the largest real one, so none collides with it.
             integer = pa.types.is_integer(spec.field.type)
             enc.id_start[spec.name] = pc.max(column).as_py() + 1 if integer else 0
-            continue
-        if not is_mixed(spec.kind):
+        elif spec.name in by_name:
+            # Safe casts (ArrowInvalid on loss) unless float32 was forced on wide values.
+            _fill(X, by_name[spec.name], column, nan, safe=precision != "float32")
+        else:
             arr = column.combine_chunks()
             enc.taken[spec.name] = arr
             enc.taken_null[spec.name] = _null_mask(arr)
-            continue
-        origin = 0
-        if spec.kind is Kind.TENSOR:
-            values = _tensor_values(spec, column, nan)
-        elif spec.kind is Kind.TEMPORAL:
-            values, origin = _temporal_values(column)
-        else:
-            values = _float_values(spec, column, nan)
-        values = values.reshape(table.num_rows, -1)
-        features.append(Feature(spec, start, values.shape[1], origin))
-        blocks.append(values)
-        start += values.shape[1]
-    if blocks:
-        enc.X = np.ascontiguousarray(np.hstack(blocks), dtype=np.float64)
     return enc
 
 

@@ -11,12 +11,13 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from mixsynth import provenance
+from mixsynth import parallel, provenance
+from mixsynth.backend import Backend, Mixer
+from mixsynth.backend import resolve as resolve_backend
 from mixsynth.bounds import apply_bounds, out_of_bounds
 from mixsynth.draws import LOGICAL_BLOCK, Draws, draw
 from mixsynth.encode import decode, encode
 from mixsynth.errors import MixsynthWarning, UsageError
-from mixsynth.mix import mix
 from mixsynth.labels import LabelOptions, LabelPlan, plan_labels
 from mixsynth.plan import build_bounds, plan_columns
 from mixsynth.relabel import Labeler
@@ -65,6 +66,12 @@ class Synthesizer:
     ids : {"regenerate", "drop"}
     notify : callable, optional
         Receives one-line notices; defaults to :class:`MixsynthWarning` warnings.
+    backend : {"numpy", "cupy", "auto"} or Backend
+        Where the mixing kernel runs (see :func:`mixsynth.backend.resolve`).
+    precision : {"auto", "float32", "float64"}
+        dtype of the encoded source and of the mixing (see :func:`mixsynth.encode.layout`).
+    memory_limit : int, optional
+        Bytes; a larger encoded source is memory-mapped from a temporary file.
     """
 
     def __init__(
@@ -80,8 +87,12 @@ class Synthesizer:
         nan: str = "error",
         ids: str = "regenerate",
         notify: Callable[[str], None] | None = None,
+        backend: str | Backend = "numpy",
+        precision: str = "auto",
+        memory_limit: int | None = None,
     ) -> None:
         self.notify = notify or _warn
+        self.backend = resolve_backend(backend, notify=self.notify)
         for option, value, allowed in (("nan", nan, ("error", "skip")), ("ids", ids, ("regenerate", "drop"))):
             if value not in allowed:
                 msg = f"unknown --{option} value {value!r}; expected one of {', '.join(allowed)}"
@@ -101,7 +112,9 @@ class Synthesizer:
         self.specs = plan_columns(table, target=target, ids=ids, notify=self.notify)
         self.label_plan = self._plan_target(table, target, labels or LabelOptions())
         self.groups = self.label_plan.groups if self.label_plan else None
-        self.enc = encode(table.select([s.name for s in self.specs]), self.specs, nan=nan)
+        self.enc = encode(table.select([s.name for s in self.specs]), self.specs, nan=nan,
+                          precision=precision, memory_limit=memory_limit, notify=self.notify)
+        self._mixer = Mixer(self.backend, self.enc.X)
         wants_labeler = self.label_plan is not None and self.label_plan.mode in ("soft", "genlabel")
         self.labeler = Labeler(self.label_plan, labels or LabelOptions(), self.enc, self.seed) if wants_labeler else None
         self.bounds = build_bounds(self.enc, bounds, bounds_overrides)
@@ -138,7 +151,7 @@ class Synthesizer:
         return pa.schema(fields, metadata=meta)
 
     def _mix(self, d: Draws) -> np.ndarray:
-        Y = mix(self.enc.X, d.parents, d.w)
+        Y = self._mixer(d.parents, d.w)
         # A null parent makes a NaN; the row then takes the dominant parent's value, so
         # the null mask is exactly the dominant parent's (DESIGN.md section 3).
         rows, cols = np.nonzero(np.isnan(Y))
@@ -201,10 +214,13 @@ class Synthesizer:
         adjusted += apply_bounds(Y, self.bounds)
         return d, Y, adjusted
 
-    def chunks(self, rows: int, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Iterator[pa.Table]:
+    def chunks(
+        self, rows: int, chunk_rows: int = DEFAULT_CHUNK_ROWS, jobs: int = 1
+    ) -> Iterator[pa.Table]:
         """Synthesise ``rows`` rows, yielding tables of at most ``chunk_rows`` rows.
 
-        The rows do not depend on ``chunk_rows``: randomness is keyed by logical block.
+        The rows do not depend on ``chunk_rows`` or on ``jobs`` (worker threads, see
+        :mod:`mixsynth.parallel`): randomness is keyed by logical block.
         """
         if not 1 <= rows <= MAX_ROWS:
             msg = f"number of rows must be between 1 and {MAX_ROWS}, got {rows}"
@@ -212,12 +228,15 @@ class Synthesizer:
         if chunk_rows < 1:
             msg = f"chunk_rows must be >= 1, got {chunk_rows}"
             raise UsageError(msg)
-        for start in range(0, rows, chunk_rows):
-            stop = min(start + chunk_rows, rows)
-            table, adjusted = self.block(start, stop)
+        for stop, table, adjusted in parallel.run_blocks(self.block, rows, chunk_rows, jobs):
             self.adjusted += adjusted
             self.rows_written = stop
             yield table
+
+    def close(self) -> None:
+        """Free the device copy of the source (a spilled source's file is already unlinked
+        and goes with the last reference to it)."""
+        self._mixer.release()
 
     def adjustments(self) -> dict[str, int]:
         """Values moved by the bounds policy so far, per column."""
@@ -245,6 +264,8 @@ class Synthesizer:
             "seed": self.seed,
             "rows": self.rows_written,
             "logical_block": LOGICAL_BLOCK,
+            "backend": self.backend.name,
+            "precision": self.enc.X.dtype.name,
             "weights": {
                 "given": self.weights_given,
                 "spec": law.spec(),

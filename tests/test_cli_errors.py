@@ -472,7 +472,8 @@ def test_failure_mid_write_leaves_no_partial_file(runner, src, out, monkeypatch,
         return real_block(self, start, stop)
 
     monkeypatch.setattr(mixsynth.Synthesizer, "block", failing_block)
-    result = gen(runner, src, "-o", out, "-n", 5000, "--chunk-rows", 1000, "--seed", 1, "-q")
+    # --jobs 1: with more workers, blocks after the failing one may already be running.
+    result = gen(runner, src, "-o", out, "-n", 5000, "--chunk-rows", 1000, "--seed", 1, "-q", "-j", 1)
     assert result.exit_code == code
     assert result.stderr.splitlines() == [line]
     assert len(calls) == 3

@@ -1,0 +1,150 @@
+"""Memory budget: how much RAM there is, ``--memory-limit`` sizes, and spilling to disk.
+
+The encoded source ``X`` is the one array whose size grows with the input. When it would
+exceed the memory limit it is built in a memory-mapped file instead, so the kernel pages
+it in from disk and an input larger than RAM still runs (slowly: parents are drawn
+uniformly, so reads are random). ``psutil`` is not a dependency: RAM comes from
+``os.sysconf`` and the cgroup limit, if a container sets one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import tempfile
+import weakref
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from mixsynth.errors import InputError, UsageError
+
+__all__ = ["allocate", "default_memory_limit", "format_size", "parse_size", "physical_memory"]
+
+Notify = Callable[[str], None]
+
+_UNITS = {
+    "": 1, "b": 1,
+    "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40,
+    "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+    "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40,
+}
+_SIZE = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:e[0-9]+)?)\s*([a-z]*|%)\s*$", re.IGNORECASE)
+_CGROUP_FILES = ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes")
+
+
+def _cgroup_limit() -> int | None:
+    for name in _CGROUP_FILES:
+        with contextlib.suppress(OSError, ValueError):
+            text = Path(name).read_text().strip()
+            if text != "max":
+                return int(text)
+    return None
+
+
+def physical_memory() -> int:
+    """Bytes of RAM this process may use: physical memory, or a smaller cgroup limit."""
+    total = 8 * 2**30  # only where sysconf cannot tell (not Linux/macOS)
+    with contextlib.suppress(ValueError, OSError, AttributeError):
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    limit = _cgroup_limit()
+    return min(total, limit) if limit else total
+
+
+def default_memory_limit() -> int:
+    """Half of :func:`physical_memory`: room for the Arrow source, blocks and the writer."""
+    return physical_memory() // 2
+
+
+def parse_size(text: str, option: str = "--memory-limit") -> int:
+    """Bytes in ``text``: ``2GB`` (10**9), ``512MiB`` or ``512M`` (2**20), ``1e9``, ``25%`` of RAM.
+
+    Raises
+    ------
+    UsageError
+        Not a size, or not positive.
+
+    Examples
+    --------
+    >>> parse_size("2GB"), parse_size("512MiB"), parse_size("1.5k"), parse_size("1000")
+    (2000000000, 536870912, 1536, 1000)
+    """
+    match = _SIZE.match(text)
+    unit = match.group(2).lower() if match else ""
+    if not match or (unit not in _UNITS and unit != "%"):
+        msg = f"{option} expects a size such as 2GB, 512MiB or 25%, got {text!r}"
+        raise UsageError(msg)
+    value = float(match.group(1))
+    size = int(value / 100 * physical_memory()) if unit == "%" else int(value * _UNITS[unit])
+    if size < 1:
+        msg = f"{option} must be positive, got {text!r}"
+        raise UsageError(msg)
+    return size
+
+
+def format_size(nbytes: float) -> str:
+    """Bytes for people, in binary units.
+
+    Examples
+    --------
+    >>> format_size(1536), format_size(3 * 2**30)
+    ('1.5 KiB', '3.0 GiB')
+    """
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(nbytes) < 1024 or unit == "TiB":
+            return f"{nbytes:.0f} {unit}" if unit == "B" else f"{nbytes:.1f} {unit}"
+        nbytes /= 1024
+    raise AssertionError  # pragma: no cover
+
+
+def _spilled(shape: tuple[int, int], dtype: np.dtype, nbytes: int) -> np.ndarray:
+    tmp = tempfile.TemporaryDirectory(prefix="mixsynth-spill-", ignore_cleanup_errors=True)
+    path = os.path.join(tmp.name, "encoded.bin")
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        # Reserve the blocks now: a full disk is then a clear error here, not a SIGBUS
+        # on some later write through the map.
+        if hasattr(os, "posix_fallocate"):
+            os.posix_fallocate(fd, 0, nbytes)
+        else:  # pragma: no cover - macOS, Windows
+            os.ftruncate(fd, nbytes)
+    except OSError as exc:
+        os.close(fd)
+        tmp.cleanup()
+        msg = (f"cannot spill the encoded source ({format_size(nbytes)}) to "
+               f"{tempfile.gettempdir()}: {exc.strerror or exc}; set TMPDIR to a disk with "
+               "room, or raise --memory-limit")
+        raise InputError(msg) from None
+    mm = np.memmap(path, dtype=dtype, mode="r+", shape=shape)
+    os.close(fd)
+    try:
+        # POSIX keeps an unlinked file alive while it is mapped: the disk space comes back
+        # when the array is freed, even if the process is killed. Windows cannot unlink a
+        # mapped file, so there the directory goes when the array is collected or at exit.
+        os.unlink(path)
+        tmp.cleanup()
+    except OSError:  # pragma: no cover - Windows
+        weakref.finalize(mm, tmp.cleanup)
+    # A plain ndarray view (its base keeps the map alive): np.memmap subclasses leak into
+    # every result of take/arithmetic otherwise.
+    return mm.view(np.ndarray)
+
+
+def allocate(
+    shape: tuple[int, int], dtype: np.dtype | type, limit: int | None, notify: Notify | None = None
+) -> np.ndarray:
+    """An uninitialised array in RAM, or memory-mapped in a temporary file when its size
+    exceeds ``limit`` bytes (``None``: :func:`default_memory_limit`)."""
+    dtype = np.dtype(dtype)
+    nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    limit = default_memory_limit() if limit is None else limit
+    if nbytes <= limit or nbytes == 0:
+        return np.empty(shape, dtype=dtype)
+    if notify is not None:
+        notify(
+            f"encoded source is {format_size(nbytes)}, over the memory limit of "
+            f"{format_size(limit)}: spilling it to a memory-mapped file in {tempfile.gettempdir()}"
+        )
+    return _spilled(shape, dtype, nbytes)

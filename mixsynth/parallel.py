@@ -1,0 +1,155 @@
+"""Blocks of synthetic rows computed in parallel, delivered in order, memory bounded.
+
+``Synthesizer.block(start, stop)`` is a pure function of its range (randomness is keyed by
+logical block, see :mod:`mixsynth.draws`), so ranges can be computed in any order on any
+number of workers and reassembled: the output is identical for every ``jobs`` and every
+chunk size. Each output chunk (a Parquet row group) is cut into pieces on a fixed global
+grid of :data:`PIECE_ROWS`; at most ``2 * jobs`` pieces are in flight, so memory depends
+on ``jobs`` and the piece size, never on ``-n``.
+
+Threads, not processes (measured on 2 cores, x86-64, NumPy 2.4, pyarrow 26, 1e6 rows,
+block computation only, no writing; see the Scale report):
+
+=====================================  ===========  ==========  ============
+source                                  jobs=1       threads=2   processes=2
+=====================================  ===========  ==========  ============
+digits.parquet (64 float32 pixels)      MEASURE      MEASURE     MEASURE
+wide numeric (200 float64 columns)      MEASURE      MEASURE     MEASURE
+wine.parquet (13 float64 + category)    MEASURE      MEASURE     MEASURE
+=====================================  ===========  ==========  ============
+
+The work in a block is NumPy ``take``/arithmetic over (m, d) arrays and Arrow array
+construction, which release the GIL; processes would also have to pickle every result
+table back to the parent. The block path makes no BLAS calls except GenLabel's
+posteriors; those run with BLAS limited to one thread while ``jobs > 1`` so workers do not
+oversubscribe the cores.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TypeVar
+
+import numpy as np
+import pyarrow as pa
+
+from mixsynth.draws import LOGICAL_BLOCK
+from mixsynth.errors import UsageError
+
+__all__ = ["PIECE_ROWS", "default_jobs", "ordered_map", "pieces", "run_blocks"]
+
+#: Rows per parallel task, on a global grid (a multiple of the logical block, so no
+#: random stream is drawn twice). Small enough to bound memory, large enough that the
+#: per-call overhead (one Arrow array per column) stays under a few percent.
+PIECE_ROWS = 4 * LOGICAL_BLOCK
+
+T = TypeVar("T")
+R = TypeVar("R")
+Block = Callable[[int, int], tuple[pa.Table, np.ndarray]]
+
+
+def default_jobs() -> int:
+    """Cores this process may run on (its CPU affinity, not the machine's count)."""
+    with contextlib.suppress(AttributeError, OSError):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
+def ordered_map(
+    fn: Callable[[T], R], items: Iterable[T], jobs: int, window: int | None = None
+) -> Iterator[R]:
+    """``map(fn, items)`` on ``jobs`` threads, results in order, at most ``window`` pending.
+
+    Stopping the iteration (or an error in ``fn``, re-raised here) cancels the pending
+    calls and waits only for the ones already running.
+
+    Examples
+    --------
+    >>> list(ordered_map(lambda x: x * x, range(6), jobs=3))
+    [0, 1, 4, 9, 16, 25]
+    """
+    if jobs < 1:
+        msg = f"jobs must be >= 1, got {jobs}"
+        raise UsageError(msg)
+    if jobs == 1:
+        yield from map(fn, items)
+        return
+    window = max(window or 2 * jobs, jobs)
+    pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="mixsynth")
+    pending: deque[Future[R]] = deque()
+    try:
+        for item in items:
+            pending.append(pool.submit(fn, item))
+            if len(pending) >= window:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def pieces(
+    rows: int, chunk_rows: int, piece_rows: int = PIECE_ROWS
+) -> Iterator[tuple[int, int, bool]]:
+    """``(start, stop, last_of_chunk)`` covering ``0:rows``: chunks cut on the piece grid.
+
+    Examples
+    --------
+    >>> list(pieces(10, 6, piece_rows=4))
+    [(0, 4, False), (4, 6, True), (6, 8, False), (8, 10, True)]
+    """
+    for start in range(0, rows, chunk_rows):
+        stop = min(start + chunk_rows, rows)
+        cut = start
+        while cut < stop:
+            nxt = min((cut // piece_rows + 1) * piece_rows, stop)
+            yield cut, nxt, nxt == stop
+            cut = nxt
+
+
+def _blas_one_thread(jobs: int) -> contextlib.AbstractContextManager[object]:
+    if jobs == 1:
+        return contextlib.nullcontext()
+    from threadpoolctl import threadpool_limits  # noqa: PLC0415 - ships with scikit-learn
+
+    return threadpool_limits(limits=1, user_api="blas")
+
+
+def run_blocks(
+    block: Block, rows: int, chunk_rows: int, jobs: int = 1, piece_rows: int = PIECE_ROWS
+) -> Iterator[tuple[int, pa.Table, np.ndarray]]:
+    """``(stop, table, adjusted)`` for each output chunk of ``0:rows``, in order.
+
+    Parameters
+    ----------
+    block : callable
+        ``block(start, stop) -> (table, adjusted)``, pure in its range.
+    rows, chunk_rows : int
+        Rows in all and per yielded table.
+    jobs : int
+        Worker threads (1: run in the calling thread).
+    piece_rows : int
+        Rows per task (see :data:`PIECE_ROWS`).
+    """
+    if piece_rows < 1:
+        msg = f"piece_rows must be >= 1, got {piece_rows}"
+        raise UsageError(msg)
+    def one(piece: tuple[int, int, bool]) -> tuple[int, bool, pa.Table, np.ndarray]:
+        start, stop, last = piece
+        table, adjusted = block(start, stop)
+        return stop, last, table, adjusted
+
+    parts: list[pa.Table] = []
+    total: np.ndarray | None = None
+    with _blas_one_thread(jobs):
+        tasks = pieces(rows, chunk_rows, piece_rows)
+        for stop, last, table, adjusted in ordered_map(one, tasks, jobs):
+            parts.append(table)
+            total = adjusted if total is None else total + adjusted
+            if last:
+                yield stop, parts[0] if len(parts) == 1 else pa.concat_tables(parts), total
+                parts, total = [], None
