@@ -162,7 +162,7 @@ def generate(
     weights: Annotated[str, typer.Option("--weights", "-w", help=f"Weight law: {SPEC_HELP}.")] = DEFAULT_SPEC,
     seed: Annotated[int | None, typer.Option(envvar="MIXSYNTH_SEED", help="Seed; the same seed gives the same rows. Default: fresh, printed on stderr.")] = None,
     bounds: Annotated[BoundsPolicy, typer.Option(help="Out-of-range values: auto = clip integer and non-negative columns to the observed range; or clip/reflect/resample/none for every mixed column.")] = BoundsPolicy.auto,
-    bounds_file: Annotated[Path | None, typer.Option(help='JSON object {"column": [low, high]} (null = open) overriding the observed range.')] = None,
+    bounds_file: Annotated[Path | None, typer.Option(help='JSON object {"column": [low, high]} (null = open) overriding the observed range; dates and times in ticks of their unit since 1970.')] = None,
     columns: Annotated[list[str] | None, typer.Option(help="Columns to synthesise (comma-separated or repeated); default all.")] = None,
     exclude: Annotated[list[str] | None, typer.Option(help="Columns to leave out (comma-separated or repeated).")] = None,
     target: Annotated[str | None, typer.Option(help="Label column: a categorical target takes the dominant parent's label; a numeric one is mixed.")] = None,

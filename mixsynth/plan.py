@@ -102,7 +102,7 @@ def plan_columns(
     return specs
 
 
-def _override(name: str, value: object) -> tuple[float, float]:
+def _override(name: str, value: object, origin: int = 0) -> tuple[float, float]:
     ok = isinstance(value, list | tuple) and len(value) == 2
     # bool is an int subclass (JSON true would read as 1) and NaN compares false with
     # everything (the bound would silently do nothing): reject both.
@@ -113,12 +113,14 @@ def _override(name: str, value: object) -> tuple[float, float]:
     if not ok:
         msg = f"bounds for column {name!r} must be [low, high] (numbers or null), got {value!r}"
         raise UsageError(msg)
-    low, high = (-np.inf if value[0] is None else float(value[0]),  # type: ignore[index]
-                 np.inf if value[1] is None else float(value[1]))  # type: ignore[index]
+    low = -np.inf if value[0] is None else value[0]  # type: ignore[index]
+    high = np.inf if value[1] is None else value[1]  # type: ignore[index]
     if low > high:
         msg = f"bounds for column {name!r} have low > high: [{low:g}, {high:g}]"
         raise UsageError(msg)
-    return low, high
+    # Temporal columns are encoded as ticks minus their minimum (``origin``) while the user
+    # gives plain ticks; subtract before converting to float, so ns ticks stay exact.
+    return float(low - origin), float(high - origin)
 
 
 def build_bounds(enc: Encoded, policy: str, overrides: Mapping[str, object] | None) -> Bounds:
@@ -151,7 +153,7 @@ def build_bounds(enc: Encoded, policy: str, overrides: Mapping[str, object] | No
             raise SchemaError(msg)
         lo, hi = float(np.nanmin(block)), float(np.nanmax(block))
         if feat.spec.name in overrides:
-            lo, hi = _override(feat.spec.name, overrides[feat.spec.name])
+            lo, hi = _override(feat.spec.name, overrides[feat.spec.name], feat.origin)
             chosen = policy if policy in ("clip", "reflect", "resample") else "clip"
         elif policy == "auto":
             chosen = "clip" if feat.spec.kind is Kind.INTEGER or lo >= 0 else "none"

@@ -439,6 +439,23 @@ def test_bounds_file_is_applied(runner, src, out, tmp_path):
     assert record["bounds"]["columns"]["y"] == {"policy": "clip", "low": None, "high": 2.0}
 
 
+def test_bounds_file_for_dates_is_in_days_since_1970(runner, tmp_parquet, out, tmp_path, rng):
+    # Fixed in plan._override: the bounds were compared with ticks minus the column's
+    # minimum, so every date was clipped decades past the data.
+    start = np.datetime64("2020-01-01")
+    days = start + rng.integers(0, 365, size=50).astype("timedelta64[D]")
+    path = tmp_parquet({"d": pa.array(days, pa.date32()), "x": rng.normal(size=50)})
+    low, high = ((np.datetime64(d) - np.datetime64("1970-01-01")).astype(int) for d in ("2020-03-01", "2020-09-30"))
+    bounds = tmp_path / "bounds.json"
+    bounds.write_text(json.dumps({"d": [int(low), int(high)]}))
+    result = gen(runner, path, "-o", out, "-n", 500, "--seed", 1, "-q", "--bounds-file", bounds)
+    assert result.exit_code == 0, result.stderr
+    synth = pq.read_table(out).column("d").to_numpy().astype("datetime64[D]")
+    assert synth.min() == np.datetime64("2020-03-01") and synth.max() == np.datetime64("2020-09-30")
+    record = json.loads(pq.ParquetFile(out).metadata.metadata[b"mixsynth"])
+    assert record["bounds"]["columns"]["d"] == {"policy": "clip", "low": float(low), "high": float(high)}
+
+
 def pc_min(table: pa.Table, name: str) -> float:
     return float(np.min(table.column(name).to_numpy()))
 
@@ -504,3 +521,4 @@ def test_failure_mid_write_to_stdout_leaves_no_valid_footer(runner, src, monkeyp
     assert not result.stdout_bytes.endswith(b"PAR1")
     with pytest.raises(pa.ArrowInvalid):
         pq.read_table(pa.BufferReader(result.stdout_bytes))
+
