@@ -34,3 +34,39 @@ def tmp_parquet(tmp_path: Path) -> Callable[..., Path]:
 def rng() -> np.random.Generator:
     """A seeded generator, so test data is the same on every run."""
     return np.random.default_rng(0)
+
+
+def _cupy_backend():
+    from mixsynth.backend import resolve
+    from mixsynth.errors import BackendUnavailable
+
+    pytest.importorskip("cupy")
+    try:
+        return resolve("cupy")
+    except BackendUnavailable as exc:
+        pytest.skip(f"no CUDA device available ({exc})")
+
+
+def _strict_backend():
+    from mixsynth.backend import Backend
+
+    strict = pytest.importorskip("array_api_strict")
+    # "device1" is array_api_strict's stand-in for an accelerator: mixing it with host
+    # arrays, or np.asarray() on it, raises, as CuPy does; NumPy-only code paths fail here.
+    return Backend(strict, "array_api_strict", strict.Device("device1"))
+
+
+@pytest.fixture(params=["numpy", "array_api_strict", pytest.param("cupy", marks=pytest.mark.gpu)])
+def backend(request):
+    """A compute backend: numpy; array_api_strict on a non-host device; cupy where CUDA is."""
+    from mixsynth.backend import NUMPY
+
+    if request.param == "numpy":
+        return NUMPY
+    return _strict_backend() if request.param == "array_api_strict" else _cupy_backend()
+
+
+@pytest.fixture
+def xp(backend):
+    """The array namespace of ``backend`` (numpy, array_api_strict, cupy)."""
+    return backend.xp
