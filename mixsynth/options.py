@@ -69,12 +69,17 @@ def load_json_object(path: Path, option: str) -> dict[str, Any]:
         Unreadable file, invalid JSON, or not a JSON object.
     """
     try:
-        data = json.loads(Path(path).read_text())
+        # Bytes, not text: json detects UTF-8/16/32 and their BOMs (PowerShell's ``>``
+        # writes UTF-16), where read_text() would use the locale and raise a traceback.
+        data = json.loads(Path(path).read_bytes())
     except OSError as exc:
         msg = f"cannot read {option} {str(path)!r}: {exc.strerror or exc}"
         raise UsageError(msg) from None
     except json.JSONDecodeError as exc:
         msg = f"{option} {str(path)!r} is not valid JSON: {exc.msg} at line {exc.lineno}"
+        raise UsageError(msg) from None
+    except UnicodeDecodeError as exc:
+        msg = f"{option} {str(path)!r} is not valid JSON: not UTF-8, UTF-16 or UTF-32 text ({exc.reason})"
         raise UsageError(msg) from None
     if not isinstance(data, dict):
         msg = f"{option} {str(path)!r} must hold a JSON object, got {type(data).__name__}"

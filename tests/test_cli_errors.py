@@ -426,6 +426,25 @@ def test_missing_bounds_file(runner, src, out, tmp_path):
     assert_error(result, 2, f"cannot read --bounds-file '{path}': No such file or directory", out=out)
 
 
+def test_bounds_file_that_is_not_unicode(runner, src, out, tmp_path):
+    # Fixed in options.load_json_object: used to end in a UnicodeDecodeError traceback.
+    path = tmp_path / "bounds.json"
+    path.write_bytes('{"x": [0, 1], "café": 1}'.encode("latin-1"))
+    result = gen(runner, src, "-o", out, "--bounds-file", path)
+    assert_error(result, 2, f"--bounds-file '{path}' is not valid JSON: not UTF-8, UTF-16 or UTF-32 text", out=out)
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-8-sig"])
+def test_bounds_file_in_utf16_or_with_a_bom(runner, src, out, tmp_path, encoding):
+    # PowerShell's `>` writes UTF-16 with a BOM; Notepad may add a UTF-8 BOM.
+    path = tmp_path / "bounds.json"
+    path.write_bytes(json.dumps({"x": [-0.25, 0.25]}).encode(encoding))
+    result = gen(runner, src, "-o", out, "--bounds-file", path, "--seed", 1, "-q")
+    assert result.exit_code == 0, result.stderr
+    x = pq.read_table(out).column("x").to_numpy()
+    assert x.min() >= -0.25 and x.max() <= 0.25
+
+
 def test_bounds_file_is_applied(runner, src, out, tmp_path):
     path = tmp_path / "bounds.json"
     path.write_text(json.dumps({"x": [-0.5, 0.5], "y": [None, 2]}))
