@@ -68,6 +68,8 @@ def generate(
     genlabel_soft: bool = False,
     bounds: str = "auto",
     bounds_overrides: Mapping[str, object] | None = None,
+    repair: str = "auto",
+    space: str = "raw",
     nan: str = "error",
     ids: str = "regenerate",
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
@@ -83,6 +85,11 @@ def generate(
         As for :class:`Synthesizer` and the CLI options of the same names.
     label_mode, class_balance, bins, genlabel_model, genlabel_gamma, genlabel_soft
         Label handling of ``target``; see :class:`mixsynth.labels.LabelOptions`.
+    repair : {"auto", "variance", "none"}
+        Stretch bounded columns so bounds do not shrink their variance (``auto``: when
+        bounds are active and the law keeps variance).
+    space : {"raw", "rank-gauss"}
+        Mix raw values, or normal scores mapped back through the empirical quantiles.
     columns, exclude : sequence of str, optional
         Columns to keep / leave out.
 
@@ -106,7 +113,8 @@ def generate(
     names = select_columns(table.column_names, columns, exclude, target)
     labels = LabelOptions(label_mode, class_balance, bins, genlabel_model, genlabel_gamma, genlabel_soft)
     synth = Synthesizer(table.select(names), weights=weights, seed=seed, bounds=bounds,
-                        bounds_overrides=bounds_overrides, target=target, labels=labels, nan=nan, ids=ids)
+                        bounds_overrides=bounds_overrides, repair=repair, space=space, target=target,
+                        labels=labels, nan=nan, ids=ids)
     rows = table.num_rows if n is None else n
     parts = list(synth.chunks(rows, chunk_rows))
     record = synth.provenance()

@@ -24,7 +24,8 @@ class Bounds:
     ----------
     low, high : array of shape (d,)
     policy : array of shape (d,) of str
-        ``"clip"``, ``"reflect"``, ``"resample"`` or ``"none"``.
+        ``"clip"``, ``"reflect"``, ``"resample"``, ``"none"``, or ``"dtype"`` (an integer
+        column under ``none``, still clipped to its dtype's range so nothing wraps).
     """
 
     low: np.ndarray

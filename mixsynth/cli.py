@@ -135,9 +135,9 @@ def _errors_to_exit() -> Iterator[None]:
         raise typer.Exit(ExitStatus.OK) from None
 
 
-def progress(items: Iterable[pa.Table], total: int, label: str) -> Iterator[pa.Table]:
-    """Yield ``items`` while a rich bar on stderr counts their rows (only on a TTY)."""
-    show = _isatty(sys.stderr) and total >= 200_000
+def progress(items: Iterable[pa.Table], total: int, label: str, *, quiet: bool = False) -> Iterator[pa.Table]:
+    """Yield ``items`` while a rich bar on stderr counts their rows (only on a TTY, not with --quiet)."""
+    show = not quiet and _isatty(sys.stderr) and total >= 200_000
     columns = (TextColumn(label), BarColumn(), TextColumn("{task.completed:,}/{task.total:,} rows"),
                TimeRemainingColumn())
     with Progress(*columns, console=_stderr, transient=True, disable=not show) as bar:
@@ -162,6 +162,8 @@ def generate(
     weights: Annotated[str, typer.Option("--weights", "-w", help=f"Weight law: {SPEC_HELP}.")] = DEFAULT_SPEC,
     seed: Annotated[int | None, typer.Option(envvar="MIXSYNTH_SEED", help="Seed; the same seed gives the same rows. Default: fresh, printed on stderr.")] = None,
     bounds: Annotated[BoundsPolicy, typer.Option(help="Out-of-range values: auto = clip integer and non-negative columns to the observed range; or clip/reflect/resample/none for every mixed column.")] = BoundsPolicy.auto,
+    repair: Annotated[str, typer.Option(help="auto (default: variance when bounds are active and the law keeps variance), variance (stretch bounded columns so bounds do not shrink them) or none.")] = "auto",
+    space: Annotated[str, typer.Option(help="Mixing space: raw, or rank-gauss (normal scores mapped back through each column's quantiles: near-exact one-round marginals, values in range).")] = "raw",
     bounds_file: Annotated[Path | None, typer.Option(help='JSON object {"column": [low, high]} (null = open) overriding the observed range; dates and times in ticks of their unit since 1970.')] = None,
     columns: Annotated[list[str] | None, typer.Option(help="Columns to synthesise (comma-separated or repeated); default all.")] = None,
     exclude: Annotated[list[str] | None, typer.Option(help="Columns to leave out (comma-separated or repeated).")] = None,
@@ -196,6 +198,7 @@ def generate(
                               memory_limit=memory_limit, dry_run=dry_run, tell=tell,
                               labels=(label_mode, bins, genlabel_model, genlabel_gamma, genlabel_soft),
                               weights=weights, seed=seed, bounds=bounds.value, target=target,
+                              repair=repair, space=space,
                               nan=nan.value, ids=ids.value, chunk_rows=chunk_rows,
                               backend=backend.value, precision=precision.value)
             return
@@ -210,7 +213,8 @@ def generate(
             balance = load_json_object(Path(balance), "--class-balance")
         labels = LabelOptions(label_mode, balance, bins, genlabel_model, genlabel_gamma, genlabel_soft)
         options = dict(weights=weights, seed=seed, bounds=bounds.value, bounds_overrides=overrides,
-                       target=target, labels=labels, nan=nan.value, ids=ids.value, notify=tell)
+                       repair=repair, space=space, target=target, labels=labels, nan=nan.value,
+                       ids=ids.value, notify=tell)
         if dry_run:
             # No data is written, so the report is the command's output and goes to stdout.
             plan = estimate(src.table, count or src.table.num_rows, output=output, options=options,
@@ -225,7 +229,7 @@ def generate(
         if seed is None:
             tell(f"seed {synth.seed} (pass --seed {synth.seed} to reproduce)")
         m = count or synth.n
-        chunks = progress(synth.chunks(m, chunk_rows, jobs or default_jobs()), m, "generate")
+        chunks = progress(synth.chunks(m, chunk_rows, jobs or default_jobs()), m, "generate", quiet=quiet)
         io.write_parquet(output, synth.output_schema_for(m), chunks, footer=synth.provenance)
         record = synth.provenance()["bounds"]["columns"]
         line = _adjustment_line(synth.adjustments(), {k: v["policy"] for k, v in record.items()})

@@ -21,6 +21,15 @@ from mixsynth.errors import MixsynthWarning, UsageError
 from mixsynth.labels import LabelOptions, LabelPlan, plan_labels
 from mixsynth.plan import build_bounds, plan_columns
 from mixsynth.relabel import Labeler
+from mixsynth.repair import MAX_STRETCH, Repair, fit_repair, stretch
+from mixsynth.space_plan import (
+    PILOT_ATTEMPT,
+    pilot_rows,
+    plan_space,
+    repair_record,
+    repairable,
+    resolve_repair,
+)
 from mixsynth.schema import ColumnSpec, Kind, is_mixed
 from mixsynth.weights import WeightLaw, parse
 
@@ -82,6 +91,8 @@ class Synthesizer:
         seed: int | None = None,
         bounds: str = "auto",
         bounds_overrides: Mapping[str, object] | None = None,
+        repair: str = "auto",
+        space: str = "raw",
         target: str | None = None,
         labels: LabelOptions | None = None,
         nan: str = "error",
@@ -114,10 +125,18 @@ class Synthesizer:
         self.groups = self.label_plan.groups if self.label_plan else None
         self.enc = encode(table.select([s.name for s in self.specs]), self.specs, nan=nan,
                           precision=precision, memory_limit=memory_limit, notify=self.notify)
-        self._mixer = Mixer(self.backend, self.enc.X)
+        self.rank_gauss = plan_space(space, self.enc)
+        self.space = space
+        # Mixing happens in the chosen space; nulls are filled from it before mapping back.
+        self._X_mix = self.rank_gauss.forward(self.enc.X) if self.rank_gauss else self.enc.X
+        self._mixer = Mixer(self.backend, self._X_mix)
         wants_labeler = self.label_plan is not None and self.label_plan.mode in ("soft", "genlabel")
         self.labeler = Labeler(self.label_plan, labels or LabelOptions(), self.enc, self.seed) if wants_labeler else None
         self.bounds = build_bounds(self.enc, bounds, bounds_overrides)
+        self.repair: Repair | None = None
+        self.repair_mode = resolve_repair(repair, self.law, space, self.bounds)
+        if self.repair_mode == "variance":
+            self.repair = self._fit_repair()
         self.bounds_policy = bounds
         self.target = target
         self.nan = nan
@@ -156,8 +175,26 @@ class Synthesizer:
         # the null mask is exactly the dominant parent's (DESIGN.md section 3).
         rows, cols = np.nonzero(np.isnan(Y))
         if rows.size:
-            Y[rows, cols] = self.enc.X[d.dominant()[rows], cols]
+            Y[rows, cols] = self._X_mix[d.dominant()[rows], cols]
+        if self.rank_gauss is not None:
+            self.rank_gauss.inverse(Y)
+        if self.repair is not None:
+            stretch(Y, self.repair)
         return Y
+
+    def _fit_repair(self) -> Repair:
+        rows = pilot_rows(self.enc.X.shape[1])
+        d = draw(self.seed, 0, rows, self.n, self.law, attempt=PILOT_ATTEMPT, groups=self.groups)
+        fitted = fit_repair(self.enc.X, self._mix(d), self.bounds, repairable(self.enc, self.bounds),
+                            self.law.variance_factor())
+        for feat in self.enc.features:
+            if fitted.capped[feat.cols].any():
+                self.notify(
+                    f"variance repair of column {feat.spec.name!r} stopped at the cap "
+                    f"s={MAX_STRETCH:g}: its variance ratio after bounds is "
+                    f"{float(np.nanmedian(fitted.after[feat.cols])):.3g} (too much mass at a bound)"
+                )
+        return fitted
 
     def _resample(self, Y: np.ndarray, d: Draws, start: int, stop: int) -> np.ndarray:
         """Redraw rows with a ``resample`` column out of range; return the counts replaced."""
@@ -272,6 +309,8 @@ class Synthesizer:
                 "variance_factor": law.variance_factor(),
                 "theta_bar": law.theta_bar(),
             },
+            "space": self.space,
+            "repair": repair_record(self.repair_mode, self.repair, self.enc),
             "bounds": {
                 "policy": self.bounds_policy,
                 "columns": {

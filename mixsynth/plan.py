@@ -161,7 +161,8 @@ def build_bounds(enc: Encoded, policy: str, overrides: Mapping[str, object] | No
             chosen = policy
         if chosen == "none" and feat.spec.kind is Kind.INTEGER:
             info = np.iinfo(feat.spec.field.type.to_pandas_dtype())
-            lo, hi, chosen = float(info.min), float(info.max), "clip"
+            # A safety net, not a bound: named apart so it never triggers variance repair.
+            lo, hi, chosen = float(info.min), float(info.max), "dtype"
         if chosen != "none":
             low[feat.cols], high[feat.cols], pol[feat.cols] = lo, hi, chosen
     return Bounds(low, high, pol.astype(str))
