@@ -113,6 +113,36 @@ def test_refuses_to_write_binary_to_a_terminal(tmp_path, tmp_parquet, table):
     assert on_terminal == b""
 
 
+def _stderr_on_a_terminal(args: list[str]) -> tuple[int, bytes]:
+    leader, follower = pty.openpty()
+    try:
+        proc = subprocess.run([MIXSYNTH, *args], stdout=subprocess.DEVNULL, stderr=follower,
+                              stdin=subprocess.DEVNULL, env=ENV, timeout=60, check=False)
+        seen = b""
+        while select.select([leader], [], [], 0.2)[0]:
+            chunk = os.read(leader, 65536)
+            if not chunk:
+                break
+            seen += chunk
+    finally:
+        os.close(leader)
+        os.close(follower)
+    return proc.returncode, seen
+
+
+@pytest.mark.parametrize("quiet", [False, True], ids=["bar", "quiet"])
+def test_progress_bar_on_a_terminal_only_without_quiet(tmp_path, tmp_parquet, table, quiet):
+    # Fixed in cli.progress: --quiet used to leave the progress bar on.
+    src = tmp_parquet(table)
+    args = ["generate", str(src), "-n", "3e5", "-o", str(tmp_path / "o.parquet"), "--seed", "1"]
+    code, seen = _stderr_on_a_terminal(args + ["-q"] * quiet)
+    assert code == 0
+    if quiet:
+        assert seen == b""
+    else:
+        assert b"generate" in seen and b"/300,000 rows" in seen
+
+
 def test_ctrl_c_leaves_no_partial_output(tmp_path):
     out = tmp_path / "out.parquet"
     proc = subprocess.Popen([MIXSYNTH, "generate", str(ROOT / "sample_data/digits.parquet"), "-n", "1e8",
