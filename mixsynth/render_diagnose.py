@@ -99,49 +99,46 @@ def _factor_line(report: DiagnoseReport) -> Text:
     return text
 
 
-def _columns_table(report: DiagnoseReport) -> Table:
-    table = Table(title="columns", title_justify="left")
-    heads = (
-        "column",
-        "kind",
-        "var ratio",
-        "mean drift",
-        "KS",
-        "W1",
-        "out of range",
-        "null Δ",
-        "TV",
-        "bounds adj.",
-    )
-    for i, head in enumerate(heads):
-        # Names fold; numbers never wrap, so a narrow terminal squeezes the names first.
-        table.add_column(
-            head,
-            justify="left" if i < 2 else "right",
-            overflow="fold" if i < 2 else "ellipsis",
-            no_wrap=i >= 2,
-            min_width=min(12, max((len(e["name"]) for e in report.columns), default=6))
-            if i == 0
-            else None,
-        )
+#: Columns of the per-column table, most important first: (header, key, format).
+_COLUMN_FIELDS = (
+    ("var ratio", "variance_ratio", ".3g"),
+    ("KS", "ks", ".3f"),
+    ("mean drift", "mean_drift", "+.3f"),
+    ("TV", "tv", ".3f"),
+    ("null Δ", "null_rate_diff", "+.3f"),
+    ("out of range", "out_of_range_fraction", ".2%"),
+    ("W1", "wasserstein", ".3f"),
+    ("bounds adj.", "bounds_adjusted", ""),
+)
+
+
+def _kind(e: dict[str, Any]) -> str:
+    elements = f" ×{e['elements']}" if e.get("elements") else ""
+    return e["kind"] + elements + (" (target)" if e["target"] else "")
+
+
+def _columns_table(report: DiagnoseReport, width: int) -> Table:
+    """Per-column metrics; on a narrow terminal the least important columns are left out
+    (the JSON always has them all) rather than squeezing names and numbers to nothing."""
+    name_w = min(24, max((len(e["name"]) for e in report.columns), default=6))
+    kind_w = min(12, max((len(_kind(e)) for e in report.columns), default=4))
+    used = name_w + kind_w + 7  # two columns, their padding and borders
+    fields = []
+    for head, key, fmt in _COLUMN_FIELDS:
+        cell = max([len(head)] + [len(_num(e.get(key), fmt)) for e in report.columns])
+        if used + cell + 3 > width and fields:
+            break
+        fields.append((head, key, fmt))
+        used += cell + 3
+    left_out = [head for head, _, _ in _COLUMN_FIELDS[len(fields):]]
+    caption = f"not shown at this width: {', '.join(left_out)} (see --json)" if left_out else None
+    table = Table(title="columns", title_justify="left", caption=caption, caption_justify="left")
+    table.add_column("column", overflow="fold", min_width=min(name_w, 12))
+    table.add_column("kind", overflow="fold")
+    for head, _, _ in fields:
+        table.add_column(head, justify="right", no_wrap=True)
     for e in report.columns:
-        kind = (
-            e["kind"]
-            + (f" ×{e['elements']}" if e.get("elements") else "")
-            + (" (target)" if e["target"] else "")
-        )
-        table.add_row(
-            e["name"],
-            kind,
-            _num(e["variance_ratio"]),
-            _num(e["mean_drift"], "+.3f"),
-            _num(e["ks"]),
-            _num(e["wasserstein"]),
-            _num(e["out_of_range_fraction"], ".2%"),
-            _num(e["null_rate_diff"], "+.3f"),
-            _num(e["tv"]),
-            _num(e.get("bounds_adjusted")),
-        )
+        table.add_row(e["name"], _kind(e), *(_num(e.get(key), fmt) for _, key, fmt in fields))
     return table
 
 
@@ -198,14 +195,15 @@ def render_tables(
 ) -> None:
     """Print the report as rich tables on ``console`` (for people at a terminal)."""
     meta = report.meta
-    sides = " · ".join(f"{k} {meta['inputs'][k]} ({n:,} rows)" for k, n in meta["rows"].items())
+    names = {k: k if v in (k, "synthetic") else f"{k} {v}" for k, v in meta["inputs"].items()}
+    sides = " · ".join(f"{names[k]} ({n:,} rows)" for k, n in meta["rows"].items())
     console.print(Text(f"mixsynth diagnose: {sides}", style="bold"))
     console.print(_factor_line(report))
     adjusted = sum(((meta.get("provenance") or {}).get("adjusted") or {}).values())
     if adjusted:
         console.print(f"bounds adjusted {adjusted:,} synthetic values (see the bounds adj. column)")
     console.print(_summary_table(report, thresholds or {}))
-    console.print(_columns_table(report))
+    console.print(_columns_table(report, console.width))
     pairs = _pairs_table(report)
     if pairs is not None:
         console.print(pairs)

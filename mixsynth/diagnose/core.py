@@ -178,8 +178,8 @@ def _run(
         privacy.update(detection_auc(space["real"], space["synth"], seed))
     summary = summarise(
         entries, covariance(rs.moments, ss.moments), corr, cont,
-        {k: privacy.get(k) for k in ("dcr_p5", "exact_copy_fraction", "closer_to_train_fraction",
-                                     "detection_auc")},
+        {k: privacy.get(k) for k in ("dcr_p5", "dcr_median", "exact_copy_fraction",
+                                     "closer_to_train_fraction", "detection_auc")},
         out_of_range=_out_of_range(ss),
         predicted=((synth.provenance or {}).get("weights") or {}).get("variance_factor"),
     )

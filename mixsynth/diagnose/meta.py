@@ -49,8 +49,10 @@ def _notes(layout: Layout, real: Input, synth: Input, sides: dict[str, tuple[Inp
                      "correlation not computed")
     record = synth.provenance
     if record:
-        notes.append("the predicted variance factor applies before bounds adjustment "
-                     "(clipping shrinks variance)")
+        adjusted = sum(v for v in (record.get("adjusted") or {}).values() if isinstance(v, int))
+        if adjusted:
+            notes.append(f"the predicted variance factor applies before bounds adjustment, which "
+                         f"moved {adjusted:,} synthetic values (clipping shrinks variance)")
         made_from = (record.get("source") or {}).get("rows")
         if made_from not in (None, real.num_rows):
             notes.append(f"the synthetic file was made from {made_from:,} rows; "

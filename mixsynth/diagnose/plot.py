@@ -39,7 +39,7 @@ def plot_data(layout: Layout, real: Moments, synth: Moments, Xr: np.ndarray, Xs:
     marginals = [(c.name, Xr[:, c.start][~np.isnan(Xr[:, c.start])],
                   Xs[:, c.start][~np.isnan(Xs[:, c.start])]) for c in scalar[:_MARGINALS]]
     return PlotData(labels, None if cr is None else cr[:k, :k], None if cs is None else cs[:k, :k],
-                    marginals)
+                    marginals, layout.d)
 
 
 def check_plot(path: str | Path) -> None:
@@ -134,20 +134,10 @@ def write_plot(report: DiagnoseReport, path: str | Path) -> None:
     _bars(fig.add_subplot(grid[0, :]), report)
     half = grid.ncols // 2
     labels = data.labels if data else []
-    _heatmap(
-        fig,
-        fig.add_subplot(grid[1, :half]),
-        data.corr_real if data else None,
-        labels,
-        "real correlation",
-    )
-    _heatmap(
-        fig,
-        fig.add_subplot(grid[1, half:]),
-        data.corr_synth if data else None,
-        labels,
-        "synthetic correlation",
-    )
+    shown = f" (first {len(labels)} of {data.dims})" if data and data.dims > len(labels) else ""
+    for cell, corr, title in ((grid[1, :half], data.corr_real if data else None, "real"),
+                              (grid[1, half:], data.corr_synth if data else None, "synthetic")):
+        _heatmap(fig, fig.add_subplot(cell), corr, labels, f"{title} correlation{shown}")
     ks = {e["name"]: e["ks"] for e in report.columns}
     for i, (name, real, synth) in enumerate(marginals):
         _marginal(fig.add_subplot(grid[2, i]), name, real, synth, ks.get(name))

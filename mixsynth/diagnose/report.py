@@ -58,6 +58,7 @@ class PlotData:
     corr_real: np.ndarray | None
     corr_synth: np.ndarray | None
     marginals: list[tuple[str, np.ndarray, np.ndarray]]
+    dims: int = 0  # numeric dimensions in all; the heatmaps show the first len(labels)
 
 
 def jsonable(value: Any) -> Any:

@@ -1,0 +1,196 @@
+"""``mixsynth diagnose`` through the CLI: report on stdout, checks and errors on stderr."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from mixsynth import generate
+from mixsynth.cli import app
+
+ROOT = Path(__file__).resolve().parents[1]
+WINE = ROOT / "sample_data" / "wine.parquet"
+
+
+@pytest.fixture
+def pair(tmp_path: Path, rng: np.random.Generator) -> tuple[Path, Path]:
+    """A real table and uniform-weight (variance factor 2/3) synthetic rows made from it."""
+    n = 300
+    x = rng.normal(size=n)
+    real = pa.table({"x": x, "y": x + rng.normal(size=n), "g": rng.choice(["a", "b"], n)})
+    synth = generate(real, 3000, weights="uniform", seed=2, bounds="none")
+    pq.write_table(real, tmp_path / "real.parquet")
+    pq.write_table(synth, tmp_path / "synth.parquet")
+    return tmp_path / "real.parquet", tmp_path / "synth.parquet"
+
+
+def run(runner, *args: object, **kwargs):
+    return runner.invoke(app, ["diagnose", *map(str, args)], **kwargs)
+
+
+def test_json_on_stdout_when_piped(runner, pair) -> None:
+    result = run(runner, *pair)  # --format auto: CliRunner's stdout is not a terminal
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["summary"]["predicted_variance_factor"] == pytest.approx(2 / 3)
+    assert report["summary"]["variance_ratio_median"] == pytest.approx(2 / 3, abs=0.08)
+    assert "Error" not in result.stderr
+
+
+def test_synthetic_rows_from_stdin(runner, pair) -> None:
+    real, synth = pair
+    result = run(runner, real, "-", "--json", input=synth.read_bytes())
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["meta"]["inputs"]["synth"] == "<stdin>"
+
+
+def test_failed_thresholds_exit_4_after_the_report(runner, pair) -> None:
+    result = run(
+        runner,
+        *pair,
+        "--json",
+        "--fail-under",
+        "variance_ratio_min=0.9",
+        "--fail-under",
+        "corr_max_abs_diff=0.5",
+        "--fail-under",
+        "ks_max=0.0001",
+    )
+    assert result.exit_code == 4
+    summary = json.loads(result.stdout)["summary"]
+    assert result.stderr.splitlines() == [
+        f"threshold failed: variance_ratio_min = {summary['variance_ratio_min']:.6g} < 0.9",
+        f"threshold failed: ks_max = {summary['ks_max']:.6g} > 0.0001",
+        "Error: 2 of 3 diagnostic thresholds failed",
+    ]
+
+
+def test_passing_thresholds_exit_0(runner, pair) -> None:
+    result = run(runner, *pair, "--json", "--fail-under", "variance_ratio_min=0.5")
+    assert result.exit_code == 0
+    assert result.stderr == ""
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--fail-under", "variance_ratio=0.9"], "Error: --fail-under expects METRIC=VALUE"),
+        (
+            ["--fail-under", "ks_max=lots"],
+            "Error: --fail-under ks_max expects a number, got 'lots'",
+        ),
+        (["--format", "yaml"], "Error: --format expects one of auto, table, json, got 'yaml'"),
+        (["--sample", "0"], "Error: --sample must be at least 1, got '0'"),
+        (["--columns", "nope"], "Error: unknown column 'nope' in --columns"),
+    ],
+)
+def test_usage_errors_exit_2(runner, pair, args, message) -> None:
+    result = run(runner, *pair, *args)
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.startswith(message)
+
+
+def test_two_stdins_is_a_usage_error(runner) -> None:
+    result = run(runner, "-", "-")
+    assert result.exit_code == 2
+    assert result.stderr == "Error: only one of REAL, SYNTH and --holdout may be - (stdin); got 2\n"
+
+
+def test_input_errors_exit_1(runner, pair, tmp_path) -> None:
+    real, _ = pair
+    result = run(runner, real, tmp_path / "missing.parquet")
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == f"Error: no such file or directory: '{tmp_path / 'missing.parquet'}'\n"
+    other = tmp_path / "other.parquet"
+    pq.write_table(pa.table({"q": [1.0]}), other)
+    result = run(runner, real, other)
+    assert result.exit_code == 1
+    assert "have no columns in common" in result.stderr
+
+
+def test_table_format_on_wide_and_narrow_terminals(runner, tmp_path, rng) -> None:
+    wide = pa.table({f"feature_{i:03d}_with_a_long_name": rng.normal(size=50) for i in range(120)})
+    pq.write_table(wide, tmp_path / "wide.parquet")
+    for columns in ("30", "250"):
+        result = run(
+            runner,
+            tmp_path / "wide.parquet",
+            tmp_path / "wide.parquet",
+            "--format",
+            "table",
+            env={"COLUMNS": columns},
+        )
+        assert result.exit_code == 0, result.stderr
+        assert "summary" in result.stdout
+        assert "worst pairs" in result.stdout
+        assert max(map(len, result.stdout.splitlines())) <= int(columns)
+
+
+def test_table_names_the_upper_bounds(runner, pair) -> None:
+    result = run(
+        runner,
+        *pair,
+        "--format",
+        "table",
+        "--fail-under",
+        "corr_max_abs_diff=0.5",
+        env={"COLUMNS": "160"},
+    )
+    assert result.exit_code == 0
+    line = next(x for x in result.stdout.splitlines() if "corr_max_abs_diff" in x)
+    assert "≤ 0.5 (upper bound)" in line
+    assert "before bounds adjustment" in result.stdout
+
+
+def test_plot_writes_a_png(runner, pair, tmp_path) -> None:
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "diag.png"
+    result = run(runner, *pair, "--json", "--plot", out)
+    assert result.exit_code == 0, result.stderr
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plot_without_matplotlib_exits_3(runner, pair, tmp_path, monkeypatch) -> None:
+    from mixsynth.diagnose import plot
+
+    monkeypatch.setattr(plot.importlib.util, "find_spec", lambda name: None)
+    result = run(runner, *pair, "--plot", tmp_path / "x.png")
+    assert (result.exit_code, result.stdout) == (3, "")
+    assert (
+        result.stderr
+        == "Error: --plot needs matplotlib, which is not installed; pip install 'mixsynth[plot]'\n"
+    )
+
+
+def _pipeline(weights: str) -> dict:
+    mixsynth = f"{sys.executable} -m mixsynth"
+    command = (
+        f"{mixsynth} generate {WINE} -o - --seed 1 --weights {weights} -q | "
+        f"{mixsynth} diagnose {WINE} - --json"
+    )
+    done = subprocess.run(
+        command, shell=True, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)["summary"]
+
+
+def test_pipeline_epbeta_keeps_variance() -> None:
+    summary = _pipeline("epbeta")
+    assert 0.85 <= summary["variance_ratio_median"] <= 1.15
+    assert summary["predicted_variance_factor"] == pytest.approx(1.0)
+
+
+def test_pipeline_uniform_shrinks_variance_to_two_thirds() -> None:
+    summary = _pipeline("uniform")
+    assert summary["variance_ratio_median"] == pytest.approx(2 / 3, abs=0.07)
+    assert summary["measured_variance_factor"] == pytest.approx(2 / 3, abs=0.07)
+    assert summary["predicted_variance_factor"] == pytest.approx(2 / 3)
