@@ -255,15 +255,6 @@ def test_copies_of_training_rows_are_closer_to_train(rng: np.random.Generator) -
 
 
 def test_detection_auc(rng: np.random.Generator) -> None:
-    # One OpenMP thread: on a busy 2-core machine the tree builder's threads spin-wait and
-    # a second-long fit takes ten (threadpoolctl ships with scikit-learn).
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1):
-        _check_detection(rng)
-
-
-def _check_detection(rng: np.random.Generator) -> None:
     real = pa.table({"x": rng.normal(size=400), "y": rng.normal(size=400)})
     same = pa.table({"x": rng.normal(size=400), "y": rng.normal(size=400)})
     moved = pa.table({"x": rng.normal(size=400) + 3.0, "y": rng.normal(size=400)})
