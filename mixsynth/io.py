@@ -99,8 +99,10 @@ def _check_same_columns(path: Path, dataset: ds.Dataset) -> None:
             first, first_path = columns, fragment.path
             continue
         # A column that is all null in one file may be typed null there; the scan casts it.
-        clash = [n for n in first
-                 if n in columns and columns[n] != first[n] and pa.null() not in (columns[n], first[n])]
+        clash = [
+            n for n in first
+            if n in columns and columns[n] != first[n] and pa.null() not in (columns[n], first[n])
+        ]
         diff = [f"{n} missing" for n in first if n not in columns]
         diff += [f"extra {n}" for n in columns if n not in first]
         diff += [f"{n}: {columns[n]} instead of {first[n]}" for n in clash]
@@ -299,7 +301,8 @@ def write_parquet(
                 for chunk in itertools.chain([first] if first is not None else [], chunks):
                     writer.write_table(chunk)
                 if footer is not None:
-                    writer.add_key_value_metadata({provenance.KEY.decode(): provenance.dumps(footer()).decode()})
+                    record = provenance.dumps(footer()).decode()
+                    writer.add_key_value_metadata({provenance.KEY.decode(): record})
             except BaseException:
                 if isinstance(sink, _Stdout):
                     sink.failed = True

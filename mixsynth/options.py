@@ -79,7 +79,8 @@ def load_json_object(path: Path, option: str) -> dict[str, Any]:
         msg = f"{option} {str(path)!r} is not valid JSON: {exc.msg} at line {exc.lineno}"
         raise UsageError(msg) from None
     except UnicodeDecodeError as exc:
-        msg = f"{option} {str(path)!r} is not valid JSON: not UTF-8, UTF-16 or UTF-32 text ({exc.reason})"
+        msg = (f"{option} {str(path)!r} is not valid JSON: not UTF-8, UTF-16 or UTF-32 text "
+               f"({exc.reason})")
         raise UsageError(msg) from None
     if not isinstance(data, dict):
         msg = f"{option} {str(path)!r} must hold a JSON object, got {type(data).__name__}"

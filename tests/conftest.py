@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,8 +15,12 @@ from typer.testing import CliRunner
 
 @pytest.fixture
 def runner() -> CliRunner:
-    """``CliRunner`` whose result keeps stdout and stderr apart (``result.stdout_bytes``)."""
-    return CliRunner()
+    """``CliRunner`` whose result keeps stdout and stderr apart (``result.stdout_bytes``).
+
+    ``MIXSYNTH_*`` variables (seed, engine, backend, ...) set in the caller's shell are
+    removed, so tests see the defaults.
+    """
+    return CliRunner(env={name: None for name in os.environ if name.startswith("MIXSYNTH_")})
 
 
 @pytest.fixture

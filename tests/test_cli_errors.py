@@ -27,11 +27,13 @@ from mixsynth.errors import InputError, SchemaError
 @pytest.fixture
 def table(rng) -> pa.Table:
     """30 rows: a float, a non-negative integer, a category (no identifiers, no nulls)."""
-    return pa.table({
-        "x": rng.normal(size=30),
-        "y": rng.integers(0, 5, size=30),
-        "g": pa.array(rng.choice(["a", "b", "c"], size=30)),
-    })
+    return pa.table(
+        {
+            "x": rng.normal(size=30),
+            "y": rng.integers(0, 5, size=30),
+            "g": pa.array(rng.choice(["a", "b", "c"], size=30)),
+        }
+    )
 
 
 @pytest.fixture
@@ -63,7 +65,7 @@ def assert_error(result, code: int, *fragments: str, out: Path | None = None) ->
     if out is not None:
         assert not out.exists()
         assert not list(out.parent.glob(".*.tmp"))
-    return lines[0][len("Error: "):]
+    return lines[0][len("Error: ") :]
 
 
 def gen(runner, *args: object, input: bytes | None = None):
@@ -82,7 +84,9 @@ def test_directory_without_parquet_files(runner, tmp_path, out):
     empty = tmp_path / "empty"
     (empty / "sub").mkdir(parents=True)
     result = gen(runner, empty, "-o", out)
-    assert_error(result, 1, f"directory '{empty}' holds no Parquet files; expected *.parquet files", out=out)
+    assert_error(
+        result, 1, f"directory '{empty}' holds no Parquet files; expected *.parquet files", out=out
+    )
 
 
 def test_directory_with_a_file_that_is_not_parquet(runner, tmp_path, out):
@@ -136,19 +140,24 @@ def test_fewer_than_two_rows(runner, tmp_parquet, table, out, rows, text):
     assert_error(result, 1, f"the source has {text}", "mixing needs at least 2", out=out)
 
 
-@pytest.mark.parametrize("column", [pa.nulls(4, pa.float64()), pa.nulls(4)], ids=["float", "null-type"])
+@pytest.mark.parametrize(
+    "column", [pa.nulls(4, pa.float64()), pa.nulls(4)], ids=["float", "null-type"]
+)
 def test_all_null_column(runner, tmp_parquet, out, column):
     path = tmp_parquet({"x": [1.0, 2.0, 3.0, 4.0], "z": column})
     result = gen(runner, path, "-o", out)
     assert_error(result, 1, "column 'z' is entirely null", "use --exclude z", out=out)
 
 
-@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")], ids=["nan", "+inf", "-inf"])
+@pytest.mark.parametrize(
+    "bad", [float("nan"), float("inf"), float("-inf")], ids=["nan", "+inf", "-inf"]
+)
 def test_non_finite_float_is_an_error_by_default(runner, tmp_parquet, out, bad):
     path = tmp_parquet({"x": [1.0, 2.0, bad, 4.0, 5.0]})
     result = gen(runner, path, "-o", out)
     assert_error(
-        result, 1,
+        result,
+        1,
         "column 'x' has 1 NaN or infinite values (first at row 2); expected finite numbers "
         "(use --nan skip to treat them as nulls)",
         out=out,
@@ -166,37 +175,55 @@ def test_nan_skip_turns_non_finite_values_into_nulls(runner, tmp_parquet, out):
     # when its dominant parent is, so about 3/8 of the rows.
     assert 0.3 < x.null_count / len(x) < 0.45
     assert np.isfinite(values).all()
-    assert values.min() >= 1.0 and values.max() <= 8.0  # auto bounds: non-negative column clipped
+    assert values.min() >= 1.0
+    assert values.max() <= 8.0
 
 
 def test_nan_skip_with_nothing_left_is_an_error(runner, tmp_parquet, out):
     # Fixed in plan.build_bounds: used to write an all-null column (and warn "All-NaN slice").
     path = tmp_parquet({"x": [1.0, 2.0, 3.0], "z": [float("nan")] * 3})
     result = gen(runner, path, "-o", out, "--nan", "skip")
-    assert_error(result, 1, "column 'z' has no values once NaN and infinite values are skipped",
-                 "use --exclude z", out=out)
+    assert_error(
+        result,
+        1,
+        "column 'z' has no values once NaN and infinite values are skipped",
+        "use --exclude z",
+        out=out,
+    )
 
 
 def test_non_finite_tensor_element_is_an_error_by_default(runner, tmp_parquet, out):
     values = pa.array([1.0, 2.0, float("nan"), 4.0, 5.0, 6.0, 7.0, 8.0])
     path = tmp_parquet({"v": pa.FixedSizeListArray.from_arrays(values, 2)})
     result = gen(runner, path, "-o", out, "--seed", 1)
-    assert_error(result, 1, "column 'v' has 1 NaN or infinite values (first at row 1)", "--nan skip", out=out)
+    assert_error(
+        result, 1, "column 'v' has 1 NaN or infinite values (first at row 1)", "--nan skip", out=out
+    )
 
 
 @pytest.mark.parametrize(
     ("column", "type_text"),
     [
         (pa.array([{"a": 1}, {"a": 2}, {"a": 3}]), "struct<a: int64>"),
-        (pa.array([[("k", 1)], [("k", 2)], [("k", 3)]], pa.map_(pa.string(), pa.int64())), "map<string, int64"),
+        (
+            pa.array([[("k", 1)], [("k", 2)], [("k", 3)]], pa.map_(pa.string(), pa.int64())),
+            "map<string, int64",
+        ),
     ],
     ids=["struct", "map"],
 )
-def test_unsupported_column_type_names_it_and_suggests_exclude(runner, tmp_parquet, out, column, type_text):
+def test_unsupported_column_type_names_it_and_suggests_exclude(
+    runner, tmp_parquet, out, column, type_text
+):
     path = tmp_parquet({"x": [1.0, 2.0, 3.0], "nested": column})
     result = gen(runner, path, "-o", out)
-    assert_error(result, 1, f"column 'nested' has unsupported type {type_text}", "(use --exclude nested)",
-                 out=out)
+    assert_error(
+        result,
+        1,
+        f"column 'nested' has unsupported type {type_text}",
+        "(use --exclude nested)",
+        out=out,
+    )
     # ... and the suggestion works.
     result = gen(runner, path, "-o", out, "--exclude", "nested", "-q", "--seed", 1)
     assert result.exit_code == 0, result.stderr
@@ -205,7 +232,9 @@ def test_unsupported_column_type_names_it_and_suggests_exclude(runner, tmp_parqu
 
 def test_mixed_python_types_through_the_python_api():
     df = pd.DataFrame({"x": [1.0, 2.0, 3.0], "flag": [1, True, 2]})
-    with pytest.raises(SchemaError, match=r"column 'flag' holds mixed Python types.*expected one type per column"):
+    with pytest.raises(
+        SchemaError, match=r"column 'flag' holds mixed Python types.*expected one type per column"
+    ):
         mixsynth.generate(df, 5, seed=0)
 
 
@@ -221,7 +250,9 @@ def test_mixed_bytes_and_str_through_the_python_api():
 @pytest.mark.parametrize("option", ["--columns", "--exclude", "--target"])
 def test_unknown_column_in_option(runner, src, out, option):
     result = gen(runner, src, "-o", out, option, "weight")
-    assert_error(result, 2, f"unknown column 'weight' in {option}; the source has: x, y, g", out=out)
+    assert_error(
+        result, 2, f"unknown column 'weight' in {option}; the source has: x, y, g", out=out
+    )
 
 
 def test_unknown_column_among_known_ones(runner, src, out):
@@ -231,7 +262,9 @@ def test_unknown_column_among_known_ones(runner, src, out):
 
 def test_excluding_every_column(runner, src, out):
     result = gen(runner, src, "-o", out, "--exclude", "x,y", "--exclude", "g")
-    assert_error(result, 2, "no columns selected: --columns/--exclude leave nothing to synthesise", out=out)
+    assert_error(
+        result, 2, "no columns selected: --columns/--exclude leave nothing to synthesise", out=out
+    )
 
 
 def test_target_that_is_also_excluded(runner, src, out):
@@ -270,7 +303,8 @@ def test_row_count_in_scientific_notation(runner, tmp_parquet, out):
     result = gen(runner, path, "-o", out, "-n", "1e6", "--seed", 1, "-q", "--chunk-rows", 500_000)
     assert result.exit_code == 0, result.stderr
     meta = pq.ParquetFile(out).metadata
-    assert meta.num_rows == 1_000_000 and meta.num_row_groups == 2
+    assert meta.num_rows == 1_000_000
+    assert meta.num_row_groups == 2
 
 
 @pytest.mark.parametrize("seed", ["-1", str(2**63)])
@@ -285,7 +319,11 @@ def test_seed_out_of_range(runner, src, out, seed):
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
-        ("epbeta:foo", "bad weight spec 'epbeta:foo': expected key=value with key in alpha, beta, eps, eps0, eps1"),
+        (
+            "epbeta:foo",
+            "bad weight spec 'epbeta:foo': expected key=value with key in "
+            "alpha, beta, eps, eps0, eps1",
+        ),
         ("epbeta:alpha=big", "bad weight spec 'epbeta:alpha=big': alpha='big' is not a number"),
         ("epbeta:eps=0.3,eps0=0.1", "give eps, or eps0 and eps1, not both"),
         ("epbeta:eps0=-0.1", "eps0 must be >= 0, got -0.1"),
@@ -307,11 +345,17 @@ def test_bad_weight_spec_is_a_usage_error(runner, src, out, spec, message, comma
 @pytest.mark.parametrize("command", ["generate", "weights"])
 def test_infeasible_epbeta(runner, src, out, command):
     spec = "epbeta:alpha=0.01,eps=0.3"
-    args = ["generate", str(src), "-o", str(out), "-w", spec] if command == "generate" else ["weights", spec]
+    args = (
+        ["generate", str(src), "-o", str(out), "-w", spec]
+        if command == "generate"
+        else ["weights", spec]
+    )
     result = runner.invoke(app, args)
     assert_error(
-        result, 1,
-        "infeasible epbeta: no beta > 0 gives variance factor 1 with alpha=0.01, eps0=0.3, eps1=0.3",
+        result,
+        1,
+        "infeasible epbeta: no beta > 0 gives variance factor 1 "
+        "with alpha=0.01, eps0=0.3, eps1=0.3",
         "feasible alpha for these eps: alpha >= 0.708",
         "the symmetric solution is alpha=beta=0.78",
         out=out if command == "generate" else None,
@@ -340,7 +384,9 @@ def test_output_onto_the_source_is_refused(runner, src, spelling):
         dst = src.parent / "hard.parquet"
         os.link(src, dst)
     result = gen(runner, src, "-o", dst)
-    assert_error(result, 2, f"output '{dst}' would overwrite the source '{src}'; choose another path")
+    assert_error(
+        result, 2, f"output '{dst}' would overwrite the source '{src}'; choose another path"
+    )
     assert src.read_bytes() == before
     assert not list(src.parent.glob(".*.tmp"))
 
@@ -382,7 +428,9 @@ def test_refuses_binary_on_a_terminal(runner, src, monkeypatch):
     # cli.generate asks _isatty(sys.stdout); pretend the runner's stdout is a terminal.
     monkeypatch.setattr(cli, "_isatty", lambda stream: stream is sys.stdout)
     result = gen(runner, src, "-o", "-")
-    assert_error(result, 2, "refusing to write binary Parquet to a terminal; use -o FILE or pipe the output")
+    assert_error(
+        result, 2, "refusing to write binary Parquet to a terminal; use -o FILE or pipe the output"
+    )
     # The check comes before stdin is read (a terminal user would otherwise wait forever).
     result = gen(runner, "-", "-o", "-", input=b"")
     assert_error(result, 2, "refusing to write binary Parquet to a terminal")
@@ -401,16 +449,32 @@ def test_terminal_is_fine_with_an_output_file(runner, src, out, monkeypatch):
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("{x: [0, 1]}", "is not valid JSON: Expecting property name enclosed in double quotes at line 1"),
+        (
+            "{x: [0, 1]}",
+            "is not valid JSON: Expecting property name enclosed in double quotes at line 1",
+        ),
         ("[[0, 1]]", "must hold a JSON object, got list"),
-        ('{"weight": [0, 1]}', "unknown column 'weight' in --bounds-file (mixed numeric columns); the source has: x, y"),
+        (
+            '{"weight": [0, 1]}',
+            "unknown column 'weight' in --bounds-file (mixed numeric columns); "
+            "the source has: x, y",
+        ),
         ('{"g": [0, 1]}', "unknown column 'g' in --bounds-file (mixed numeric columns)"),
         ('{"x": [2, -1]}', "bounds for column 'x' have low > high: [2, -1]"),
         ('{"x": [0]}', "bounds for column 'x' must be [low, high] (numbers or null), got [0]"),
-        ('{"x": ["0", 1]}', "bounds for column 'x' must be [low, high] (numbers or null), got ['0', 1]"),
+        (
+            '{"x": ["0", 1]}',
+            "bounds for column 'x' must be [low, high] (numbers or null), got ['0', 1]",
+        ),
         # Fixed in plan._override: true was read as 1 and NaN disabled the bound silently.
-        ('{"x": [true, 1]}', "bounds for column 'x' must be [low, high] (numbers or null), got [True, 1]"),
-        ('{"x": [NaN, 1]}', "bounds for column 'x' must be [low, high] (numbers or null), got [nan, 1]"),
+        (
+            '{"x": [true, 1]}',
+            "bounds for column 'x' must be [low, high] (numbers or null), got [True, 1]",
+        ),
+        (
+            '{"x": [NaN, 1]}',
+            "bounds for column 'x' must be [low, high] (numbers or null), got [nan, 1]",
+        ),
     ],
 )
 def test_bad_bounds_file(runner, src, out, tmp_path, text, message):
@@ -423,7 +487,9 @@ def test_bad_bounds_file(runner, src, out, tmp_path, text, message):
 def test_missing_bounds_file(runner, src, out, tmp_path):
     path = tmp_path / "bounds.json"
     result = gen(runner, src, "-o", out, "--bounds-file", path)
-    assert_error(result, 2, f"cannot read --bounds-file '{path}': No such file or directory", out=out)
+    assert_error(
+        result, 2, f"cannot read --bounds-file '{path}': No such file or directory", out=out
+    )
 
 
 def test_bounds_file_that_is_not_unicode(runner, src, out, tmp_path):
@@ -431,7 +497,12 @@ def test_bounds_file_that_is_not_unicode(runner, src, out, tmp_path):
     path = tmp_path / "bounds.json"
     path.write_bytes('{"x": [0, 1], "café": 1}'.encode("latin-1"))
     result = gen(runner, src, "-o", out, "--bounds-file", path)
-    assert_error(result, 2, f"--bounds-file '{path}' is not valid JSON: not UTF-8, UTF-16 or UTF-32 text", out=out)
+    assert_error(
+        result,
+        2,
+        f"--bounds-file '{path}' is not valid JSON: not UTF-8, UTF-16 or UTF-32 text",
+        out=out,
+    )
 
 
 @pytest.mark.parametrize("encoding", ["utf-16", "utf-8-sig"])
@@ -442,7 +513,8 @@ def test_bounds_file_in_utf16_or_with_a_bom(runner, src, out, tmp_path, encoding
     result = gen(runner, src, "-o", out, "--bounds-file", path, "--seed", 1, "-q")
     assert result.exit_code == 0, result.stderr
     x = pq.read_table(out).column("x").to_numpy()
-    assert x.min() >= -0.25 and x.max() <= 0.25
+    assert x.min() >= -0.25
+    assert x.max() <= 0.25
 
 
 def test_bounds_file_is_applied(runner, src, out, tmp_path):
@@ -451,7 +523,8 @@ def test_bounds_file_is_applied(runner, src, out, tmp_path):
     result = gen(runner, src, "-o", out, "--bounds-file", path, "-n", 500, "--seed", 2, "-q")
     assert result.exit_code == 0, result.stderr
     synth = pq.read_table(out)
-    assert -0.5 <= pc_min(synth, "x") and pc_max(synth, "x") <= 0.5
+    assert pc_min(synth, "x") >= -0.5
+    assert pc_max(synth, "x") <= 0.5
     assert pc_max(synth, "y") <= 2
     record = json.loads(pq.ParquetFile(out).metadata.metadata[b"mixsynth"])
     assert record["bounds"]["columns"]["x"] == {"policy": "clip", "low": -0.5, "high": 0.5}
@@ -464,15 +537,23 @@ def test_bounds_file_for_dates_is_in_days_since_1970(runner, tmp_parquet, out, t
     start = np.datetime64("2020-01-01")
     days = start + rng.integers(0, 365, size=50).astype("timedelta64[D]")
     path = tmp_parquet({"d": pa.array(days, pa.date32()), "x": rng.normal(size=50)})
-    low, high = ((np.datetime64(d) - np.datetime64("1970-01-01")).astype(int) for d in ("2020-03-01", "2020-09-30"))
+    low, high = (
+        (np.datetime64(d) - np.datetime64("1970-01-01")).astype(int)
+        for d in ("2020-03-01", "2020-09-30")
+    )
     bounds = tmp_path / "bounds.json"
     bounds.write_text(json.dumps({"d": [int(low), int(high)]}))
     result = gen(runner, path, "-o", out, "-n", 500, "--seed", 1, "-q", "--bounds-file", bounds)
     assert result.exit_code == 0, result.stderr
     synth = pq.read_table(out).column("d").to_numpy().astype("datetime64[D]")
-    assert synth.min() == np.datetime64("2020-03-01") and synth.max() == np.datetime64("2020-09-30")
+    assert synth.min() == np.datetime64("2020-03-01")
+    assert synth.max() == np.datetime64("2020-09-30")
     record = json.loads(pq.ParquetFile(out).metadata.metadata[b"mixsynth"])
-    assert record["bounds"]["columns"]["d"] == {"policy": "clip", "low": float(low), "high": float(high)}
+    assert record["bounds"]["columns"]["d"] == {
+        "policy": "clip",
+        "low": float(low),
+        "high": float(high),
+    }
 
 
 def pc_min(table: pa.Table, name: str) -> float:
@@ -495,7 +576,9 @@ def pc_max(table: pa.Table, name: str) -> float:
     ids=["ctrl-c", "error"],
 )
 @pytest.mark.parametrize("existing", [False, True], ids=["new", "existing"])
-def test_failure_mid_write_leaves_no_partial_file(runner, src, out, monkeypatch, exc, code, line, existing):
+def test_failure_mid_write_leaves_no_partial_file(
+    runner, src, out, monkeypatch, exc, code, line, existing
+):
     if existing:
         out.write_bytes(b"previous output")
     real_block = mixsynth.Synthesizer.block
@@ -509,7 +592,9 @@ def test_failure_mid_write_leaves_no_partial_file(runner, src, out, monkeypatch,
 
     monkeypatch.setattr(mixsynth.Synthesizer, "block", failing_block)
     # --jobs 1: with more workers, blocks after the failing one may already be running.
-    result = gen(runner, src, "-o", out, "-n", 5000, "--chunk-rows", 1000, "--seed", 1, "-q", "-j", 1)
+    result = gen(
+        runner, src, "-o", out, "-n", 5000, "--chunk-rows", 1000, "--seed", 1, "-q", "-j", 1
+    )
     assert result.exit_code == code
     assert result.stderr.splitlines() == [line]
     assert len(calls) == 3
@@ -527,7 +612,8 @@ def test_failure_mid_write_to_stdout_leaves_no_valid_footer(runner, src, monkeyp
     def failing_block(self, start, stop):
         calls.append(start)
         if len(calls) == 2:
-            raise InputError("disk went away")
+            msg = "disk went away"
+            raise InputError(msg)
         return real_block(self, start, stop)
 
     monkeypatch.setattr(mixsynth.Synthesizer, "block", failing_block)
@@ -540,4 +626,3 @@ def test_failure_mid_write_to_stdout_leaves_no_valid_footer(runner, src, monkeyp
     assert not result.stdout_bytes.endswith(b"PAR1")
     with pytest.raises(pa.ArrowInvalid):
         pq.read_table(pa.BufferReader(result.stdout_bytes))
-

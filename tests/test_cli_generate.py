@@ -24,19 +24,23 @@ from mixsynth import provenance
 from mixsynth.cli import app
 
 ROOT = Path(__file__).resolve().parents[1]
-REAL_TABLES = sorted(glob.glob(f"{ROOT}/sample_data/*.parquet") + glob.glob(f"{ROOT}/tests/data/*.parquet"))
+REAL_TABLES = sorted(
+    glob.glob(f"{ROOT}/sample_data/*.parquet") + glob.glob(f"{ROOT}/tests/data/*.parquet")
+)
 SEED_LINE = re.compile(r"^mixsynth: seed (\d+) \(pass --seed \1 to reproduce\)$")
 
 
 @pytest.fixture
 def table(rng) -> pa.Table:
     """40 rows: an identifier, a float, a count that epbeta pushes out of range, a category."""
-    return pa.table({
-        "user_id": pa.array(np.arange(100, 140), pa.int64()),
-        "x": rng.normal(size=40),
-        "count": pa.array(rng.integers(0, 10, size=40), pa.int32()),
-        "g": pa.array(rng.choice(["a", "b"], size=40)).dictionary_encode(),
-    })
+    return pa.table(
+        {
+            "user_id": pa.array(np.arange(100, 140), pa.int64()),
+            "x": rng.normal(size=40),
+            "count": pa.array(rng.integers(0, 10, size=40), pa.int32()),
+            "g": pa.array(rng.choice(["a", "b"], size=40)).dictionary_encode(),
+        }
+    )
 
 
 @pytest.fixture
@@ -60,7 +64,9 @@ def fields(schema: pa.Schema) -> list[tuple[str, pa.DataType, bool]]:
 
 
 def adjusted_on_stderr(stderr: str) -> dict[str, tuple[int, str]]:
-    lines = [ln for ln in stderr.splitlines() if ln.startswith("mixsynth: bounds adjusted values: ")]
+    lines = [
+        ln for ln in stderr.splitlines() if ln.startswith("mixsynth: bounds adjusted values: ")
+    ]
     assert len(lines) <= 1
     if not lines:
         return {}
@@ -75,9 +81,11 @@ def adjusted_on_stderr(stderr: str) -> dict[str, tuple[int, str]]:
 def test_stdout_holds_only_parquet_and_notices_go_to_stderr(runner, src, table):
     result = gen(runner, src, "-o", "-", "-n", 75)
     data = result.stdout_bytes
-    assert data[:4] == b"PAR1" and data[-4:] == b"PAR1"
+    assert data[:4] == b"PAR1"
+    assert data[-4:] == b"PAR1"
     out = pq.read_table(pa.BufferReader(data))
-    assert out.num_rows == 75 and out.column_names == table.column_names
+    assert out.num_rows == 75
+    assert out.column_names == table.column_names
     lines = result.stderr.splitlines()
     assert len(lines) == 3, lines
     assert lines[0] == (
@@ -127,8 +135,11 @@ def test_two_fresh_seeds_differ(runner, src, tmp_path):
 
 def test_seed_from_the_environment(runner, src, tmp_path):
     gen(runner, src, "-o", tmp_path / "a.parquet", "--seed", 7, "-q")
-    result = runner.invoke(app, ["generate", str(src), "-o", str(tmp_path / "b.parquet"), "-q"],
-                           env={"MIXSYNTH_SEED": "7"})
+    result = runner.invoke(
+        app,
+        ["generate", str(src), "-o", str(tmp_path / "b.parquet"), "-q"],
+        env={"MIXSYNTH_SEED": "7"},
+    )
     assert result.exit_code == 0, result.stderr
     assert read(tmp_path / "b.parquet")[0].equals(read(tmp_path / "a.parquet")[0])
 
@@ -138,7 +149,21 @@ def test_chunk_rows_do_not_change_the_rows(runner, src, tmp_path, bounds):
     tables, groups = [], []
     for chunk in (1000, 8192, 50000):
         path = tmp_path / f"c{chunk}.parquet"
-        gen(runner, src, "-o", path, "-n", 20_000, "--seed", 12, "--chunk-rows", chunk, "--bounds", bounds, "-q")
+        gen(
+            runner,
+            src,
+            "-o",
+            path,
+            "-n",
+            20_000,
+            "--seed",
+            12,
+            "--chunk-rows",
+            chunk,
+            "--bounds",
+            bounds,
+            "-q",
+        )
         tables.append(read(path))
         groups.append(pq.ParquetFile(path).metadata.num_row_groups)
     assert groups == [20, 3, 1]  # the option did take effect
@@ -165,20 +190,27 @@ def test_output_schema_equals_input_schema(runner, tmp_path, path):
 
 
 def test_required_fields_and_exact_types_survive(runner, tmp_parquet, tmp_path, rng):
-    schema = pa.schema([
-        pa.field("x", pa.float32(), nullable=False),
-        pa.field("n", pa.uint16(), nullable=False),
-        pa.field("t", pa.timestamp("ms", tz="America/Chicago")),
-        pa.field("d", pa.date32()),
-        pa.field("s", pa.large_string(), nullable=False),
-    ])
-    table = pa.table({
-        "x": rng.normal(size=30).astype(np.float32),
-        "n": rng.integers(0, 500, size=30).astype(np.uint16),
-        "t": pa.array(rng.integers(0, 10**12, size=30)).cast(pa.timestamp("ms", tz="America/Chicago")),
-        "d": pa.array(rng.integers(0, 20_000, size=30).astype(np.int32)).cast(pa.date32()),
-        "s": pa.array(rng.choice(["p", "q", "r"], size=30)),
-    }, schema=schema)
+    schema = pa.schema(
+        [
+            pa.field("x", pa.float32(), nullable=False),
+            pa.field("n", pa.uint16(), nullable=False),
+            pa.field("t", pa.timestamp("ms", tz="America/Chicago")),
+            pa.field("d", pa.date32()),
+            pa.field("s", pa.large_string(), nullable=False),
+        ]
+    )
+    table = pa.table(
+        {
+            "x": rng.normal(size=30).astype(np.float32),
+            "n": rng.integers(0, 500, size=30).astype(np.uint16),
+            "t": pa.array(rng.integers(0, 10**12, size=30)).cast(
+                pa.timestamp("ms", tz="America/Chicago")
+            ),
+            "d": pa.array(rng.integers(0, 20_000, size=30).astype(np.int32)).cast(pa.date32()),
+            "s": pa.array(rng.choice(["p", "q", "r"], size=30)),
+        },
+        schema=schema,
+    )
     out = tmp_path / "o.parquet"
     gen(runner, tmp_parquet(table), "-o", out, "-n", 100, "--seed", 1, "-q")
     assert fields(pq.read_schema(out)) == fields(schema)
@@ -197,7 +229,10 @@ def test_columns_keep_source_order_and_target_is_kept(runner, src, tmp_path):
 def test_ids_drop_drops_identifier_columns_with_a_notice(runner, src, tmp_path, table):
     out = tmp_path / "o.parquet"
     result = gen(runner, src, "-o", out, "--ids", "drop", "--seed", 1)
-    assert "mixsynth: column 'user_id' looks like an identifier (all values unique); dropped" in result.stderr.splitlines()
+    assert (
+        "mixsynth: column 'user_id' looks like an identifier (all values unique); dropped"
+        in result.stderr.splitlines()
+    )
     assert fields(pq.read_schema(out)) == fields(table.schema)[1:]
     assert "user_id" not in read(out)[1]["columns"]
 
@@ -210,29 +245,55 @@ def test_provenance_record(runner, src, tmp_path, table):
     result = gen(runner, src, "-o", out, "-n", 500, "--seed", 42)
     _, record = read(out)
     assert record["mixsynth_version"] == mixsynth.__version__
-    assert record["seed"] == 42 and record["rows"] == 500
+    assert record["seed"] == 42
+    assert record["rows"] == 500
     assert record["weights"]["given"] == "epbeta"
-    assert record["weights"]["spec"] == "epbeta:alpha=4.34,beta=1.3256407652103759,eps0=0.3,eps1=0.3"
+    assert (
+        record["weights"]["spec"] == "epbeta:alpha=4.34,beta=1.3256407652103759,eps0=0.3,eps1=0.3"
+    )
     assert record["weights"]["variance_factor"] == pytest.approx(1.0, abs=1e-12)
-    assert record["weights"]["theta_bar"] == pytest.approx(mixsynth.weights.parse("epbeta").theta_bar())
+    assert record["weights"]["theta_bar"] == pytest.approx(
+        mixsynth.weights.parse("epbeta").theta_bar()
+    )
     assert record["bounds"]["policy"] == "auto"
     cols = record["bounds"]["columns"]
     assert set(cols) == {"x", "count"}  # the mixed columns
     counts = table.column("count").to_numpy()
-    assert cols["count"] == {"policy": "clip", "low": float(counts.min()), "high": float(counts.max())}
-    assert cols["x"] == {"policy": "none", "low": None, "high": None}  # negative values: not clipped
-    assert record["source"] == {"rows": 40, "schema_sha256": provenance.schema_fingerprint(table.schema)}
-    assert record["columns"] == {"user_id": "id", "x": "float", "count": "integer", "g": "categorical"}
+    assert cols["count"] == {
+        "policy": "clip",
+        "low": float(counts.min()),
+        "high": float(counts.max()),
+    }
+    assert cols["x"] == {
+        "policy": "none",
+        "low": None,
+        "high": None,
+    }  # negative values: not clipped
+    assert record["source"] == {
+        "rows": 40,
+        "schema_sha256": provenance.schema_fingerprint(table.schema),
+    }
+    assert record["columns"] == {
+        "user_id": "id",
+        "x": "float",
+        "count": "integer",
+        "g": "categorical",
+    }
     # The counts printed on stderr are the ones stored.
     printed = adjusted_on_stderr(result.stderr)
-    assert record["adjusted"]["count"] > 0 and record["adjusted"]["x"] == 0
-    assert printed == {name: (n, cols[name]["policy"]) for name, n in record["adjusted"].items() if n}
+    assert record["adjusted"]["count"] > 0
+    assert record["adjusted"]["x"] == 0
+    assert printed == {
+        name: (n, cols[name]["policy"]) for name, n in record["adjusted"].items() if n
+    }
 
 
 @pytest.mark.parametrize("policy", ["clip", "reflect", "resample"])
 def test_adjusted_counts_on_stderr_equal_the_stored_ones(runner, src, tmp_path, policy):
     out = tmp_path / "o.parquet"
-    result = gen(runner, src, "-o", out, "-n", 3000, "--seed", 5, "--bounds", policy, "--chunk-rows", 1000)
+    result = gen(
+        runner, src, "-o", out, "-n", 3000, "--seed", 5, "--bounds", policy, "--chunk-rows", 1000
+    )
     synth, record = read(out)
     printed = adjusted_on_stderr(result.stderr)
     assert printed == {name: (n, policy) for name, n in record["adjusted"].items() if n}
@@ -240,7 +301,8 @@ def test_adjusted_counts_on_stderr_equal_the_stored_ones(runner, src, tmp_path, 
     assert record["bounds"]["policy"] == policy
     low, high = record["bounds"]["columns"]["x"]["low"], record["bounds"]["columns"]["x"]["high"]
     x = synth.column("x").to_numpy()
-    assert low <= x.min() and x.max() <= high
+    assert low <= x.min()
+    assert x.max() <= high
 
 
 def test_no_adjustment_line_when_nothing_moved(runner, src, tmp_path):
@@ -254,27 +316,57 @@ def test_no_adjustment_line_when_nothing_moved(runner, src, tmp_path):
 
 def _beta_ab(a: float, theta_bar: float) -> dict:
     """Beta(a, a): Var = 1/(4(2a+1)), c = (a+1)/(2a+1) (DESIGN.md section 2)."""
-    return {"support": [0.0, 1.0], "mean": 0.5, "variance": 1 / (4 * (2 * a + 1)),
-            "variance_factor": (a + 1) / (2 * a + 1), "theta_bar": theta_bar}
+    return {
+        "support": [0.0, 1.0],
+        "mean": 0.5,
+        "variance": 1 / (4 * (2 * a + 1)),
+        "variance_factor": (a + 1) / (2 * a + 1),
+        "theta_bar": theta_bar,
+    }
 
 
 def _epbeta(alpha: float, beta: float, eps: float) -> dict:
     length, m = 1 + 2 * eps, alpha / (alpha + beta)
     mean = -eps + length * m
     var = length**2 * m * (1 - m) / (alpha + beta + 1)
-    return {"support": [-eps, 1 + eps], "mean": mean, "variance": var,
-            "variance_factor": 1 - 2 * (mean - var - mean**2)}
+    return {
+        "support": [-eps, 1 + eps],
+        "mean": mean,
+        "variance": var,
+        "variance_factor": 1 - 2 * (mean - var - mean**2),
+    }
 
 
 LAWS = {
-    "uniform": ("uniform", {"support": [0.0, 1.0], "mean": 0.5, "variance": 1 / 12,
-                            "variance_factor": 2 / 3, "theta_bar": 3 / 4}),
-    "midpoint": ("midpoint", {"support": [0.5, 0.5], "mean": 0.5, "variance": 0.0,
-                              "variance_factor": 1 / 2, "theta_bar": 1 / 2}),
+    "uniform": (
+        "uniform",
+        {
+            "support": [0.0, 1.0],
+            "mean": 0.5,
+            "variance": 1 / 12,
+            "variance_factor": 2 / 3,
+            "theta_bar": 3 / 4,
+        },
+    ),
+    "midpoint": (
+        "midpoint",
+        {
+            "support": [0.5, 0.5],
+            "mean": 0.5,
+            "variance": 0.0,
+            "variance_factor": 1 / 2,
+            "theta_bar": 1 / 2,
+        },
+    ),
     "beta:2,2": ("beta:2,2", _beta_ab(2.0, theta_bar=11 / 16)),
-    "beta:0.5,0.5": ("beta:0.5,0.5", _beta_ab(0.5, theta_bar=0.5 + 1 / math.pi)),  # arcsine: E|λ−½| = 1/π
-    "epbeta": ("epbeta:alpha=4.34,beta=1.3256407652103759,eps0=0.3,eps1=0.3",
-               _epbeta(4.34, 1.3256407652103759, 0.3)),
+    "beta:0.5,0.5": (
+        "beta:0.5,0.5",
+        _beta_ab(0.5, theta_bar=0.5 + 1 / math.pi),
+    ),  # arcsine: E|λ−½| = 1/π
+    "epbeta": (
+        "epbeta:alpha=4.34,beta=1.3256407652103759,eps0=0.3,eps1=0.3",
+        _epbeta(4.34, 1.3256407652103759, 0.3),
+    ),
     "epbeta:eps=0.3": ("epbeta:alpha=0.78,beta=0.78,eps0=0.3,eps1=0.3", _epbeta(0.78, 0.78, 0.3)),
 }
 
@@ -286,7 +378,8 @@ def test_weights_json_equals_the_closed_forms(runner, spec):
     assert result.exit_code == 0, result.stderr
     assert result.stderr == ""
     got = json.loads(result.stdout)
-    assert got["spec"] == canonical and got["parents"] == 2
+    assert got["spec"] == canonical
+    assert got["parents"] == 2
     for key, value in expected.items():
         assert got[key] == pytest.approx(value, rel=1e-9, abs=1e-12), key
     c = got["variance_factor"]
@@ -301,10 +394,19 @@ def test_weights_text_equals_the_closed_forms(runner, spec):
     result = runner.invoke(app, ["weights", spec])
     assert result.exit_code == 0, result.stderr
     rows = dict(re.split(r"\s{2,}", line, maxsplit=1) for line in result.stdout.splitlines())
-    keys = ["law", "support", "E[λ]", "Var(λ)", "variance factor c", "c^10", "θ̄ = E[max(λ,1−λ)]",
-            "preserves variance"]
+    keys = [
+        "law",
+        "support",
+        "E[λ]",
+        "Var(λ)",
+        "variance factor c",
+        "c^10",
+        "θ̄ = E[max(λ,1−λ)]",
+        "preserves variance",
+    ]
     assert [k for k in rows if k in keys] == keys
-    assert rows["law"] == canonical and rows["parents"] == "2"
+    assert rows["law"] == canonical
+    assert rows["parents"] == "2"
     lo, hi = (float(v) for v in rows["support"].strip("[]").split(", "))
     assert [lo, hi] == pytest.approx(expected["support"])
     assert float(rows["E[λ]"]) == pytest.approx(expected["mean"], rel=1e-5)
@@ -318,7 +420,10 @@ def test_weights_text_equals_the_closed_forms(runner, spec):
 
 def test_weights_default_is_the_papers_law(runner):
     text = runner.invoke(app, ["weights"]).stdout
-    assert text.splitlines()[0].split()[-1] == "epbeta:alpha=4.34,beta=1.3256407652103759,eps0=0.3,eps1=0.3"
+    assert (
+        text.splitlines()[0].split()[-1]
+        == "epbeta:alpha=4.34,beta=1.3256407652103759,eps0=0.3,eps1=0.3"
+    )
     assert re.search(r"^variance factor c +1$", text, re.M)
     assert re.search(r"^preserves variance +yes$", text, re.M)
 
@@ -338,7 +443,9 @@ def test_explicit_non_preserving_epbeta_warns_on_generate(runner, src, tmp_path)
     assert record["weights"]["variance_factor"] == pytest.approx(factor, rel=1e-6)
     # A preserving law says nothing; --quiet silences the warning too.
     assert "preserve" not in gen(runner, src, "-o", tmp_path / "o.parquet", "--seed", 1).stderr
-    assert gen(runner, src, "-o", tmp_path / "o.parquet", "-w", spec, "--seed", 1, "-q").stderr == ""
+    assert (
+        gen(runner, src, "-o", tmp_path / "o.parquet", "-w", spec, "--seed", 1, "-q").stderr == ""
+    )
 
 
 # --- sources: .npy, directories, stdin ---------------------------------------------------
@@ -348,11 +455,13 @@ def test_npy_digits_give_a_tensor_column(runner, tmp_path):
     out = tmp_path / "o.parquet"
     gen(runner, ROOT / "sample_data" / "digits.npy", "-o", out, "-n", 300, "--seed", 1, "-q")
     synth = pq.read_table(out)
-    assert synth.column_names == ["array"] and synth.num_rows == 300
+    assert synth.column_names == ["array"]
+    assert synth.num_rows == 300
     assert synth.schema.field("array").type == pa.fixed_shape_tensor(pa.float32(), (8, 8))
     images = synth.column("array").combine_chunks().to_numpy_ndarray()
     assert images.shape == (300, 8, 8)
-    assert images.min() >= 0.0 and images.max() <= 16.0  # non-negative pixels: clipped to the range
+    assert images.min() >= 0.0
+    assert images.max() <= 16.0
     assert len(np.unique(images.reshape(300, -1), axis=0)) > 250  # mixed, not copied
 
 
@@ -395,8 +504,13 @@ def _help(command: str) -> str:
 def _commands_reading_stdin() -> list:
     """Every command whose arguments take ``-`` for stdin (found from the app itself)."""
     names = sorted(n for n in typer.main.get_command(app).commands if "for stdin" in _help(n))
-    marks = {"diagnose": pytest.mark.xfail(strict=True, reason="diagnose --help offers '- for stdin' but "
-                                           "does not say that stdin is read whole into memory")}
+    marks = {
+        "diagnose": pytest.mark.xfail(
+            strict=True,
+            reason="diagnose --help offers '- for stdin' but "
+            "does not say that stdin is read whole into memory",
+        )
+    }
     return [pytest.param(name, marks=marks.get(name, ())) for name in names]
 
 
@@ -407,8 +521,10 @@ def test_every_command_that_reads_stdin_says_it_is_buffered(command):
 
 def test_generate_reads_stdin_and_explains_why_it_is_buffered():
     assert "generate" in [p.values[0] for p in _commands_reading_stdin()]
-    assert ("or - for stdin (Parquet or Arrow IPC; stdin is buffered whole in memory because "
-            "Parquet's footer comes last)") in _help("generate")
+    assert (
+        "or - for stdin (Parquet or Arrow IPC; stdin is buffered whole in memory because "
+        "Parquet's footer comes last)"
+    ) in _help("generate")
 
 
 def test_weights_help(runner):
@@ -418,9 +534,17 @@ def test_weights_help(runner):
 
 
 def test_python_m_mixsynth_help():
-    result = subprocess.run([sys.executable, "-m", "mixsynth", "--help"], capture_output=True, text=True,
-                            timeout=60, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "mixsynth", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("Usage: mixsynth ")
-    assert re.search(r"^\s+generate\s", result.stdout, re.M) and re.search(r"^\s+weights\s", result.stdout, re.M)
-    assert "Exit codes: 0 ok, 1 error (bad input), 2 usage (bad options)" in " ".join(result.stdout.split())
+    assert re.search(r"^\s+generate\s", result.stdout, re.M)
+    assert re.search(r"^\s+weights\s", result.stdout, re.M)
+    assert "Exit codes: 0 ok, 1 error (bad input), 2 usage (bad options)" in " ".join(
+        result.stdout.split()
+    )

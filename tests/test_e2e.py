@@ -9,11 +9,9 @@ import select
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -23,34 +21,51 @@ import mixsynth
 MIXSYNTH = shutil.which("mixsynth")
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.skipif(MIXSYNTH is None, reason="the mixsynth command is not installed")
-ENV = {k: v for k, v in os.environ.items() if k != "MIXSYNTH_SEED"}
+ENV = {k: v for k, v in os.environ.items() if not k.startswith("MIXSYNTH_")}
 
 
 def sh(script: str, cwd: Path, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run(["bash", "-c", f"set -o pipefail; {script}"], cwd=cwd, env=ENV,
-                          capture_output=True, timeout=120, check=False, **kw)
+    return subprocess.run(
+        ["bash", "-c", f"set -o pipefail; {script}"],
+        cwd=cwd,
+        env=ENV,
+        capture_output=True,
+        timeout=120,
+        check=False,
+        **kw,
+    )
 
 
 @pytest.fixture
 def table(rng) -> pa.Table:
-    return pa.table({
-        "x": rng.normal(size=40),
-        "y": rng.gamma(2.0, size=40),
-        "k": pa.array(rng.integers(0, 5, size=40), pa.int16()),
-        "g": pa.array(rng.choice(["a", "b", "c"], size=40)),
-    })
+    return pa.table(
+        {
+            "x": rng.normal(size=40),
+            "y": rng.gamma(2.0, size=40),
+            "k": pa.array(rng.integers(0, 5, size=40), pa.int16()),
+            "g": pa.array(rng.choice(["a", "b", "c"], size=40)),
+        }
+    )
 
 
 def test_stdin_to_stdout_pipeline(tmp_path, tmp_parquet, table):
     tmp_parquet(table, "x.parquet")
-    result = sh("cat x.parquet | mixsynth generate - -o - --seed 3 | mixsynth generate - -o out.parquet --seed 4",
-                tmp_path, text=True)
+    result = sh(
+        "cat x.parquet | mixsynth generate - -o - --seed 3"
+        " | mixsynth generate - -o out.parquet --seed 4",
+        tmp_path,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr
     # Two stages, each reporting only its bounds adjustments (seeds were given).
-    assert all(line.startswith("mixsynth: bounds adjusted values: ") for line in result.stderr.splitlines())
+    assert all(
+        line.startswith("mixsynth: bounds adjusted values: ") for line in result.stderr.splitlines()
+    )
     pf = pq.ParquetFile(tmp_path / "out.parquet")
     record = json.loads(pf.metadata.metadata[b"mixsynth"])
-    assert record["seed"] == 4 and record["rows"] == 40 and record["source"]["rows"] == 40
+    assert record["seed"] == 4
+    assert record["rows"] == 40
+    assert record["source"]["rows"] == 40
     out = pf.read()
     assert [(f.name, f.type) for f in out.schema] == [(f.name, f.type) for f in table.schema]
     # The same two rounds through the Python API give the same rows.
@@ -59,24 +74,27 @@ def test_stdin_to_stdout_pipeline(tmp_path, tmp_parquet, table):
     assert set(out.column("g").to_pylist()) <= {"a", "b", "c"}
 
 
-def test_file_to_file_and_weights_json_in_a_pipe(tmp_path):
-    result = sh(f"mixsynth generate {ROOT}/sample_data/penguins.parquet -n 1e3 -o p.parquet --seed 8 -q "
-                "&& mixsynth weights uniform --json | python -c 'import json,sys; print(json.load(sys.stdin)[\"variance_factor\"])'",
-                tmp_path, text=True)
+def test_weights_json_is_one_line_on_stdout(tmp_path):
+    result = sh("mixsynth weights uniform --json", tmp_path, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
-    assert float(result.stdout) == pytest.approx(2 / 3)
-    assert pq.read_metadata(tmp_path / "p.parquet").num_rows == 1000
-    assert pq.read_schema(tmp_path / "p.parquet").names == pq.read_schema(ROOT / "sample_data/penguins.parquet").names
+    assert result.stdout.count("\n") == 1
+    assert json.loads(result.stdout)["variance_factor"] == pytest.approx(2 / 3)
 
 
 def test_stdout_closed_early_exits_quietly(tmp_path):
     # cli._errors_to_exit maps BrokenPipeError to exit 0 with nothing on stderr.
-    result = sh(f"mixsynth generate {ROOT}/sample_data/digits.parquet -n 2e5 -o - | head -c 100 > /dev/null",
-                tmp_path, text=True)
+    result = sh(
+        f"mixsynth generate {ROOT}/sample_data/digits.parquet -n 2e5 -o -"
+        " | head -c 100 > /dev/null",
+        tmp_path,
+        text=True,
+    )
     assert result.returncode == 0, result.stderr
-    assert "Traceback" not in result.stderr and "Error" not in result.stderr
-    assert "BrokenPipe" not in result.stderr and "Exception ignored" not in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "Error" not in result.stderr
+    assert "BrokenPipe" not in result.stderr
+    assert "Exception ignored" not in result.stderr
     assert all(line.startswith("mixsynth: ") for line in result.stderr.splitlines()), result.stderr
 
 
@@ -100,24 +118,41 @@ def test_refuses_to_write_binary_to_a_terminal(tmp_path, tmp_parquet, table):
     src = tmp_parquet(table)
     leader, follower = pty.openpty()
     try:
-        proc = subprocess.run([MIXSYNTH, "generate", str(src), "-n", "10"], stdout=follower,
-                              stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=ENV, timeout=60,
-                              check=False, text=True)
+        proc = subprocess.run(
+            [MIXSYNTH, "generate", str(src), "-n", "10"],
+            stdout=follower,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            env=ENV,
+            timeout=60,
+            check=False,
+            text=True,
+        )
         ready, _, _ = select.select([leader], [], [], 0.2)
         on_terminal = os.read(leader, 4096) if ready else b""
     finally:
         os.close(leader)
         os.close(follower)
     assert proc.returncode == 2
-    assert proc.stderr == "Error: refusing to write binary Parquet to a terminal; use -o FILE or pipe the output\n"
+    assert (
+        proc.stderr
+        == "Error: refusing to write binary Parquet to a terminal; use -o FILE or pipe the output\n"
+    )
     assert on_terminal == b""
 
 
 def _stderr_on_a_terminal(args: list[str]) -> tuple[int, bytes]:
     leader, follower = pty.openpty()
     try:
-        proc = subprocess.run([MIXSYNTH, *args], stdout=subprocess.DEVNULL, stderr=follower,
-                              stdin=subprocess.DEVNULL, env=ENV, timeout=60, check=False)
+        proc = subprocess.run(
+            [MIXSYNTH, *args],
+            stdout=subprocess.DEVNULL,
+            stderr=follower,
+            stdin=subprocess.DEVNULL,
+            env=ENV,
+            timeout=60,
+            check=False,
+        )
         seen = b""
         while select.select([leader], [], [], 0.2)[0]:
             chunk = os.read(leader, 65536)
@@ -140,14 +175,31 @@ def test_progress_bar_on_a_terminal_only_without_quiet(tmp_path, tmp_parquet, ta
     if quiet:
         assert seen == b""
     else:
-        assert b"generate" in seen and b"/300,000 rows" in seen
+        assert b"generate" in seen
+        assert b"/300,000 rows" in seen
 
 
 def test_ctrl_c_leaves_no_partial_output(tmp_path):
     out = tmp_path / "out.parquet"
-    proc = subprocess.Popen([MIXSYNTH, "generate", str(ROOT / "sample_data/digits.parquet"), "-n", "1e8",
-                             "-o", str(out), "--seed", "1", "--chunk-rows", "8192", "-q"],
-                            stderr=subprocess.PIPE, text=True, env=ENV)
+    proc = subprocess.Popen(
+        [
+            MIXSYNTH,
+            "generate",
+            str(ROOT / "sample_data/digits.parquet"),
+            "-n",
+            "1e8",
+            "-o",
+            str(out),
+            "--seed",
+            "1",
+            "--chunk-rows",
+            "8192",
+            "-q",
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+        env=ENV,
+    )
     try:
         deadline = time.monotonic() + 30
         while not list(tmp_path.glob(".out.parquet.*.tmp")) and time.monotonic() < deadline:
@@ -163,14 +215,3 @@ def test_ctrl_c_leaves_no_partial_output(tmp_path):
     assert proc.returncode == 130
     assert stderr == "Interrupted.\n"
     assert sorted(os.listdir(tmp_path)) == []
-
-
-def test_python_m_runs_the_same_command(tmp_path, tmp_parquet, table):
-    src = tmp_parquet(table)
-    a = subprocess.run([MIXSYNTH, "generate", str(src), "-o", "-", "--seed", "9", "-q"],
-                       capture_output=True, env=ENV, timeout=60, check=True)
-    b = subprocess.run([sys.executable, "-m", "mixsynth", "generate", str(src), "-o", "-",
-                        "--seed", "9", "-q"], capture_output=True, env=ENV, timeout=60, check=True)
-    ta, tb = (pq.read_table(pa.BufferReader(r.stdout)) for r in (a, b))
-    assert ta.num_rows == 40 and ta.equals(tb)
-    assert np.isfinite(ta.column("x").to_numpy()).all()

@@ -19,7 +19,9 @@ from mixsynth.errors import InputError, UsageError
 
 @pytest.fixture
 def table(rng) -> pa.Table:
-    return pa.table({"x": rng.normal(size=12), "k": pa.array(range(12), pa.int32()), "s": list("abcabcabcabc")})
+    return pa.table(
+        {"x": rng.normal(size=12), "k": pa.array(range(12), pa.int32()), "s": list("abcabcabcabc")}
+    )
 
 
 def _parquet_bytes(table: pa.Table, **kw) -> bytes:
@@ -110,7 +112,8 @@ def test_hive_partitioned_directory(tmp_path, table):
 def test_directory_projection_reads_only_selected_columns(tmp_path, table):
     pq.write_to_dataset(table, tmp_path / "ds", partition_cols=["s"])
     src = io.read_source(str(tmp_path / "ds"), lambda names: ["k"])
-    assert src.table.column_names == ["k"] and src.table.num_rows == 12
+    assert src.table.column_names == ["k"]
+    assert src.table.num_rows == 12
 
 
 @pytest.mark.parametrize(
@@ -121,7 +124,8 @@ def test_npy_arrays(tmp_path, shape, dtype):
     path = tmp_path / "a.npy"
     np.save(path, arr)
     table = io.read_source(str(path)).table
-    assert table.column_names == ["array"] and table.num_rows == 7
+    assert table.column_names == ["array"]
+    assert table.num_rows == 7
     column = table.column("array")
     if len(shape) == 1:
         assert column.type == pa.from_numpy_dtype(dtype)
@@ -134,7 +138,10 @@ def test_npy_arrays(tmp_path, shape, dtype):
 @pytest.mark.parametrize(
     ("arr", "message"),
     [
-        (np.array(["a", "b"]), "'{path}' holds a <U1 array of shape (2,); expected numbers, one row per item"),
+        (
+            np.array(["a", "b"]),
+            "'{path}' holds a <U1 array of shape (2,); expected numbers, one row per item",
+        ),
         (np.float64(3.0), "'{path}' holds a float64 array of shape (); expected numbers"),
         (np.array([{"a": 1}], dtype=object), "cannot read '{path}' as a .npy array: "),
     ],
@@ -155,7 +162,8 @@ def test_missing_source():
 
 def test_unknown_column_from_select_propagates(tmp_parquet, table):
     def select(names):
-        raise UsageError("unknown column 'q'")
+        msg = "unknown column 'q'"
+        raise UsageError(msg)
 
     with pytest.raises(UsageError, match="unknown column 'q'"):
         io.read_source(str(tmp_parquet(table)), select)
@@ -199,7 +207,8 @@ def test_hard_link_to_the_source_is_refused(tmp_path, tmp_parquet, table):
 def _chunks(table: pa.Table, fail_after: int | None = None):
     for i in range(3):
         if fail_after is not None and i == fail_after:
-            raise InputError("boom")
+            msg = "boom"
+            raise InputError(msg)
         yield table.slice(4 * i, 4)
 
 
@@ -254,7 +263,8 @@ def test_failure_after_a_chunk_writes_no_footer_to_stdout(table):
     with pytest.raises(InputError, match="boom"):
         io.write_parquet("-", table.schema, _chunks(table, 2), footer=lambda: {}, stdout=buf)
     data = buf.getvalue()
-    assert data.startswith(b"PAR1") and not data.endswith(b"PAR1")
+    assert data.startswith(b"PAR1")
+    assert not data.endswith(b"PAR1")
 
 
 def test_no_chunks_writes_an_empty_table(tmp_path, table):
