@@ -97,6 +97,21 @@ def test_directory_with_a_file_that_is_not_parquet(runner, tmp_path, out):
     assert_error(result, 1, f"cannot read '{folder}' as a Parquet dataset:", out=out)
 
 
+def test_directory_with_one_corrupt_file(runner, tmp_path, tmp_parquet, table, out):
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    tmp_parquet(table, "parts/a.parquet")
+    (folder / "b.parquet").write_bytes(b"not parquet at all, but long enough")
+    result = gen(runner, folder, "-o", out)
+    assert_error(
+        result,
+        1,
+        f"cannot read '{folder}' as Parquet: "
+        f"Could not open Parquet input source '{folder}/b.parquet'",
+        out=out,
+    )
+
+
 def test_bytes_that_are_not_parquet(runner, tmp_path, out):
     path = tmp_path / "data.parquet"
     path.write_bytes(b"species,mass\nAdelie,3750\n")
@@ -242,6 +257,12 @@ def test_mixed_bytes_and_str_through_the_python_api():
     df = pd.DataFrame({"x": [1.0, 2.0, 3.0], "name": [b"ab", "cd", "ef"]})
     with pytest.raises(SchemaError, match="column 'name' holds mixed Python types"):
         mixsynth.generate(df, 5, seed=0)
+
+
+def test_nothing_left_after_dropping_identifiers(runner, tmp_parquet, out):
+    path = tmp_parquet({"user_id": list(range(30)), "key": [f"k{i}" for i in range(30)]})
+    result = gen(runner, path, "-o", out, "--ids", "drop", "-q")
+    assert_error(result, 1, "no columns left to synthesise after dropping identifiers", out=out)
 
 
 # --- column options --------------------------------------------------------------------
