@@ -14,7 +14,6 @@ therefore gives the same rows as ``--engine local``, for any number of workers.
 from __future__ import annotations
 
 import contextlib
-import copy
 import functools
 import os
 import secrets
@@ -59,7 +58,8 @@ def _distributed() -> Any:
 @contextlib.contextmanager
 def client_for(scheduler: Any = None) -> Iterator[Any]:
     """A ``distributed.Client``: the one given, one connected to ``scheduler`` (an address),
-    the current default client, or else a ``LocalCluster`` on this machine for the call."""
+    the current default client, Dask's configured ``scheduler-address``
+    (``DASK_SCHEDULER_ADDRESS``), or else a ``LocalCluster`` on this machine for the call."""
     distributed = _distributed()
     if isinstance(scheduler, distributed.Client):
         yield scheduler
@@ -73,8 +73,19 @@ def client_for(scheduler: Any = None) -> Iterator[Any]:
         with client:
             yield client
         return
-    with contextlib.suppress(ValueError):
-        yield distributed.default_client()
+    try:
+        client = distributed.default_client()
+    except ValueError:
+        client = None
+    if client is not None:
+        yield client
+        return
+    import dask
+
+    address = dask.config.get("scheduler-address", None)
+    if address:
+        with client_for(address) as client:
+            yield client
         return
     with distributed.LocalCluster(n_workers=os.cpu_count() or 1, threads_per_worker=1,
                                   dashboard_address=None) as cluster, distributed.Client(cluster) as client:
@@ -123,7 +134,7 @@ def _write_part(span: tuple[int, int, str], synth: ShardedSynthesizer, filesyste
         for table, adj, _ in synth.part(start, stop, chunk_rows):
             writer.write_table(table)
             adjusted += adj
-        view = copy.copy(synth)
+        view = synth.clone()
         view.adjusted, view.rows_written = adjusted, total
         record = view.provenance()
         record["engine"] = {"name": "dask", "start": start, "stop": stop}
@@ -131,9 +142,8 @@ def _write_part(span: tuple[int, int, str], synth: ShardedSynthesizer, filesyste
     return adjusted
 
 
-@contextlib.contextmanager
-def _output_dir(output: str, source: str) -> Iterator[tuple[pafs.FileSystem, str]]:
-    """A directory to write the files into; a local one appears only when complete."""
+def _check_output(output: str, source: str) -> tuple[pafs.FileSystem, str]:
+    """Refuse outputs that are not a new directory, before any work is done."""
     if output == "-":
         msg = "--engine dask writes a directory of Parquet files; give -o DIR, not -"
         raise UsageError(msg)
@@ -144,22 +154,31 @@ def _output_dir(output: str, source: str) -> Iterator[tuple[pafs.FileSystem, str
     ):
         msg = f"output {output!r} already exists; --engine dask writes a new directory of Parquet files"
         raise UsageError(msg)
+    if isinstance(fs, pafs.LocalFileSystem):
+        out = Path(path).resolve()
+        src = Path(source).resolve() if "://" not in source else None
+        if src is not None and (out == src or src in out.parents):
+            msg = f"output {output!r} would overwrite the source {source!r}; choose another path"
+            raise UsageError(msg)
+        if not out.parent.is_dir():
+            msg = f"cannot write {output!r}: directory {str(out.parent)!r} does not exist"
+            raise InputError(msg)
+    return fs, path
+
+
+@contextlib.contextmanager
+def _output_dir(fs: pafs.FileSystem, path: str) -> Iterator[str]:
+    """A directory to write the files into; a local one appears only when complete."""
     if not isinstance(fs, pafs.LocalFileSystem):
         # Object stores have no atomic directory rename: files appear as they are written.
         fs.create_dir(path)
-        yield fs, path
+        yield path
         return
-    out, src = Path(path).resolve(), Path(source).resolve() if "://" not in source else None
-    if src is not None and (out == src or src in out.parents):
-        msg = f"output {output!r} would overwrite the source {source!r}; choose another path"
-        raise UsageError(msg)
-    if not out.parent.is_dir():
-        msg = f"cannot write {output!r}: directory {str(out.parent)!r} does not exist"
-        raise InputError(msg)
+    out = Path(path).resolve()
     staging = out.parent / f".{out.name}.{secrets.token_hex(4)}.tmp"
     staging.mkdir()
     try:
-        yield fs, str(staging)
+        yield str(staging)
         os.replace(staging, out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -178,10 +197,15 @@ def generate_dataset(
     labels: LabelOptions | None = None,
     bounds: str = "auto",
     bounds_overrides: Mapping[str, object] | None = None,
+    repair: str = "auto",
+    space: str = "raw",
     nan: str = "error",
     ids: str = "regenerate",
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     partition_rows: int = DEFAULT_PARTITION_ROWS,
+    backend: str = "numpy",
+    precision: str = "auto",
+    memory_limit: int | None = None,
     scheduler: Any = None,
     notify: Callable[[str], None] | None = None,
 ) -> DatasetResult:
@@ -197,8 +221,14 @@ def generate_dataset(
         Rows to synthesise; default: as many as the source.
     scheduler : str or distributed.Client, optional
         Scheduler address or client; default: the current client, else a LocalCluster.
-    weights, seed, columns, exclude, target, labels, bounds, bounds_overrides, nan, ids, chunk_rows
+    weights, seed, columns, exclude, target, labels, bounds, bounds_overrides, repair, space, nan,
+    ids, chunk_rows
         As for :func:`mixsynth.generate`; the rows are the local engine's for the same seed.
+        ``--repair variance`` is fitted on the client over the whole source (read once);
+        ``space`` must be ``raw`` (rank scores need every row of a column).
+    backend, precision, memory_limit
+        As for :class:`~mixsynth.generate.Synthesizer`, applied on each worker to the rows
+        it gathers.
 
     Raises
     ------
@@ -211,17 +241,23 @@ def generate_dataset(
     if n is not None and not 1 <= n <= MAX_ROWS:
         msg = f"number of rows must be between 1 and {MAX_ROWS}, got {n}"
         raise UsageError(msg)
+    if source == "-":
+        msg = "--engine dask reads a Parquet file or dataset (path or URL), not stdin"
+        raise UsageError(msg)
     _distributed()
+    fs, out_path = _check_output(output, source)
     src = open_dataset(source)
     names = select_columns(src.schema.names, columns, exclude, target)
     with client_for(scheduler) as client:
         synth = ShardedSynthesizer(src, names, mapper=_mapper(client), weights=weights, seed=seed,
-                                   bounds=bounds, bounds_overrides=bounds_overrides, target=target,
-                                   labels=labels, nan=nan, ids=ids, notify=notify)
+                                   bounds=bounds, bounds_overrides=bounds_overrides, repair=repair,
+                                   space=space, target=target,
+                                   labels=labels, nan=nan, ids=ids, notify=notify, backend=backend,
+                                   precision=precision, memory_limit=memory_limit)
         m = synth.n if n is None else n
         starts = range(0, m, partition_rows)
         width = max(5, len(str(len(starts) - 1)))
-        with _output_dir(output, source) as (fs, path):
+        with _output_dir(fs, out_path) as path:
             spans = [(s, min(s + partition_rows, m), f"{path}/part-{i:0{width}d}.parquet")
                      for i, s in enumerate(starts)]
             shipped = client.scatter(synth, broadcast=True)

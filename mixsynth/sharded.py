@@ -11,7 +11,6 @@ workers or partitions.
 
 from __future__ import annotations
 
-import copy
 import secrets
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -42,6 +41,7 @@ from mixsynth.labels import LabelOptions, LabelPlan
 from mixsynth.plan import build_bounds
 
 # The identifier rule's constants are schema.py's own, so both engines judge alike.
+from mixsynth.space_plan import resolve_repair
 from mixsynth.schema import (
     _ID_MIN_ROWS,
     _ID_NAME,
@@ -110,6 +110,8 @@ class ShardedSynthesizer(Synthesizer):
         seed: int | None = None,
         bounds: str = "auto",
         bounds_overrides: Mapping[str, object] | None = None,
+        repair: str = "auto",
+        space: str = "raw",
         target: str | None = None,
         labels: LabelOptions | None = None,
         nan: str = "error",
@@ -152,10 +154,22 @@ class ShardedSynthesizer(Synthesizer):
         # all that build_bounds reads.
         self.extremes = _extreme_rows(schema, self.specs, facts)
         self.enc = encode(self.extremes, self.specs, nan=nan, precision=precision, notify=self.notify)
+        if space != "raw":
+            msg = (f"--space {space} ranks each column over the whole source and is not available "
+                   "with --engine dask; use --space raw")
+            raise UsageError(msg)
+        self.space, self.rank_gauss = space, None
+        self._X_mix = self.enc.X
         self._mixer = Mixer(self.backend, self.enc.X)  # blocks use their own (see _view)
         self.memory_limit = memory_limit
-        self.bounds = build_bounds(self.enc, bounds, bounds_overrides)
         self.bounds_policy, self.target, self.nan = bounds, target, nan
+        self.bounds = build_bounds(self.enc, bounds, bounds_overrides)
+        self.repair = None
+        self.repair_mode = resolve_repair(repair, self.law, space, self.bounds)
+        if self.repair_mode == "variance":
+            # The stretch is fitted on the whole encoded source, as locally (this reads the
+            # source once into the client's memory; --repair none avoids it).
+            self.repair = self._fetch(np.arange(self.n, dtype=np.int64)).view._fit_repair()
         self.adjusted = np.zeros(self.enc.X.shape[1], dtype=np.int64)
         self.rows_written = 0
 
@@ -164,9 +178,25 @@ class ShardedSynthesizer(Synthesizer):
         """Number of source rows (over all fragments)."""
         return self.index.rows
 
+    def clone(self) -> ShardedSynthesizer:
+        """A shallow copy (``copy.copy`` would go through the pickling state below)."""
+        twin = object.__new__(type(self))
+        twin.__dict__.update(self.__dict__)
+        return twin
+
     def __getstate__(self) -> dict[str, Any]:
-        # The notice callback stays with the client: workers have nothing to tell.
-        return {**self.__dict__, "notify": None}
+        # What travels to workers: the plan, not the client's notice callback, array module
+        # or device copy (the backend is resolved again by name on arrival).
+        state = {**self.__dict__, "notify": None, "backend": self.backend.name}
+        state.pop("_mixer", None)
+        state.pop("_X_mix", None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.backend = resolve_backend(state["backend"])
+        self._X_mix = self.enc.X
+        self._mixer = Mixer(self.backend, self.enc.X)
 
     # -- preparation: the local engine's decisions, from global facts ---------------------
 
@@ -265,8 +295,8 @@ class ShardedSynthesizer(Synthesizer):
 
     def _view(self, enc: Encoded) -> ShardedSynthesizer:
         """This synthesizer over gathered rows ``enc`` (its own kernel; self is untouched)."""
-        view = copy.copy(self)
-        view.enc = enc
+        view = self.clone()
+        view.enc, view._X_mix = enc, enc.X
         view._mixer = Mixer(self.backend, enc.X)
         return view
 

@@ -260,3 +260,58 @@ def test_missing_dask_is_backend_unavailable(monkeypatch, cars_dir, tmp_path):
     with pytest.raises(BackendUnavailable, match=r"dask is not installed; pip install 'mixsynth\[dask\]'") as exc:
         generate_dataset(str(cars_dir), str(tmp_path / "out"))
     assert exc.value.exit_code == 3
+
+
+def test_plan_travels_by_pickle(cars_dir):
+    # Workers in other processes get the plan by pickling: no module, lock or device copy.
+    import pickle
+
+    synth = ShardedSynthesizer(open_dataset(str(cars_dir)), ["Miles_per_Gallon", "Origin", "Year"],
+                               seed=4, notify=_quiet)
+    copy = pickle.loads(pickle.dumps(synth))
+    assert copy.notify is None and copy.backend.name == "numpy"
+    assert _rows(copy.block(100, 900)[0]) == _rows(synth.block(100, 900)[0])
+
+
+def test_cli_engine_dask(client, cars_dir, tmp_path, runner):
+    from mixsynth.cli import app
+
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["generate", str(cars_dir), "--engine", "dask", "-n", "2500", "-o", str(out),
+                                 "--seed", "7", "--bounds", "reflect"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == ""
+    assert "bounds adjusted values:" in result.stderr
+    assert _rows(ds.dataset(out).to_table()) == _rows(_local(cars_dir, 2500, bounds="reflect"))
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["-o", "-"], 2, "Error: --engine dask writes a directory of Parquet files; give -o DIR, not -\n"),
+        (["-o", "{tmp}/x", "--dry-run"], 2, "Error: --dry-run is not available with --engine dask\n"),
+        (["-o", "{tmp}/x", "--label-mode", "soft", "--target", "Origin"], 2,
+         "Error: --label-mode soft fits a model on the whole source and is not available with "
+         "--engine dask; use dominant, within-class, mix or within-bin\n"),
+    ],
+)
+def test_cli_engine_dask_refusals(client, cars_dir, tmp_path, runner, args, code, message):
+    from mixsynth.cli import app
+
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    result = runner.invoke(app, ["generate", str(cars_dir), "--engine", "dask", *args])
+    assert (result.exit_code, result.stderr) == (code, message)
+    assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.slow
+def test_cli_engine_dask_on_worker_processes(cars_dir, tmp_path):
+    # The real thing: the installed command starts a LocalCluster of worker processes.
+    import subprocess
+
+    out = tmp_path / "out"
+    done = subprocess.run([sys.executable, "-m", "mixsynth", "generate", str(cars_dir), "--engine", "dask",
+                           "-n", "3000", "-o", str(out), "--seed", "7", "-q"],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert _rows(ds.dataset(out).to_table()) == _rows(_local(cars_dir, 3000))
