@@ -44,6 +44,18 @@ _SUMMARY_ROWS = (
 )
 
 
+class _Console(Console):
+    """A Console that lets a closed stdout pipe (``| head``) surface as BrokenPipeError.
+
+    rich's default exits with status 1; the CLI's one error handler turns the
+    BrokenPipeError into the quiet exit 0 that every mixsynth command gives.
+    """
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError
+
+
 def render_json(report: DiagnoseReport) -> str:
     """The report as one line of JSON (NaN and ±inf already null)."""
     return json.dumps(report.to_dict(), allow_nan=False, ensure_ascii=False)
@@ -232,7 +244,7 @@ def emit(
     if fmt == "auto":
         fmt = "table" if _isatty(out) else "json"
     if fmt == "table":
-        render_tables(report, Console(file=out, highlight=False), thresholds)
+        render_tables(report, _Console(file=out, highlight=False), thresholds)
         return
     print(render_json(report), file=out, flush=True)
     for note in report.meta["notes"]:

@@ -306,6 +306,16 @@ def test_usage_errors() -> None:
         diagnose([1, 2], t)
 
 
+def test_entirely_null_real_column_is_noted() -> None:
+    real = pa.table({"x": [1.0, 2.0, 3.0], "gone": pa.array([None, None, None], pa.float64())})
+    synth = pa.table({"x": [1.0, 2.0, 3.0], "gone": [1.0, 2.0, 3.0]})
+    report = diagnose(real, synth)
+    gone = report.columns[1]
+    assert gone["variance_ratio"] is None
+    assert gone["null_rate_diff"] == -1.0
+    assert "'gone' is entirely null in the real data" in " ".join(report.meta["notes"])
+
+
 def test_one_row_each_side_does_not_fail() -> None:
     report = diagnose(pa.table({"x": [1.0], "c": ["a"]}), pa.table({"x": [2.0], "c": ["a"]}))
     assert report.summary["variance_ratio_median"] is None

@@ -194,3 +194,14 @@ def test_pipeline_uniform_shrinks_variance_to_two_thirds() -> None:
     assert summary["variance_ratio_median"] == pytest.approx(2 / 3, abs=0.07)
     assert summary["measured_variance_factor"] == pytest.approx(2 / 3, abs=0.07)
     assert summary["predicted_variance_factor"] == pytest.approx(2 / 3)
+
+
+def test_closed_stdout_pipe_is_a_quiet_exit_0(pair) -> None:
+    real, synth = pair
+    command = (f"set -o pipefail; {sys.executable} -m mixsynth diagnose {real} {synth} "
+               "--format table | head -n 1")
+    done = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=120,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("mixsynth diagnose:")
+    assert done.stderr == ""

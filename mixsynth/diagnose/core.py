@@ -174,8 +174,8 @@ def _run(
                                        [(X[k], s.sample) for k, (_, s) in sides.items()]),
                      strict=True))
     privacy = dcr(space["real"], space["synth"], space.get("holdout"), seed)
-    if detection:
-        privacy.update(detection_auc(space["real"], space["synth"], seed))
+    privacy.update(detection_auc(space["real"], space["synth"], seed) if detection
+                   else {"detection_auc": None})
     summary = summarise(
         entries, covariance(rs.moments, ss.moments), corr, cont,
         {k: privacy.get(k) for k in ("dcr_p5", "dcr_median", "exact_copy_fraction",

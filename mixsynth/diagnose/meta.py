@@ -38,10 +38,12 @@ def _notes(layout: Layout, real: Input, synth: Input, sides: dict[str, tuple[Inp
         notes.append(f"columns on one side only: real {list(layout.only_real)}, "
                      f"synthetic {list(layout.only_synth)}")
     notes += [f"skipped {name!r}: {why}" for name, why in layout.skipped]
-    synth_scan = sides["synth"][1]
+    real_scan, synth_scan = sides["real"][1], sides["synth"][1]
+    notes += [f"{n!r} is entirely null in the real data; only its null rate is compared"
+              for n, c in real_scan.nulls.items() if c == real_scan.rows]
     notes += [f"{n!r}: {c:,} NaN/inf synthetic values treated as null"
               for n, c in synth_scan.nonfinite.items() if c]
-    too_many = sides["real"][1].too_many | synth_scan.too_many
+    too_many = real_scan.too_many | synth_scan.too_many
     notes += [f"{n!r}: more than {MAX_CATEGORIES:,} categories; frequencies not compared"
               for n in sorted(too_many)]
     if layout.d > MAX_COV_DIMS:
