@@ -268,7 +268,7 @@ def _generate_on_dask(source: str, output: str, scheduler: str | None, *, rows: 
 
 @app.command()
 def diagnose(
-    real: Annotated[str, typer.Argument(help="Real data: Parquet file or directory (streamed in row batches), .npy, or - for stdin.")],
+    real: Annotated[str, typer.Argument(help="Real data: Parquet file or directory (streamed in row batches), .npy, or - for stdin (Parquet or Arrow IPC; stdin is buffered whole in memory because Parquet's footer comes last).")],
     synth: Annotated[str, typer.Argument(help="Synthetic data, in the same forms; at most one of REAL, SYNTH and --holdout may be -.")],
     holdout: Annotated[str | None, typer.Option(help="Real rows not used for synthesis: adds holdout DCR and the share of synthetic rows closer to training than to holdout.")] = None,
     columns: Annotated[list[str] | None, typer.Option(help="Columns to compare (comma-separated or repeated); default all shared columns.")] = None,
@@ -278,7 +278,7 @@ def diagnose(
     as_json: Annotated[bool, typer.Option("--json", help="Short for --format json.")] = False,
     sample: Annotated[str, typer.Option(help="Rows per side (seeded) for KS, Wasserstein, quantiles, Cramér's V, DCR and detection; moments, covariance, ranges and counts use all rows.")] = "50000",
     seed: Annotated[int, typer.Option(help="Seed for the samples and the detection classifier.")] = 0,
-    fail_under: Annotated[list[str] | None, typer.Option(help="METRIC=VALUE, repeatable; exit 4 if a check fails. Lower-is-better metrics (errors, *_diff, ks_*, tv_*, wasserstein_mean, out_of_range_fraction, exact_copy_fraction, closer_to_train_fraction, detection_auc, variance_ratio_max) are upper bounds; the rest are lower bounds.")] = None,
+    fail_under: Annotated[list[str] | None, typer.Option(help="METRIC=VALUE (a summary key), repeatable; exit 4 if a check fails. Lower bounds (fail below): variance_ratio_median, variance_ratio_min, total_variance_ratio, measured_variance_factor, dcr_p5, dcr_median. Every other metric is lower-is-better, so its VALUE is an upper bound (fail above).")] = None,
     plot: Annotated[Path | None, typer.Option(help="Also write a PNG: variance ratios, correlation heatmaps, marginals (needs pip install 'mixsynth[plot]').")] = None,
     detection: Annotated[bool, typer.Option("--detection", help="Also cross-validate a real-vs-synthetic classifier (ROC AUC, 0.5 = indistinguishable; slower).")] = False,
 ) -> None:

@@ -205,3 +205,14 @@ def test_closed_stdout_pipe_is_a_quiet_exit_0(pair) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("mixsynth diagnose:")
     assert done.stderr == ""
+
+
+def test_help_names_the_lower_and_upper_bounds(runner) -> None:
+    from mixsynth.diagnose import CHECKS
+
+    text = " ".join(runner.invoke(app, ["diagnose", "--help"]).stdout.split())
+    lower = text.split("Lower bounds (fail below):")[1].split(".")[0]
+    assert sorted(m.strip() for m in lower.split(",")) == sorted(
+        name for name, way in CHECKS.items() if way == "min"
+    )
+    assert "so its VALUE is an upper bound (fail above)" in text
