@@ -51,6 +51,13 @@ class Source:
     provenance: dict[str, Any] | None = None
 
 
+def _is_terminal(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
 def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
@@ -156,7 +163,11 @@ def read_source(src: str, select: Select | None = None, *, stdin: IO[bytes] | No
         Missing file, empty directory, not Parquet, truncated file, empty stdin.
     """
     if src == "-":
-        return _read_stdin(stdin or sys.stdin.buffer, select)
+        stream = stdin or sys.stdin.buffer
+        if _is_terminal(stream):
+            msg = "refusing to read Parquet from a terminal on stdin; pipe data in or give a file path"
+            raise UsageError(msg)
+        return _read_stdin(stream, select)
     path = Path(src)
     if not path.exists():
         msg = f"no such file or directory: {src!r}"

@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow as pa
 
 from mixsynth.bounds import POLICIES, Bounds
-from mixsynth.encode import Encoded
+from mixsynth.encode import Encoded, Feature
 from mixsynth.errors import InputError, SchemaError, UsageError
 from mixsynth.schema import ColumnSpec, Kind, id_like, infer_kind, is_mixed
 
@@ -123,14 +123,37 @@ def _override(name: str, value: object, origin: int = 0) -> tuple[float, float]:
     return float(low - origin), float(high - origin)
 
 
+def _auto_policy(feat: Feature, low: float) -> str:
+    kind, t = feat.spec.kind, feat.spec.field.type
+    if kind is Kind.TEMPORAL:
+        # Dates, timestamps and durations may extrapolate like any number; a time of day
+        # past midnight is no time at all, so those stay in the observed range.
+        return "clip" if pa.types.is_time(t) else "none"
+    return "clip" if kind is Kind.INTEGER or low >= 0 else "none"
+
+
+def _representable_range(feat: Feature) -> tuple[float, float] | None:
+    """Encoded range the column's type can hold, for types that have one."""
+    t = feat.spec.field.type
+    if feat.spec.kind is Kind.INTEGER:
+        info = np.iinfo(t.to_pandas_dtype())
+        return float(info.min), float(info.max)
+    if feat.spec.kind is Kind.TEMPORAL and pa.types.is_time(t):
+        per_second = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}[t.unit]
+        return float(-feat.origin), float(86_400 * per_second - 1 - feat.origin)
+    return None
+
+
 def build_bounds(enc: Encoded, policy: str, overrides: Mapping[str, object] | None) -> Bounds:
     """Per encoded column bounds and policy.
 
-    ``auto`` clips integer columns and columns whose observed values are all >= 0, and
-    leaves the others alone; an explicit policy applies to every mixed column, with the
-    observed range as bounds. ``overrides`` (column -> [low, high]) replace the observed
-    range; those columns use the global policy, or ``clip`` when it is ``auto``/``none``.
-    Integer columns are always held to their dtype's range, so nothing wraps silently.
+    ``auto`` clips integer columns, columns whose observed values are all >= 0 and times
+    of day to the observed range, and leaves the others (dates, timestamps and durations
+    included) alone; an explicit policy applies to every mixed column, with the observed
+    range as bounds. ``overrides`` (column -> [low, high]) replace the observed range;
+    those columns use the global policy, or ``clip`` when it is ``auto``/``none``.
+    Integers are always held to their dtype's range and times to one day, so nothing
+    wraps silently (policy ``dtype``).
     """
     if policy not in POLICIES:
         msg = f"unknown bounds policy {policy!r}; expected one of {', '.join(POLICIES)}"
@@ -156,13 +179,14 @@ def build_bounds(enc: Encoded, policy: str, overrides: Mapping[str, object] | No
             lo, hi = _override(feat.spec.name, overrides[feat.spec.name], feat.origin)
             chosen = policy if policy in ("clip", "reflect", "resample") else "clip"
         elif policy == "auto":
-            chosen = "clip" if feat.spec.kind is Kind.INTEGER or lo >= 0 else "none"
+            chosen = _auto_policy(feat, lo)
         else:
             chosen = policy
-        if chosen == "none" and feat.spec.kind is Kind.INTEGER:
-            info = np.iinfo(feat.spec.field.type.to_pandas_dtype())
+        if chosen == "none":
             # A safety net, not a bound: named apart so it never triggers variance repair.
-            lo, hi, chosen = float(info.min), float(info.max), "dtype"
+            safe = _representable_range(feat)
+            if safe is not None:
+                lo, hi, chosen = safe[0], safe[1], "dtype"
         if chosen != "none":
             low[feat.cols], high[feat.cols], pol[feat.cols] = lo, hi, chosen
     return Bounds(low, high, pol.astype(str))

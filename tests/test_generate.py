@@ -298,3 +298,34 @@ def test_explicit_non_preserving_epbeta_warns_with_its_factor():
     table = pa.table({"x": [1.0, 2.0, 3.0]})
     with pytest.warns(mixsynth.MixsynthWarning, match=r"factor 0\.998548"):
         mixsynth.generate(table, 5, seed=0, weights="epbeta:alpha=4.34,beta=1.33,eps0=0.3,eps1=0.3")
+
+
+def test_auto_bounds_leave_dates_free_but_keep_times_of_day_in_the_day():
+    table = pa.table({
+        "tod": pa.array([0, 86_399_000_000], pa.int64()).cast(pa.time64("us")),
+        "day": pa.array([18000, 18010], pa.int32()).cast(pa.date32()),
+    })
+    _, auto = _gen(table, 4000, bounds="auto", repair="none")
+    cols = auto.provenance()["bounds"]["columns"]
+    assert cols["day"]["policy"] == "none" and cols["tod"]["policy"] == "clip"
+    out, free = _gen(table, 4000, bounds="none")
+    cols = free.provenance()["bounds"]["columns"]
+    assert cols["tod"] == {"policy": "dtype", "low": 0.0, "high": 86_399_999_999.0}
+    assert free.adjustments()["tod"] > 0  # EpBeta overshoots midnight; the safety clip counts it
+    days = out["day"].cast(pa.int32()).to_numpy()
+    assert days.min() < 18000 or days.max() > 18010  # dates may extrapolate
+
+
+def test_stdin_that_is_a_terminal_is_refused():
+    from mixsynth import io
+    from mixsynth.errors import UsageError
+
+    class Terminal:
+        def isatty(self) -> bool:
+            return True
+
+        def read(self) -> bytes:  # pragma: no cover - must not be reached
+            raise AssertionError("read from a terminal")
+
+    with pytest.raises(UsageError, match="refusing to read Parquet from a terminal on stdin"):
+        io.read_source("-", stdin=Terminal())
