@@ -87,8 +87,12 @@ def client_for(scheduler: Any = None) -> Iterator[Any]:
         with client_for(address) as client:
             yield client
         return
-    with distributed.LocalCluster(n_workers=os.cpu_count() or 1, threads_per_worker=1,
-                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+    with (
+        distributed.LocalCluster(
+            n_workers=os.cpu_count() or 1, threads_per_worker=1, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
         yield client
 
 
@@ -125,12 +129,18 @@ class DatasetResult:
     provenance: dict[str, Any]
 
 
-def _write_part(span: tuple[int, int, str], synth: ShardedSynthesizer, filesystem: pafs.FileSystem,
-                chunk_rows: int, total: int) -> np.ndarray:
+def _write_part(
+    span: tuple[int, int, str],
+    synth: ShardedSynthesizer,
+    filesystem: pafs.FileSystem,
+    chunk_rows: int,
+    total: int,
+) -> np.ndarray:
     start, stop, path = span
     adjusted = np.zeros_like(synth.adjusted)
-    with pq.ParquetWriter(path, synth.output_schema_for(stop - start), filesystem=filesystem,
-                          compression="zstd") as writer:
+    with pq.ParquetWriter(
+        path, synth.output_schema_for(stop - start), filesystem=filesystem, compression="zstd"
+    ) as writer:
         for table, adj, _ in synth.part(start, stop, chunk_rows):
             writer.write_table(table)
             adjusted += adj
@@ -152,7 +162,10 @@ def _check_output(output: str, source: str) -> tuple[pafs.FileSystem, str]:
     if info.type == pafs.FileType.File or (
         info.type == pafs.FileType.Directory and fs.get_file_info(pafs.FileSelector(path))
     ):
-        msg = f"output {output!r} already exists; --engine dask writes a new directory of Parquet files"
+        msg = (
+            f"output {output!r} already exists; "
+            "--engine dask writes a new directory of Parquet files"
+        )
         raise UsageError(msg)
     if isinstance(fs, pafs.LocalFileSystem):
         out = Path(path).resolve()
@@ -249,20 +262,43 @@ def generate_dataset(
     src = open_dataset(source)
     names = select_columns(src.schema.names, columns, exclude, target)
     with client_for(scheduler) as client:
-        synth = ShardedSynthesizer(src, names, mapper=_mapper(client), weights=weights, seed=seed,
-                                   bounds=bounds, bounds_overrides=bounds_overrides, repair=repair,
-                                   space=space, target=target,
-                                   labels=labels, nan=nan, ids=ids, notify=notify, backend=backend,
-                                   precision=precision, memory_limit=memory_limit)
+        synth = ShardedSynthesizer(
+            src,
+            names,
+            mapper=_mapper(client),
+            weights=weights,
+            seed=seed,
+            bounds=bounds,
+            bounds_overrides=bounds_overrides,
+            repair=repair,
+            space=space,
+            target=target,
+            labels=labels,
+            nan=nan,
+            ids=ids,
+            notify=notify,
+            backend=backend,
+            precision=precision,
+            memory_limit=memory_limit,
+        )
         m = synth.n if n is None else n
         starts = range(0, m, partition_rows)
         width = max(5, len(str(len(starts) - 1)))
         with _output_dir(fs, out_path) as path:
-            spans = [(s, min(s + partition_rows, m), f"{path}/part-{i:0{width}d}.parquet")
-                     for i, s in enumerate(starts)]
+            spans = [
+                (s, min(s + partition_rows, m), f"{path}/part-{i:0{width}d}.parquet")
+                for i, s in enumerate(starts)
+            ]
             shipped = client.scatter(synth, broadcast=True)
-            futures = client.map(_write_part, spans, synth=shipped, filesystem=fs,
-                                 chunk_rows=chunk_rows, total=m, pure=False)
+            futures = client.map(
+                _write_part,
+                spans,
+                synth=shipped,
+                filesystem=fs,
+                chunk_rows=chunk_rows,
+                total=m,
+                pure=False,
+            )
             for adjusted in client.gather(futures):
                 synth.adjusted += adjusted
     synth.rows_written = m
@@ -270,11 +306,20 @@ def generate_dataset(
     return DatasetResult(output, names_out, m, synth.seed, synth.adjustments(), synth.provenance())
 
 
-def _fragment_moments(fragment: Any, schema: pa.Schema, to_matrix: NumericMatrix, shift: np.ndarray,
-                      null_columns: list[str], bounds: tuple[np.ndarray, np.ndarray] | None,
-                      pairs: bool, batch_rows: int) -> PartialMoments:
+def _fragment_moments(
+    fragment: Any,
+    schema: pa.Schema,
+    to_matrix: NumericMatrix,
+    shift: np.ndarray,
+    null_columns: list[str],
+    bounds: tuple[np.ndarray, np.ndarray] | None,
+    pairs: bool,
+    batch_rows: int,
+) -> PartialMoments:
     batches = fragment.to_batches(columns=null_columns, schema=schema, batch_size=batch_rows)
-    return batch_moments(batches, to_matrix, shift, null_columns=null_columns, bounds=bounds, pairs=pairs)
+    return batch_moments(
+        batches, to_matrix, shift, null_columns=null_columns, bounds=bounds, pairs=pairs
+    )
 
 
 def _merge(*parts: PartialMoments) -> PartialMoments:
@@ -326,15 +371,33 @@ def dataset_moments(
     select_columns(src.schema.names, names)
     matrix = to_matrix or NumericMatrix.for_schema(src.schema, names)
     if shift is None:
-        first = next((b for f in src.fragments for b in f.to_batches(columns=names, schema=src.schema,
-                                                                      batch_size=batch_rows) if b.num_rows), None)
+        first = next(
+            (
+                b
+                for f in src.fragments
+                for b in f.to_batches(columns=names, schema=src.schema, batch_size=batch_rows)
+                if b.num_rows
+            ),
+            None,
+        )
         X = matrix(first) if first is not None else np.empty((0, 0))
         with np.errstate(invalid="ignore", divide="ignore"):
             shift = np.nan_to_num(np.nansum(X, axis=0) / (~np.isnan(X)).sum(axis=0))
-    task = functools.partial(_fragment_moments, schema=src.schema, to_matrix=matrix, shift=shift,
-                             null_columns=names, bounds=bounds, pairs=pairs, batch_rows=batch_rows)
+    task = functools.partial(
+        _fragment_moments,
+        schema=src.schema,
+        to_matrix=matrix,
+        shift=shift,
+        null_columns=names,
+        bounds=bounds,
+        pairs=pairs,
+        batch_rows=batch_rows,
+    )
     with client_for(scheduler) as client:
         futures = client.map(task, list(src.fragments), pure=False)
         while len(futures) > 1:
-            futures = [client.submit(_merge, *futures[i:i + 8], pure=False) for i in range(0, len(futures), 8)]
+            futures = [
+                client.submit(_merge, *futures[i : i + 8], pure=False)
+                for i in range(0, len(futures), 8)
+            ]
         return client.gather(futures[0])

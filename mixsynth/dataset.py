@@ -153,7 +153,9 @@ def _extremes(values: np.ndarray) -> tuple[float | None, float | None]:
     return (float(finite.min()), float(finite.max())) if finite.size else (None, None)
 
 
-def _column_facts(name: str, column: pa.ChunkedArray, kind: Kind | None, field: pa.Field) -> ColumnFacts:
+def _column_facts(
+    name: str, column: pa.ChunkedArray, kind: Kind | None, field: pa.Field
+) -> ColumnFacts:
     nulls = column.null_count
     if kind is Kind.FLOAT:
         values = column.cast(pa.float64()).to_numpy()
@@ -167,8 +169,14 @@ def _column_facts(name: str, column: pa.ChunkedArray, kind: Kind | None, field: 
         unique = nulls == 0 and pc.count_distinct(column).as_py() == len(column)
     if kind is Kind.INTEGER:
         lo, hi = (s.as_py() for s in pc.min_max(column).values())
-        return ColumnFacts(nulls, None if lo is None else float(lo), None if hi is None else float(hi),
-                           int_low=lo, int_high=hi, unique=unique)
+        return ColumnFacts(
+            nulls,
+            None if lo is None else float(lo),
+            None if hi is None else float(hi),
+            int_low=lo,
+            int_high=hi,
+            unique=unique,
+        )
     if kind is Kind.TEMPORAL:
         lo, hi = (s.as_py() for s in pc.min_max(ticks(column)).values())
         return ColumnFacts(nulls, tick_low=lo, tick_high=hi)
@@ -180,13 +188,17 @@ def _column_facts(name: str, column: pa.ChunkedArray, kind: Kind | None, field: 
     return ColumnFacts(nulls, unique=unique)
 
 
-def fragment_facts(fragment: Any, schema: pa.Schema, kinds: dict[str, Kind | None]) -> FragmentFacts:
+def fragment_facts(
+    fragment: Any, schema: pa.Schema, kinds: dict[str, Kind | None]
+) -> FragmentFacts:
     """One pass over a fragment's projected columns (``kinds`` names them)."""
     fragment.ensure_complete_metadata()
     groups = tuple(rg.num_rows for rg in fragment.row_groups)
     table = fragment.to_table(columns=list(kinds), schema=schema)
-    columns = {name: _column_facts(name, table.column(name), kind, schema.field(name))
-               for name, kind in kinds.items()}
+    columns = {
+        name: _column_facts(name, table.column(name), kind, schema.field(name))
+        for name, kind in kinds.items()
+    }
     return FragmentFacts(table.num_rows, groups, columns)
 
 
@@ -225,7 +237,9 @@ class RowIndex:
     @classmethod
     def build(cls, source: SourceDataset, facts: list[FragmentFacts]) -> RowIndex:
         offsets = np.concatenate([[0], np.cumsum([f.rows for f in facts])]).astype(np.int64)
-        groups = tuple(np.concatenate([[0], np.cumsum(f.row_groups)]).astype(np.int64) for f in facts)
+        groups = tuple(
+            np.concatenate([[0], np.cumsum(f.row_groups)]).astype(np.int64) for f in facts
+        )
         return cls(source.fragments, source.schema, offsets, groups)
 
     @property

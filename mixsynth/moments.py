@@ -56,7 +56,9 @@ class NumericMatrix:
     @property
     def labels(self) -> list[str]:
         """One label per matrix column."""
-        return [f"{n}[{i}]" if k is Kind.TENSOR else n for n, k, w in self.columns for i in range(w)]
+        return [
+            f"{n}[{i}]" if k is Kind.TENSOR else n for n, k, w in self.columns for i in range(w)
+        ]
 
     def __call__(self, batch: pa.RecordBatch | pa.Table) -> np.ndarray:
         blocks = []
@@ -66,14 +68,18 @@ class NumericMatrix:
             if kind is Kind.TENSOR:
                 arr = arr.storage if isinstance(arr, pa.ExtensionArray) else arr
                 child = arr.values.slice(arr.offset * width, len(arr) * width)
-                block = np.asarray(child.cast(pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64)
+                block = np.asarray(
+                    child.cast(pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64
+                )
                 block = block.reshape(len(arr), width).copy()
                 block[np.asarray(arr.is_null().to_numpy(zero_copy_only=False), dtype=bool)] = np.nan
             else:
                 if kind is Kind.TEMPORAL:
                     bits = storage_type(arr.type).bit_width
                     arr = arr.cast(pa.int32() if bits == 32 else pa.int64())
-                block = np.asarray(arr.cast(pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64)
+                block = np.asarray(
+                    arr.cast(pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64
+                )
                 block = block.reshape(-1, 1)
             blocks.append(block)
         X = np.hstack(blocks) if blocks else np.empty((batch.num_rows, 0))
@@ -125,7 +131,9 @@ class PartialMoments:
         self.total, self.squares = np.zeros(d), np.zeros(d)
         self.low, self.high = np.full(d, np.nan), np.full(d, np.nan)
         if self.pairs:
-            self.pair_n, self.pair_s, self.pair_q, self.pair_p = (np.zeros((d, d)) for _ in range(4))
+            self.pair_n, self.pair_s, self.pair_q, self.pair_p = (
+                np.zeros((d, d)) for _ in range(4)
+            )
 
     def update(self, X: np.ndarray, bounds: tuple[np.ndarray, np.ndarray] | None = None) -> None:
         """Add the rows of ``X`` (shape (b, d), NaN = missing)."""
@@ -153,10 +161,24 @@ class PartialMoments:
         if not np.array_equal(self.shift, other.shift):
             msg = "cannot merge moments taken with different shifts"
             raise ValueError(msg)
-        out = replace(self, nulls={k: self.nulls.get(k, 0) + other.nulls.get(k, 0)
-                                   for k in self.nulls | other.nulls})
+        out = replace(
+            self,
+            nulls={
+                k: self.nulls.get(k, 0) + other.nulls.get(k, 0) for k in self.nulls | other.nulls
+            },
+        )
         out.rows = self.rows + other.rows
-        for name in ("count", "total", "squares", "below", "above", "pair_n", "pair_s", "pair_q", "pair_p"):
+        for name in (
+            "count",
+            "total",
+            "squares",
+            "below",
+            "above",
+            "pair_n",
+            "pair_s",
+            "pair_q",
+            "pair_p",
+        ):
             a, b = getattr(self, name), getattr(other, name)
             setattr(out, name, None if a is None else a + b)
         out.low, out.high = np.fmin(self.low, other.low), np.fmax(self.high, other.high)
@@ -205,7 +227,9 @@ def batch_moments(
 ) -> PartialMoments:
     """Moments of the rows of ``batches`` (one partition), in one pass."""
     names = list(null_columns)
-    out = PartialMoments(np.asarray(shift, dtype=np.float64), pairs=pairs, nulls=dict.fromkeys(names, 0))
+    out = PartialMoments(
+        np.asarray(shift, dtype=np.float64), pairs=pairs, nulls=dict.fromkeys(names, 0)
+    )
     for batch in batches:
         if batch.num_rows == 0:
             continue

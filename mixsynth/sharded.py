@@ -39,9 +39,6 @@ from mixsynth.errors import InputError, SchemaError, UsageError
 from mixsynth.generate import _RESAMPLE_ATTEMPTS, DEFAULT_CHUNK_ROWS, Synthesizer, _warn
 from mixsynth.labels import LabelOptions, LabelPlan
 from mixsynth.plan import build_bounds
-
-# The identifier rule's constants are schema.py's own, so both engines judge alike.
-from mixsynth.space_plan import resolve_repair
 from mixsynth.schema import (
     _ID_MIN_ROWS,
     _ID_NAME,
@@ -51,11 +48,16 @@ from mixsynth.schema import (
     is_mixed,
     storage_type,
 )
+
+# The identifier rule's constants are schema.py's own, so both engines judge alike.
+from mixsynth.space_plan import resolve_repair
 from mixsynth.weights import WeightLaw, parse
 
 __all__ = ["Mapper", "ShardedSynthesizer"]
 
 T = TypeVar("T")
+#: Gathered rows use dense position tables when the source has at most this many rows per id.
+_DENSE = 16
 #: Runs a function over items and returns the results in order (``map``, or a Dask client's).
 Mapper = Callable[[Callable[[Any], T], Iterable[Any]], Iterable[T]]
 
@@ -80,9 +82,29 @@ class _Rows:
 
     ids: np.ndarray
     view: Synthesizer
+    n: int
+
+    def __post_init__(self) -> None:
+        # Where the ids are dense (most of the source is gathered), a table of n positions
+        # beats a binary search per parent by an order of magnitude.
+        self._table: np.ndarray | None = None
+        if self.n <= _DENSE * max(len(self.ids), 1):
+            self._table = np.full(self.n, -1, dtype=np.int64)
+            self._table[self.ids] = np.arange(len(self.ids))
 
     def local(self, parents: np.ndarray) -> np.ndarray:
+        if self._table is not None:
+            return self._table[parents]
         return np.searchsorted(self.ids, parents)
+
+
+def _distinct(parents: np.ndarray, n: int) -> np.ndarray:
+    """Sorted distinct values of ``parents`` (all in [0, n))."""
+    if n <= _DENSE * parents.size:
+        seen = np.zeros(n, dtype=bool)
+        seen[parents.reshape(-1)] = True
+        return np.flatnonzero(seen)
+    return np.unique(parents)
 
 
 class ShardedSynthesizer(Synthesizer):
@@ -96,8 +118,13 @@ class ShardedSynthesizer(Synthesizer):
     mapper : callable, optional
         ``mapper(fn, items)`` runs the one-pass survey over the fragments (default: in
         this process); the Dask engine passes one that runs on the workers.
-    weights, seed, bounds, bounds_overrides, target, nan, ids, notify
-        As for :class:`Synthesizer`.
+    weights, seed, bounds, bounds_overrides, repair, space, target, labels, nan, ids, notify,
+    backend, precision, memory_limit
+        As for :class:`Synthesizer`, with three limits: ``repair="variance"`` (what ``auto``
+        becomes when bounds clip and the law keeps variance) is fitted on the whole encoded
+        source, read once into this process; a ``target`` column is read whole here; and
+        ``space`` must be ``raw`` and label modes ``soft``/``genlabel`` are refused, since
+        they need every row at once.
     """
 
     def __init__(
@@ -124,7 +151,10 @@ class ShardedSynthesizer(Synthesizer):
         run = mapper or _local_map
         self.notify = notify or _warn
         self.backend = resolve_backend(backend, notify=self.notify)
-        for option, value, allowed in (("nan", nan, ("error", "skip")), ("ids", ids, ("regenerate", "drop"))):
+        for option, value, allowed in (
+            ("nan", nan, ("error", "skip")),
+            ("ids", ids, ("regenerate", "drop")),
+        ):
             if value not in allowed:
                 msg = f"unknown --{option} value {value!r}; expected one of {', '.join(allowed)}"
                 raise UsageError(msg)
@@ -153,10 +183,14 @@ class ShardedSynthesizer(Synthesizer):
         # the local engine's layout (temporal origins, dtype, identifier starts), and its X is
         # all that build_bounds reads.
         self.extremes = _extreme_rows(schema, self.specs, facts)
-        self.enc = encode(self.extremes, self.specs, nan=nan, precision=precision, notify=self.notify)
+        self.enc = encode(
+            self.extremes, self.specs, nan=nan, precision=precision, notify=self.notify
+        )
         if space != "raw":
-            msg = (f"--space {space} ranks each column over the whole source and is not available "
-                   "with --engine dask; use --space raw")
+            msg = (
+                f"--space {space} ranks each column over the whole source and is not available "
+                "with --engine dask; use --space raw"
+            )
             raise UsageError(msg)
         self.space, self.rank_gauss = space, None
         self._X_mix = self.enc.X
@@ -200,8 +234,16 @@ class ShardedSynthesizer(Synthesizer):
 
     # -- preparation: the local engine's decisions, from global facts ---------------------
 
-    def _plan(self, source: SourceDataset, schema: pa.Schema, kinds: dict[str, Kind | None],
-              facts: list[FragmentFacts], target: str | None, ids: str, run: Mapper[Any]) -> list[ColumnSpec]:
+    def _plan(
+        self,
+        source: SourceDataset,
+        schema: pa.Schema,
+        kinds: dict[str, Kind | None],
+        facts: list[FragmentFacts],
+        target: str | None,
+        ids: str,
+        run: Mapper[Any],
+    ) -> list[ColumnSpec]:
         """As :func:`mixsynth.plan.plan_columns`, from per-fragment facts."""
         n = sum(f.rows for f in facts)
         if n < 2:
@@ -211,11 +253,16 @@ class ShardedSynthesizer(Synthesizer):
         for fld in schema:
             kind = kinds[fld.name] or infer_kind(fld.name, fld.type)  # raises the local error
             if sum(f.columns[fld.name].nulls for f in facts) == n:
-                msg = f"column {fld.name!r} is entirely null; nothing to synthesise (use --exclude {fld.name})"
+                msg = (
+                    f"column {fld.name!r} is entirely null; nothing to synthesise "
+                    f"(use --exclude {fld.name})"
+                )
                 raise SchemaError(msg)
             if fld.name != target and self._id_like(source, fld.name, kind, facts, run):
                 if ids == "drop":
-                    self.notify(f"column {fld.name!r} looks like an identifier (all values unique); dropped")
+                    self.notify(
+                        f"column {fld.name!r} looks like an identifier (all values unique); dropped"
+                    )
                     continue
                 self.notify(
                     f"column {fld.name!r} looks like an identifier (all values unique); "
@@ -229,8 +276,9 @@ class ShardedSynthesizer(Synthesizer):
         return specs
 
     @staticmethod
-    def _id_like(source: SourceDataset, name: str, kind: Kind, facts: list[FragmentFacts],
-                 run: Mapper[Any]) -> bool:
+    def _id_like(
+        source: SourceDataset, name: str, kind: Kind, facts: list[FragmentFacts], run: Mapper[Any]
+    ) -> bool:
         """As :func:`mixsynth.schema.id_like`; the cross-fragment check runs only when needed."""
         n = sum(f.rows for f in facts)
         cols = [f.columns[name] for f in facts]
@@ -246,23 +294,32 @@ class ShardedSynthesizer(Synthesizer):
                     return False
         if len(facts) == 1:
             return True
-        keys = [k for k, f in zip(run(_Call(fragment_keys, source.schema, name), source.fragments),
-                                  facts, strict=True) if f.rows]
+        keys = [
+            k
+            for k, f in zip(
+                run(_Call(fragment_keys, source.schema, name), source.fragments), facts, strict=True
+            )
+            if f.rows
+        ]
         return all_distinct(keys)
 
-    def _labels(self, source: SourceDataset, target: str | None, labels: LabelOptions,
-                run: Mapper[Any]) -> LabelPlan | None:
+    def _labels(
+        self, source: SourceDataset, target: str | None, labels: LabelOptions, run: Mapper[Any]
+    ) -> LabelPlan | None:
         """The local engine's label plan, from the target column alone (read whole here)."""
         if labels.mode in ("soft", "genlabel"):
-            msg = (f"--label-mode {labels.mode} fits a model on the whole source and is not available "
-                   "with --engine dask; use dominant, within-class, mix or within-bin")
+            msg = (
+                f"--label-mode {labels.mode} fits a model on the whole source and is not available "
+                "with --engine dask; use dominant, within-class, mix or within-bin"
+            )
             raise UsageError(msg)
         column = None
         if target is not None:
             parts = run(_Call(_column, source.schema, target), source.fragments)
             column = pa.chunked_array(list(parts), type=source.schema.field(target).type)
-        return self._plan_target(pa.table({target: column}) if column is not None else pa.table({}),
-                                 target, labels)
+        return self._plan_target(
+            pa.table({target: column}) if column is not None else pa.table({}), target, labels
+        )
 
     def _check_nan(self, facts: list[FragmentFacts], nan: str) -> None:
         """The local engine's NaN/inf error, with the global row of the first bad value."""
@@ -271,7 +328,11 @@ class ShardedSynthesizer(Synthesizer):
             cols = [f.columns[spec.name] for f in facts]
             bad = sum(c.bad for c in cols)
             if bad and nan != "skip" and is_mixed(spec.kind):
-                first = next(int(offsets[i]) + c.first_bad for i, c in enumerate(cols) if c.first_bad is not None)
+                first = next(
+                    int(offsets[i]) + c.first_bad
+                    for i, c in enumerate(cols)
+                    if c.first_bad is not None
+                )
                 msg = (
                     f"column {spec.name!r} has {bad} NaN or infinite values (first at row "
                     f"{first}); expected finite numbers (use --nan skip to treat them as nulls)"
@@ -283,15 +344,22 @@ class ShardedSynthesizer(Synthesizer):
     def _fetch(self, ids: np.ndarray) -> _Rows:
         table = gather_rows(self.index, ids, [s.name for s in self.specs])
         # The extreme rows ride along so encode() picks the global origins and dtype.
-        both = pa.concat_tables([pa.Table.from_arrays(table.columns, schema=self.extremes.schema), self.extremes])
-        enc = encode(both, self.specs, nan=self.nan, precision=self.enc.X.dtype.name,
-                     memory_limit=self.memory_limit)
+        both = pa.concat_tables(
+            [pa.Table.from_arrays(table.columns, schema=self.extremes.schema), self.extremes]
+        )
+        enc = encode(
+            both,
+            self.specs,
+            nan=self.nan,
+            precision=self.enc.X.dtype.name,
+            memory_limit=self.memory_limit,
+        )
         m = len(ids)
         enc.X = enc.X[:m]
         enc.taken = {k: v.slice(0, m) for k, v in enc.taken.items()}
         enc.taken_null = {k: v[:m] for k, v in enc.taken_null.items()}
         enc.id_start = self.enc.id_start
-        return _Rows(ids, self._view(enc))
+        return _Rows(ids, self._view(enc), self.n)
 
     def _view(self, enc: Encoded) -> ShardedSynthesizer:
         """This synthesizer over gathered rows ``enc`` (its own kernel; self is untouched)."""
@@ -310,15 +378,20 @@ class ShardedSynthesizer(Synthesizer):
         a, b = rows.view.enc, new.view.enc
         take = pa.array(order)
         enc = Encoded(
-            columns=a.columns, X=np.vstack([a.X, b.X])[order], features=a.features,
+            columns=a.columns,
+            X=np.vstack([a.X, b.X])[order],
+            features=a.features,
             taken={k: pa.concat_arrays([a.taken[k], b.taken[k]]).take(take) for k in a.taken},
-            taken_null={k: np.concatenate([a.taken_null[k], b.taken_null[k]])[order] for k in a.taken_null},
+            taken_null={
+                k: np.concatenate([a.taken_null[k], b.taken_null[k]])[order] for k in a.taken_null
+            },
             id_start=a.id_start,
         )
-        return _Rows(ids[order], self._view(enc))
+        return _Rows(ids[order], self._view(enc), self.n)
 
-    def _resample_sharded(self, rows: _Rows, Y: np.ndarray, d: Draws, start: int, stop: int
-                          ) -> tuple[np.ndarray, _Rows]:
+    def _resample_sharded(
+        self, rows: _Rows, Y: np.ndarray, d: Draws, start: int, stop: int
+    ) -> tuple[np.ndarray, _Rows]:
         """As ``Synthesizer._resample``, fetching the redrawn parents as they are needed."""
         cols = self.bounds.active("resample")
         bad = out_of_bounds(Y, self.bounds, cols)
@@ -327,7 +400,9 @@ class ShardedSynthesizer(Synthesizer):
             idx = np.flatnonzero(bad.any(axis=1))
             if idx.size == 0:
                 break
-            redo = draw(self.seed, start, stop, self.n, self.law, attempt=attempt, groups=self.groups)
+            redo = draw(
+                self.seed, start, stop, self.n, self.law, attempt=attempt, groups=self.groups
+            )
             for mine, theirs in ((d.parents, redo.parents), (d.w, redo.w), (d.u, redo.u)):
                 mine[idx] = theirs[idx]
             rows = self._extend(rows, d.parents[idx])
@@ -335,7 +410,9 @@ class ShardedSynthesizer(Synthesizer):
             bad = out_of_bounds(Y, self.bounds, cols)
         return counts, rows
 
-    def _block_with(self, rows: _Rows, d: Draws, start: int, stop: int) -> tuple[pa.Table, np.ndarray, _Rows]:
+    def _block_with(
+        self, rows: _Rows, d: Draws, start: int, stop: int
+    ) -> tuple[pa.Table, np.ndarray, _Rows]:
         Y = rows.view._mix(Draws(rows.local(d.parents), d.w, d.u))
         adjusted = np.zeros(Y.shape[1], dtype=np.int64)
         if self.bounds.active("resample").any():
@@ -355,11 +432,12 @@ class ShardedSynthesizer(Synthesizer):
         table, adjusted, _ = next(self.part(start, stop, stop - start))
         return table, adjusted
 
-    def part(self, start: int, stop: int, chunk_rows: int = DEFAULT_CHUNK_ROWS
-             ) -> Iterator[tuple[pa.Table, np.ndarray, _Rows]]:
+    def part(
+        self, start: int, stop: int, chunk_rows: int = DEFAULT_CHUNK_ROWS
+    ) -> Iterator[tuple[pa.Table, np.ndarray, _Rows]]:
         """Rows ``start:stop`` in chunks; the parents of the whole range are read once."""
         d = draw(self.seed, start, stop, self.n, self.law, groups=self.groups)
-        rows = self._fetch(np.unique(d.parents))
+        rows = self._fetch(_distinct(d.parents, self.n))
         for lo in range(start, stop, chunk_rows):
             hi = min(lo + chunk_rows, stop)
             s = slice(lo - start, hi - start)
@@ -394,11 +472,17 @@ def _extreme_array(field: pa.Field, kind: Kind, lo: Any, hi: Any) -> pa.Array:
         w = s.list_size
         values = pa.array([lo] * w + [hi] * w, pa.float64()).cast(s.value_type, safe=False)
         arr = pa.FixedSizeListArray.from_arrays(values, w).cast(s)
-        return pa.ExtensionArray.from_storage(t, arr) if isinstance(t, pa.BaseExtensionType) else arr
-    return pa.array([lo, hi], pa.int64() if kind in (Kind.INTEGER, Kind.ID) else pa.float64()).cast(t)
+        return (
+            pa.ExtensionArray.from_storage(t, arr) if isinstance(t, pa.BaseExtensionType) else arr
+        )
+    return pa.array([lo, hi], pa.int64() if kind in (Kind.INTEGER, Kind.ID) else pa.float64()).cast(
+        t
+    )
 
 
-def _extreme_rows(schema: pa.Schema, specs: list[ColumnSpec], facts: list[FragmentFacts]) -> pa.Table:
+def _extreme_rows(
+    schema: pa.Schema, specs: list[ColumnSpec], facts: list[FragmentFacts]
+) -> pa.Table:
     """Two rows: each mixed (or integer identifier) column's global minimum, then maximum."""
     arrays, fields = [], []
     for spec in specs:

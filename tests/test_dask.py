@@ -36,7 +36,9 @@ def _split(table: pa.Table, path: Path, cuts: tuple[float, ...] = (0.3, 0.45)) -
     n = table.num_rows
     edges = [0, *(int(c * n) for c in cuts), n]
     for i, (lo, hi) in enumerate(zip(edges, edges[1:], strict=False)):
-        pq.write_table(table.slice(lo, hi - lo), path / f"part-{i}.parquet", row_group_size=max(1, n // 9))
+        pq.write_table(
+            table.slice(lo, hi - lo), path / f"part-{i}.parquet", row_group_size=max(1, n // 9)
+        )
     return path
 
 
@@ -55,8 +57,9 @@ def client(request):
     # processes=False keeps the cluster in this process (fast start, memory:// visible to
     # the workers); the scheduler and workers are still real distributed ones.
     with (
-        distributed.LocalCluster(n_workers=request.param, threads_per_worker=1, processes=False,
-                                 dashboard_address=None) as cluster,
+        distributed.LocalCluster(
+            n_workers=request.param, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as cluster,
         distributed.Client(cluster) as c,
     ):
         yield c
@@ -64,7 +67,9 @@ def client(request):
 
 @pytest.fixture(scope="module")
 def cars_dir(tmp_path_factory):
-    return _split(pq.read_table(f"{ROOT}/tests/data/cars.parquet"), tmp_path_factory.mktemp("src") / "cars")
+    return _split(
+        pq.read_table(f"{ROOT}/tests/data/cars.parquet"), tmp_path_factory.mktemp("src") / "cars"
+    )
 
 
 # -- the kernel, without a cluster ----------------------------------------------------------
@@ -75,8 +80,13 @@ def cars_dir(tmp_path_factory):
 def test_sharded_rows_equal_local_rows(tmp_path, path, bounds):
     src = _split(pq.read_table(path), tmp_path / "src")
     expected = _local(src, 2500, bounds=bounds)
-    synth = ShardedSynthesizer(open_dataset(str(src)), open_dataset(str(src)).schema.names, seed=7,
-                               bounds=bounds, notify=_quiet)
+    synth = ShardedSynthesizer(
+        open_dataset(str(src)),
+        open_dataset(str(src)).schema.names,
+        seed=7,
+        bounds=bounds,
+        notify=_quiet,
+    )
     got = [t for start, stop in ((0, 900), (900, 2500)) for t, _, _ in synth.part(start, stop, 400)]
     assert _rows(pa.concat_tables(got)) == _rows(expected)
     local = Synthesizer(io.read_source(str(src)).table, seed=7, bounds=bounds, notify=_quiet)
@@ -88,7 +98,9 @@ def test_sharded_rows_equal_local_rows(tmp_path, path, bounds):
 def test_sharded_keeps_every_attribute_of_the_local_synthesizer(cars_dir):
     # Guards against drift: a new Synthesizer attribute must be set here too.
     local = Synthesizer(io.read_source(str(cars_dir)).table, seed=1, notify=_quiet)
-    sharded = ShardedSynthesizer(open_dataset(str(cars_dir)), local.source_schema.names, seed=1, notify=_quiet)
+    sharded = ShardedSynthesizer(
+        open_dataset(str(cars_dir)), local.source_schema.names, seed=1, notify=_quiet
+    )
     assert set(vars(local)) <= set(vars(sharded))
 
 
@@ -125,25 +137,39 @@ def test_within_class_labels_match_local(tmp_path):
     src = _split(table, tmp_path / "src")
     opts = LabelOptions(mode="within-class", class_balance="uniform")
     expected = _local(src, 3000, target="benign", labels=opts)
-    synth = ShardedSynthesizer(open_dataset(str(src)), table.column_names, seed=7, target="benign",
-                               labels=opts, notify=_quiet)
+    synth = ShardedSynthesizer(
+        open_dataset(str(src)),
+        table.column_names,
+        seed=7,
+        target="benign",
+        labels=opts,
+        notify=_quiet,
+    )
     assert _rows(synth.block(0, 3000)[0]) == _rows(expected)
 
 
 def test_soft_labels_are_refused(cars_dir):
     with pytest.raises(UsageError, match="not available with --engine dask"):
-        ShardedSynthesizer(open_dataset(str(cars_dir)), ["Origin", "Weight_in_lbs"], target="Origin",
-                           labels=LabelOptions(mode="soft"), notify=_quiet)
+        ShardedSynthesizer(
+            open_dataset(str(cars_dir)),
+            ["Origin", "Weight_in_lbs"],
+            target="Origin",
+            labels=LabelOptions(mode="soft"),
+            notify=_quiet,
+        )
 
 
-def test_moments_merge_like_one_pass(rng=np.random.default_rng(3)):
+def test_moments_merge_like_one_pass():
+    rng = np.random.default_rng(3)
     X = rng.normal(1e6, 2.0, size=(500, 3))
     X[rng.random((500, 3)) < 0.1] = np.nan
     table = pa.table({f"c{i}": X[:, i] for i in range(3)})
     matrix = NumericMatrix.for_schema(table.schema)
     shift = np.nanmean(X[:50], axis=0)
     whole = batch_moments(table.to_batches(max_chunksize=500), matrix, shift)
-    parts = [batch_moments(table.slice(lo, 125).to_batches(), matrix, shift) for lo in range(0, 500, 125)]
+    parts = [
+        batch_moments(table.slice(lo, 125).to_batches(), matrix, shift) for lo in range(0, 500, 125)
+    ]
     merged = parts[0].merge(parts[1]).merge(parts[2].merge(parts[3]))
     np.testing.assert_allclose(merged.cov(), whole.cov())
     np.testing.assert_allclose(merged.var(), np.nanvar(X, axis=0, ddof=1), rtol=1e-9)
@@ -159,8 +185,16 @@ def test_dask_output_equals_local_engine(client, cars_dir, tmp_path):
     from mixsynth.dask_engine import generate_dataset
 
     out = tmp_path / "out"
-    result = generate_dataset(str(cars_dir), str(out), 5000, seed=7, partition_rows=1500, chunk_rows=600,
-                              scheduler=client, notify=_quiet)
+    result = generate_dataset(
+        str(cars_dir),
+        str(out),
+        5000,
+        seed=7,
+        partition_rows=1500,
+        chunk_rows=600,
+        scheduler=client,
+        notify=_quiet,
+    )
     files = sorted(out.glob("part-*.parquet"))
     assert [Path(f).name for f in result.files] == [f.name for f in files]
     assert [pq.ParquetFile(f).metadata.num_rows for f in files] == [1500, 1500, 1500, 500]
@@ -169,7 +203,7 @@ def test_dask_output_equals_local_engine(client, cars_dir, tmp_path):
     assert _rows(got) == _rows(expected)
     assert got.schema.equals(expected.schema, check_metadata=False)
     record = io.read_source(str(files[1])).provenance
-    assert record["seed"] == 7 and record["rows"] == 5000
+    assert (record["seed"], record["rows"]) == (7, 5000)
     assert record["engine"] == {"name": "dask", "start": 1500, "stop": 3000}
     local = Synthesizer(io.read_source(str(cars_dir)).table, seed=7, notify=_quiet)
     list(local.chunks(5000))
@@ -180,14 +214,25 @@ def test_statistics_match_the_single_machine_engine(client, tmp_path):
     from mixsynth.dask_engine import dataset_moments, generate_dataset
 
     src = _split(pq.read_table(f"{ROOT}/tests/data/randhie.parquet"), tmp_path / "src")
-    generate_dataset(str(src), str(tmp_path / "out"), 30_000, seed=3, partition_rows=8192,
-                     scheduler=client, notify=_quiet)
+    generate_dataset(
+        str(src),
+        str(tmp_path / "out"),
+        30_000,
+        seed=3,
+        partition_rows=8192,
+        scheduler=client,
+        notify=_quiet,
+    )
     local = _local(src, 30_000, seed=3)
     pq.write_table(local, tmp_path / "local.parquet")
     shift = np.zeros(len(NumericMatrix.for_schema(local.schema).columns))
     dask_m = dataset_moments(str(tmp_path / "out"), shift=shift, scheduler=client)
-    local_m = batch_moments(local.to_batches(), NumericMatrix.for_schema(local.schema), shift,
-                            null_columns=local.column_names)
+    local_m = batch_moments(
+        local.to_batches(),
+        NumericMatrix.for_schema(local.schema),
+        shift,
+        null_columns=local.column_names,
+    )
     np.testing.assert_allclose(dask_m.cov(), local_m.cov(), rtol=1e-10)
     np.testing.assert_allclose(dask_m.mean(), local_m.mean(), rtol=1e-12)
     assert dask_m.rows == local_m.rows == 30_000
@@ -205,13 +250,27 @@ def test_parents_are_uniform_over_all_partitions(client, tmp_path):
     src.mkdir()
     sizes = [100, 300, 600]
     for i, size in enumerate(sizes):
-        pq.write_table(pa.table({"file": pa.array([f"f{i}"] * size), "x": np.arange(size, dtype=float)}),
-                       src / f"part-{i}.parquet")
+        pq.write_table(
+            pa.table({"file": pa.array([f"f{i}"] * size), "x": np.arange(size, dtype=float)}),
+            src / f"part-{i}.parquet",
+        )
     from mixsynth.dask_engine import generate_dataset
 
-    generate_dataset(str(src), str(tmp_path / "out"), 20_000, seed=1, partition_rows=4096,
-                     scheduler=client, notify=_quiet)
-    labels = ds.dataset(tmp_path / "out").to_table(columns=["file"]).column("file").to_numpy(zero_copy_only=False)
+    generate_dataset(
+        str(src),
+        str(tmp_path / "out"),
+        20_000,
+        seed=1,
+        partition_rows=4096,
+        scheduler=client,
+        notify=_quiet,
+    )
+    labels = (
+        ds.dataset(tmp_path / "out")
+        .to_table(columns=["file"])
+        .column("file")
+        .to_numpy(zero_copy_only=False)
+    )
     share = np.array([(labels == f"f{i}").mean() for i in range(3)])
     np.testing.assert_allclose(share, np.array(sizes) / sum(sizes), atol=0.015)
 
@@ -222,15 +281,27 @@ def test_hive_partitions_and_memory_urls(client, tmp_path):
     fsspec = pytest.importorskip("fsspec")
     table = pq.read_table(f"{ROOT}/tests/data/seattle_weather.parquet")
     local_dir = tmp_path / "hive"
-    pq.write_to_dataset(table.append_column("year", pa.compute.year(table["date"])), local_dir,
-                        partition_cols=["year"])
+    pq.write_to_dataset(
+        table.append_column("year", pa.compute.year(table["date"])),
+        local_dir,
+        partition_cols=["year"],
+    )
     mem = fsspec.filesystem("memory")
     for f in sorted(local_dir.rglob("*.parquet")):
         mem.pipe(f"/hive/{f.relative_to(local_dir)}", f.read_bytes())
     try:
-        generate_dataset("memory://hive", "memory://out", 3000, seed=2, partition_rows=1000,
-                         scheduler=client, notify=_quiet)
-        got = pa.concat_tables(pq.read_table(mem.open(f"/out/part-{i:05d}.parquet")) for i in range(3))
+        generate_dataset(
+            "memory://hive",
+            "memory://out",
+            3000,
+            seed=2,
+            partition_rows=1000,
+            scheduler=client,
+            notify=_quiet,
+        )
+        got = pa.concat_tables(
+            pq.read_table(mem.open(f"/out/part-{i:05d}.parquet")) for i in range(3)
+        )
     finally:
         mem.rm("/hive", recursive=True)
         mem.rm("/out", recursive=True)
@@ -247,7 +318,9 @@ def test_output_refusals(client, cars_dir, tmp_path):
     (tmp_path / "taken").mkdir()
     (tmp_path / "taken" / "x").write_text("x")
     with pytest.raises(UsageError, match="already exists"):
-        generate_dataset(str(cars_dir), str(tmp_path / "taken"), 10, scheduler=client, notify=_quiet)
+        generate_dataset(
+            str(cars_dir), str(tmp_path / "taken"), 10, scheduler=client, notify=_quiet
+        )
     with pytest.raises(UsageError, match="overwrite the source"):
         generate_dataset(str(cars_dir), str(cars_dir / "out"), 10, scheduler=client, notify=_quiet)
     assert not list(tmp_path.glob(".*.tmp"))
@@ -257,7 +330,9 @@ def test_missing_dask_is_backend_unavailable(monkeypatch, cars_dir, tmp_path):
     from mixsynth.dask_engine import generate_dataset
 
     monkeypatch.setitem(sys.modules, "distributed", None)
-    with pytest.raises(BackendUnavailable, match=r"dask is not installed; pip install 'mixsynth\[dask\]'") as exc:
+    with pytest.raises(
+        BackendUnavailable, match=r"dask is not installed; pip install 'mixsynth\[dask\]'"
+    ) as exc:
         generate_dataset(str(cars_dir), str(tmp_path / "out"))
     assert exc.value.exit_code == 3
 
@@ -266,10 +341,12 @@ def test_plan_travels_by_pickle(cars_dir):
     # Workers in other processes get the plan by pickling: no module, lock or device copy.
     import pickle
 
-    synth = ShardedSynthesizer(open_dataset(str(cars_dir)), ["Miles_per_Gallon", "Origin", "Year"],
-                               seed=4, notify=_quiet)
+    synth = ShardedSynthesizer(
+        open_dataset(str(cars_dir)), ["Miles_per_Gallon", "Origin", "Year"], seed=4, notify=_quiet
+    )
     copy = pickle.loads(pickle.dumps(synth))
-    assert copy.notify is None and copy.backend.name == "numpy"
+    assert copy.notify is None
+    assert copy.backend.name == "numpy"
     assert _rows(copy.block(100, 900)[0]) == _rows(synth.block(100, 900)[0])
 
 
@@ -277,8 +354,23 @@ def test_cli_engine_dask(client, cars_dir, tmp_path, runner):
     from mixsynth.cli import app
 
     out = tmp_path / "out"
-    result = runner.invoke(app, ["generate", str(cars_dir), "--engine", "dask", "-n", "2500", "-o", str(out),
-                                 "--seed", "7", "--bounds", "reflect"])
+    result = runner.invoke(
+        app,
+        [
+            "generate",
+            str(cars_dir),
+            "--engine",
+            "dask",
+            "-n",
+            "2500",
+            "-o",
+            str(out),
+            "--seed",
+            "7",
+            "--bounds",
+            "reflect",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert result.stdout == ""
     assert "bounds adjusted values:" in result.stderr
@@ -288,11 +380,22 @@ def test_cli_engine_dask(client, cars_dir, tmp_path, runner):
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
-        (["-o", "-"], 2, "Error: --engine dask writes a directory of Parquet files; give -o DIR, not -\n"),
-        (["-o", "{tmp}/x", "--dry-run"], 2, "Error: --dry-run is not available with --engine dask\n"),
-        (["-o", "{tmp}/x", "--label-mode", "soft", "--target", "Origin"], 2,
-         "Error: --label-mode soft fits a model on the whole source and is not available with "
-         "--engine dask; use dominant, within-class, mix or within-bin\n"),
+        (
+            ["-o", "-"],
+            2,
+            "Error: --engine dask writes a directory of Parquet files; give -o DIR, not -\n",
+        ),
+        (
+            ["-o", "{tmp}/x", "--dry-run"],
+            2,
+            "Error: --dry-run is not available with --engine dask\n",
+        ),
+        (
+            ["-o", "{tmp}/x", "--label-mode", "soft", "--target", "Origin"],
+            2,
+            "Error: --label-mode soft fits a model on the whole source and is not available with "
+            "--engine dask; use dominant, within-class, mix or within-bin\n",
+        ),
     ],
 )
 def test_cli_engine_dask_refusals(client, cars_dir, tmp_path, runner, args, code, message):
@@ -310,8 +413,27 @@ def test_cli_engine_dask_on_worker_processes(cars_dir, tmp_path):
     import subprocess
 
     out = tmp_path / "out"
-    done = subprocess.run([sys.executable, "-m", "mixsynth", "generate", str(cars_dir), "--engine", "dask",
-                           "-n", "3000", "-o", str(out), "--seed", "7", "-q"],
-                          capture_output=True, text=True, timeout=120, check=False)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mixsynth",
+            "generate",
+            str(cars_dir),
+            "--engine",
+            "dask",
+            "-n",
+            "3000",
+            "-o",
+            str(out),
+            "--seed",
+            "7",
+            "-q",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert _rows(ds.dataset(out).to_table()) == _rows(_local(cars_dir, 3000))
