@@ -115,7 +115,8 @@ def main() -> None:
         "columns); synthetic rows from `mixsynth generate -n N --seed 1` (default EpBeta). "
         "Diagnose streams the synthetic file in row batches for moments, covariance, ranges and "
         "counts, and reads a seeded 50,000-row sample for KS/Wasserstein/quantiles/DCR "
-        "(detection: 10,000 rows per side). Peak RSS is the child process's `ru_maxrss`, "
+        "(detection: at most 10,000 rows per side, here all 178 real rows and as many "
+        "synthetic). Peak RSS is the child process's `ru_maxrss`, "
         "interpreter and imports (pandas, scipy, scikit-learn) included.\n\n"
         f"{header}\n{body}\n"
     )
