@@ -1,0 +1,463 @@
+"""The collapse study loop: K rounds of re-synthesis per law, one record per (law, round).
+
+Round 0 is the real training split. Round r+1 is generated from round r (``replace``) or
+from the real rows plus rounds 1..r (``accumulate``). Each round is compared with the real
+training rows (``diagnose``), measured for shape (:mod:`~mixsynth.collapse.metrics`) and,
+with a target, scored train-on-synthetic / test-on-real
+(:mod:`~mixsynth.collapse.utility`).
+
+Randomness: every (law, round) has its own stream
+``SeedSequence(seed, spawn_key=(crc32(law), round))``, so a law's numbers do not depend on
+which other laws run, on the order, or on whether the study was resumed.
+"""
+
+from __future__ import annotations
+
+import warnings
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+from threadpoolctl import threadpool_limits
+
+from mixsynth import provenance
+from mixsynth.api import as_table
+from mixsynth.api import generate as mix_generate
+from mixsynth.collapse.baselines import GmmBaseline
+from mixsynth.collapse.metrics import SHAPE_METRICS, ClassVariance, ShapeReference
+from mixsynth.collapse.options import METRICS, StopRule, StudyOptions
+from mixsynth.collapse.split import resolve_task, split_rows
+from mixsynth.collapse.state import StudyState
+from mixsynth.collapse.utility import Evaluator, default_model
+from mixsynth.diagnose import diagnose
+from mixsynth.diagnose.report import jsonable
+from mixsynth.errors import MixsynthWarning, UsageError
+from mixsynth.generate import package_version
+from mixsynth.weights import WeightLaw, parse
+
+__all__ = ["BASELINE", "CollapseStudy", "collapse_study"]
+
+BASELINE = "gmm"
+# spawn_key entries above 2**32 cannot collide with a crc32 law key.
+_SPLIT, _DIAGNOSE, _REAL_MODEL = 2**32, 2**32 + 1, 2**32 + 2
+_EXTRA = (
+    "variance_ratio_min",
+    "corr_mean_abs_diff",
+    "wasserstein_mean",
+    "dcr_median",
+    "null_rate_max_diff",
+)
+
+
+def _seed(seed: int, *key: int) -> int:
+    """A 63-bit integer seed from ``SeedSequence(seed, spawn_key=key)``."""
+    state = np.random.SeedSequence(seed, spawn_key=key).generate_state(1, np.uint64)
+    return int(state[0] >> np.uint64(1))
+
+
+@dataclass
+class _Trajectory:
+    name: str
+    weights: str
+    law: WeightLaw | None
+    options: dict[str, Any] = field(default_factory=dict)
+    variant: dict[str, str] | None = None
+    table: pa.Table | None = None
+    pool: list[pa.Table] = field(default_factory=list)
+    predicted: list[float | None] = field(default_factory=lambda: [1.0])
+    theta: list[float | None] = field(default_factory=lambda: [1.0])
+    stopped: bool = False
+
+    @property
+    def key(self) -> int:
+        # Variants of one law share its stream: a paired comparison of the options.
+        return zlib.crc32(self.weights.encode())
+
+
+def _variants(options: StudyOptions) -> list[tuple[str, dict[str, str]]]:
+    """Name suffixes and generate options of each law's trajectories."""
+    extra = {
+        k: getattr(options, k)
+        for k in ("repair", "space")
+        if getattr(options, k) != {"repair": "auto", "space": "raw"}[k]
+    }
+    if not options.compare_repair:
+        return [("", extra)]
+    bounds = {"auto": "clip", "none": "no-bounds"}.get(options.bounds, options.bounds)
+    return [
+        (f"[{bounds}+repair]", {"repair": "variance", "space": "raw"}),
+        (f"[{bounds}]", {"repair": "none", "space": "raw"}),
+        ("[rank-gauss]", {"repair": options.repair, "space": "rank-gauss"}),
+    ]
+
+
+class CollapseStudy:
+    """A prepared study; iterate it for one record per (trajectory, round), in round order.
+
+    Parameters
+    ----------
+    data : pyarrow.Table or pandas.DataFrame
+        The real table (split into training and test rows here).
+    options : StudyOptions
+    notify : callable, optional
+        Receives one-line notices (each at most once).
+    on_step : callable, optional
+        Called with ``(trajectory, round)`` before each record is computed or replayed.
+
+    Raises
+    ------
+    UsageError, InputError, SolverError
+        Bad options, an unusable target, too few rows, an unknown law, an unusable
+        ``output_dir``.
+    """
+
+    def __init__(
+        self,
+        data: Any,
+        options: StudyOptions,
+        *,
+        notify: Callable[[str], None] | None = None,
+        on_step: Callable[[str, int], None] | None = None,
+    ) -> None:
+        self.options = options
+        self.stop: StopRule | None = options.check()
+        self._told: set[str] = set()
+        self._notify = notify or (
+            lambda message: warnings.warn(message, MixsynthWarning, stacklevel=2)
+        )
+        self.on_step = on_step or (lambda _name, _r: None)
+        table = as_table(data).replace_schema_metadata(None)
+        target = options.target
+        self.task = resolve_task(table, target, options.task) if target is not None else None
+        self.model = (options.model or default_model(self.task)) if self.task else None
+        rng = np.random.default_rng(_seed(options.seed, _SPLIT))
+        split = split_rows(
+            table,
+            target=target,
+            task=self.task,
+            test_size=options.test_size,
+            rng=rng,
+            notify=self.notify,
+        )
+        self.train, self.test = split.train, split.test
+        self.rows = options.rows or self.train.num_rows
+        classification = self.task == "classification"
+        self.label_mode = options.label_mode or ("within-class" if classification else None)
+        self.evaluator = Evaluator(self.test, target, self.task, self.model) if target else None
+        self.shape = ShapeReference(self.train, [target] if classification and target else [])
+        self.classes = ClassVariance(self.train, target) if classification and target else None
+        self.trajectories = self._trajectories()
+        self.gmm = (
+            GmmBaseline(self.train.schema, target, classification) if options.baseline else None
+        )
+        if self.gmm is not None:
+            self.notify(self.gmm.note())
+        self.state = (
+            StudyState(options.output_dir, self.header(), resume=options.resume)
+            if options.output_dir
+            else None
+        )
+        if self.state is not None and not self.state.resumed:
+            self.state.write_table(self.state.root / "split" / "train.parquet", self.train)
+            self.state.write_table(self.state.root / "split" / "test.parquet", self.test)
+        self._round0: dict[str, Any] | None = None
+        self._real_utility: dict[str, Any] | None = None
+
+    def notify(self, message: str) -> None:
+        """Pass a notice on once."""
+        if message not in self._told:
+            self._told.add(message)
+            self._notify(message)
+
+    def _trajectories(self) -> list[_Trajectory]:
+        out = []
+        for spec in self.options.weights:
+            law = parse(spec)
+            for suffix, extra in _variants(self.options):
+                out.append(
+                    _Trajectory(
+                        spec + suffix,
+                        spec,
+                        law,
+                        extra,
+                        {"bounds": self.options.bounds, **extra} if suffix else None,
+                    )
+                )
+        if self.options.baseline:
+            out.append(_Trajectory(BASELINE, BASELINE, None, predicted=[1.0], theta=[1.0]))
+        names = [t.name for t in out]
+        if BASELINE in self.options.weights or len(set(names)) != len(names):
+            msg = f"trajectory names must be unique; got {', '.join(names)}"
+            raise UsageError(msg)
+        return out
+
+    @property
+    def names(self) -> list[str]:
+        """Trajectory names, in record order within a round."""
+        return [t.name for t in self.trajectories]
+
+    @property
+    def steps(self) -> int:
+        """Records a full study yields (fewer when laws stop early)."""
+        return len(self.trajectories) * (self.options.rounds + 1)
+
+    def header(self) -> dict[str, Any]:
+        """What determines the numbers: settings and the split (``trajectory.json``)."""
+        return {
+            "mixsynth_version": package_version(),
+            "params": jsonable(self.options.fingerprint()),
+            "source": {
+                "train_rows": self.train.num_rows,
+                "test_rows": self.test.num_rows,
+                "schema_sha256": provenance.schema_fingerprint(self.train.schema),
+                "train_sha256": _table_digest(self.train),
+            },
+        }
+
+    def meta(self) -> dict[str, Any]:
+        """The study's description for ``--format json`` and the plot."""
+        return jsonable(
+            {
+                **self.header(),
+                "rounds": self.options.rounds,
+                "mode": self.options.mode,
+                "target": self.options.target,
+                "task": self.task,
+                "model": self.model,
+                "label_mode": self.label_mode,
+                "trajectories": [
+                    {
+                        "name": t.name,
+                        "weights": t.weights,
+                        "variant": t.variant,
+                        "spec": t.law.spec() if t.law else None,
+                        "variance_factor": t.law.variance_factor() if t.law else None,
+                        "theta_bar": t.law.theta_bar() if t.law else None,
+                    }
+                    for t in self.trajectories
+                ],
+                "baseline": self.gmm.note() if self.gmm else None,
+                "stop_when": self.stop.text if self.stop else None,
+                "notes": sorted(self._told),
+            }
+        )
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        for r in range(self.options.rounds + 1):
+            for t in self.trajectories:
+                if t.stopped:
+                    continue
+                self.on_step(t.name, r)
+                stored = self.state.stored(t.name, r) if self.state else None
+                record = stored if stored is not None else self._step(t, r)
+                self._advance(t, r)
+                t.stopped = bool(record.get("stopped"))
+                yield record
+        if self.state is not None:
+            self.state.save(complete=True, extra={"meta": self.meta()})
+
+    def _advance(self, t: _Trajectory, r: int) -> None:
+        """Extend the predicted variance factor and θ to round r + 1."""
+        if t.law is None:
+            t.predicted.append(None)
+            t.theta.append(None)
+            return
+        c, theta = t.law.variance_factor(), t.law.theta_bar()
+        if self.options.mode == "replace":
+            t.predicted.append(c * t.predicted[r])
+            t.theta.append(theta * t.theta[r])
+            return
+        # accumulate: round r+1 mixes the pool (real rows + rounds 1..r), whose variance
+        # is the size-weighted mean of its members' (their means agree in expectation).
+        sizes = [self.train.num_rows] + [self.rows] * r
+        for series, factor in ((t.predicted, c), (t.theta, theta)):
+            pooled = sum(s * v for s, v in zip(sizes, series, strict=True)) / sum(sizes)
+            series.append(factor * pooled)
+
+    def _step(self, t: _Trajectory, r: int) -> dict[str, Any]:
+        if r == 0:
+            record = self._record(t, 0, self.train, None)
+        else:
+            source = self._source(t, r)
+            seed = _seed(self.options.seed, t.key, r)
+            table, info = self._synthesise(t, source, seed)
+            record = self._record(t, r, table, info)
+            t.table = table
+            if self.options.mode == "accumulate":
+                t.pool.append(table)
+            if self.state is not None:
+                self.state.add(t.name, record, table)
+            return record
+        if self.state is not None:
+            self.state.add(t.name, record, None)
+        return record
+
+    def _source(self, t: _Trajectory, r: int) -> pa.Table:
+        """The rows round ``r`` is made from, loading earlier rounds after a resume."""
+        if self.options.mode == "replace":
+            if r == 1:
+                return self.train
+            if t.table is None:
+                t.table = self.state.load(t.name, r - 1)  # type: ignore[union-attr]
+            return t.table
+        while len(t.pool) < r - 1:
+            t.pool.append(self.state.load(t.name, len(t.pool) + 1))  # type: ignore[union-attr]
+        tables = [self.train, *t.pool]
+        common = [
+            f.name for f in self.train.schema if all(f.name in x.column_names for x in tables)
+        ]
+        return pa.concat_tables([x.select(common).replace_schema_metadata(None) for x in tables])
+
+    def _synthesise(self, t: _Trajectory, source: pa.Table, seed: int) -> tuple[pa.Table, Any]:
+        if t.law is None:
+            assert self.gmm is not None
+            return self.gmm.sample(source, self.rows, seed)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", MixsynthWarning)
+            table = mix_generate(
+                source,
+                self.rows,
+                weights=t.weights,
+                seed=seed,
+                target=self.options.target,
+                label_mode=self.label_mode,
+                bounds=self.options.bounds,
+                **t.options,
+            )
+        self._forward(caught, t.name)
+        return table.replace_schema_metadata(None), None
+
+    def _forward(self, caught: list[warnings.WarningMessage], name: str) -> None:
+        for w in caught:
+            if issubclass(w.category, MixsynthWarning):
+                self.notify(f"{name}: {w.message}")
+            else:
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+
+    def _record(self, t: _Trajectory, r: int, table: pa.Table, info: Any) -> dict[str, Any]:
+        if r == 0 and self._round0 is not None:
+            numbers = self._round0
+        else:
+            numbers = self._measure(table)
+            if r == 0:
+                self._round0 = numbers
+        predicted = t.predicted[r]
+        total = predicted
+        if predicted is not None and self.classes is not None and self.label_mode == "within-class":
+            total = self.classes.predicted_total(predicted)
+        record: dict[str, Any] = {
+            "weights": t.weights,
+            "trajectory": t.name,
+            "round": r,
+            "rows": table.num_rows,
+            "mode": self.options.mode,
+            **numbers,
+            "utility": self._utility(t, r, table),
+            "predicted_variance_factor": predicted,
+            "predicted_total_variance_ratio": total,
+            "variance_factor": t.law.variance_factor() if t.law else None,
+        }
+        if t.variant is not None:
+            record["variant"] = t.variant
+        if info is not None:
+            record["baseline"] = info
+        if r > 0 and self.stop is not None and self.stop.met(record):
+            record["stopped"] = self.stop.text
+        return jsonable(record)
+
+    def _measure(self, table: pa.Table) -> dict[str, Any]:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", MixsynthWarning)
+            report = diagnose(
+                self.train,
+                table,
+                target=self.options.target,
+                sample=self.options.sample,
+                seed=_seed(self.options.seed, _DIAGNOSE),
+            )
+        self._forward(caught, "diagnose")
+        summary = report.summary
+        shape = self.shape.ratios(table)
+        numbers = {k: summary.get(k) for k in METRICS}
+        numbers["within_class_variance_ratio"] = self.classes.ratio(table) if self.classes else None
+        for k in SHAPE_METRICS:
+            numbers[k] = summary[k] if summary.get(k) is not None else shape[k]
+        return numbers | {k: summary.get(k) for k in _EXTRA}
+
+    def _utility(self, t: _Trajectory, r: int, table: pa.Table) -> dict[str, Any] | None:
+        if self.evaluator is None:
+            return None
+        tt = self.options.test_time_transform
+        if self._real_utility is None:
+            with threadpool_limits(1):
+                self._real_utility = self.evaluator.score(
+                    self.train, _seed(self.options.seed, _REAL_MODEL), (1.0,) if tt else ()
+                )
+        real = self._real_utility
+        if r == 0:
+            fitted = real
+        else:
+            thetas = (t.theta[r],) if tt and t.theta[r] is not None else ()
+            with threadpool_limits(1):
+                fitted = self.evaluator.score(table, _seed(self.options.seed, t.key, r, 1), thetas)
+        out: dict[str, Any] = {
+            "task": self.task,
+            "model": self.model,
+            **fitted["scores"],
+            "real": real["scores"],
+        }
+        if tt:
+            moved = fitted.get("transformed") or []
+            out["test_time_transform"] = moved[0] if moved else None
+        if "note" in fitted:
+            out["note"] = fitted["note"]
+        return out
+
+
+def _table_digest(table: pa.Table) -> str:
+    """SHA-256 of a table's values (to check that a resumed study has the same rows)."""
+    import hashlib  # noqa: PLC0415
+
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table.combine_chunks())
+    return hashlib.sha256(sink.getvalue().to_pybytes()).hexdigest()
+
+
+def collapse_study(
+    data: Any,
+    options: StudyOptions | None = None,
+    *,
+    notify: Callable[[str], None] | None = None,
+    **kwargs: Any,
+) -> Iterator[dict[str, Any]]:
+    """Run a collapse study; yield one record per (trajectory, round) as it is computed.
+
+    Parameters
+    ----------
+    data : pyarrow.Table or pandas.DataFrame
+    options : StudyOptions, optional
+        Or give its fields as keyword arguments (``rounds=5, weights=["uniform"]``).
+    notify : callable, optional
+        Receives notices; default: :class:`~mixsynth.errors.MixsynthWarning` warnings.
+
+    Yields
+    ------
+    dict
+        The NDJSON record: ``weights``, ``trajectory``, ``round``, ``rows``, the diagnose
+        numbers, ``utility`` (or None), ``predicted_variance_factor``, ...
+
+    Examples
+    --------
+    >>> import numpy as np, pyarrow as pa
+    >>> x = np.random.default_rng(0).normal(size=(400, 2))
+    >>> table = pa.table({"a": x[:, 0], "b": x[:, 1]})
+    >>> out = list(collapse_study(table, rounds=2, weights=["midpoint"], baseline=False, seed=1))
+    >>> [(r["round"], r["predicted_variance_factor"]) for r in out]
+    [(0, 1.0), (1, 0.5), (2, 0.25)]
+    """
+    opts = options if options is not None else StudyOptions(**kwargs)
+    return iter(CollapseStudy(data, opts, notify=notify))
