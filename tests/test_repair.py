@@ -124,3 +124,29 @@ def test_bad_options(skewed, option, value, fragment):
 
     with pytest.raises(UsageError, match=fragment):
         Synthesizer(skewed, seed=0, notify=_quiet, **{option: value})
+
+
+REAL = sorted(
+    str(p) for p in __import__("pathlib").Path(__file__).resolve().parents[1].glob("*/**/*.parquet")
+    if p.parent.name in ("sample_data", "data")
+)
+
+
+@pytest.mark.parametrize("path", REAL, ids=lambda p: p.rsplit("/", 1)[-1])
+def test_defaults_keep_non_negative_columns_non_negative_and_the_variance(path):
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    out, synth = _run(table, 40_000, seed=5, nan="skip")
+    ratios = []
+    for feat in synth.enc.features:
+        if feat.spec.kind.value not in ("float", "integer"):
+            continue
+        real = table[feat.spec.name].to_numpy(zero_copy_only=False).astype(float)
+        syn = out[feat.spec.name].to_numpy(zero_copy_only=False).astype(float)
+        if np.nanmin(real) >= 0:
+            assert np.nanmin(syn) >= 0, feat.spec.name
+        if np.nanvar(real) > 0:
+            ratios.append(np.nanvar(syn) / np.nanvar(real))
+    if ratios:
+        assert abs(float(np.median(ratios)) - 1.0) <= 0.05, ratios
