@@ -13,85 +13,29 @@ which other laws run, on the order, or on whether the study was resumed.
 
 from __future__ import annotations
 
+import hashlib
 import warnings
-import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
-from threadpoolctl import threadpool_limits
 
 from mixsynth import provenance
 from mixsynth.api import as_table
 from mixsynth.api import generate as mix_generate
 from mixsynth.collapse.baselines import GmmBaseline
-from mixsynth.collapse.metrics import SHAPE_METRICS, ClassVariance, ShapeReference
-from mixsynth.collapse.options import METRICS, StopRule, StudyOptions
+from mixsynth.collapse.measure import Measures, forward_warnings
+from mixsynth.collapse.options import StopRule, StudyOptions
 from mixsynth.collapse.split import resolve_task, split_rows
 from mixsynth.collapse.state import StudyState
-from mixsynth.collapse.utility import Evaluator, default_model
-from mixsynth.diagnose import diagnose
+from mixsynth.collapse.trajectory import BASELINE, SPLIT, Trajectory, build, seed_for
+from mixsynth.collapse.utility import default_model
 from mixsynth.diagnose.report import jsonable
-from mixsynth.errors import MixsynthWarning, UsageError
+from mixsynth.errors import MixsynthWarning
 from mixsynth.generate import package_version
-from mixsynth.weights import WeightLaw, parse
 
 __all__ = ["BASELINE", "CollapseStudy", "collapse_study"]
-
-BASELINE = "gmm"
-# spawn_key entries above 2**32 cannot collide with a crc32 law key.
-_SPLIT, _DIAGNOSE, _REAL_MODEL = 2**32, 2**32 + 1, 2**32 + 2
-_EXTRA = (
-    "variance_ratio_min",
-    "corr_mean_abs_diff",
-    "wasserstein_mean",
-    "dcr_median",
-    "null_rate_max_diff",
-)
-
-
-def _seed(seed: int, *key: int) -> int:
-    """A 63-bit integer seed from ``SeedSequence(seed, spawn_key=key)``."""
-    state = np.random.SeedSequence(seed, spawn_key=key).generate_state(1, np.uint64)
-    return int(state[0] >> np.uint64(1))
-
-
-@dataclass
-class _Trajectory:
-    name: str
-    weights: str
-    law: WeightLaw | None
-    options: dict[str, Any] = field(default_factory=dict)
-    variant: dict[str, str] | None = None
-    table: pa.Table | None = None
-    pool: list[pa.Table] = field(default_factory=list)
-    predicted: list[float | None] = field(default_factory=lambda: [1.0])
-    theta: list[float | None] = field(default_factory=lambda: [1.0])
-    stopped: bool = False
-
-    @property
-    def key(self) -> int:
-        # Variants of one law share its stream: a paired comparison of the options.
-        return zlib.crc32(self.weights.encode())
-
-
-def _variants(options: StudyOptions) -> list[tuple[str, dict[str, str]]]:
-    """Name suffixes and generate options of each law's trajectories."""
-    extra = {
-        k: getattr(options, k)
-        for k in ("repair", "space")
-        if getattr(options, k) != {"repair": "auto", "space": "raw"}[k]
-    }
-    if not options.compare_repair:
-        return [("", extra)]
-    bounds = {"auto": "clip", "none": "no-bounds"}.get(options.bounds, options.bounds)
-    return [
-        (f"[{bounds}+repair]", {"repair": "variance", "space": "raw"}),
-        (f"[{bounds}]", {"repair": "none", "space": "raw"}),
-        ("[rank-gauss]", {"repair": options.repair, "space": "rank-gauss"}),
-    ]
 
 
 class CollapseStudy:
@@ -133,7 +77,7 @@ class CollapseStudy:
         target = options.target
         self.task = resolve_task(table, target, options.task) if target is not None else None
         self.model = (options.model or default_model(self.task)) if self.task else None
-        rng = np.random.default_rng(_seed(options.seed, _SPLIT))
+        rng = np.random.default_rng(seed_for(options.seed, SPLIT))
         split = split_rows(
             table,
             target=target,
@@ -146,10 +90,8 @@ class CollapseStudy:
         self.rows = options.rows or self.train.num_rows
         classification = self.task == "classification"
         self.label_mode = options.label_mode or ("within-class" if classification else None)
-        self.evaluator = Evaluator(self.test, target, self.task, self.model) if target else None
-        self.shape = ShapeReference(self.train, [target] if classification and target else [])
-        self.classes = ClassVariance(self.train, target) if classification and target else None
-        self.trajectories = self._trajectories()
+        self.measures = Measures(self.train, self.test, options, self.task, self.model, self.notify)
+        self.trajectories = build(options)
         self.gmm = (
             GmmBaseline(self.train.schema, target, classification) if options.baseline else None
         )
@@ -164,35 +106,12 @@ class CollapseStudy:
             self.state.write_table(self.state.root / "split" / "train.parquet", self.train)
             self.state.write_table(self.state.root / "split" / "test.parquet", self.test)
         self._round0: dict[str, Any] | None = None
-        self._real_utility: dict[str, Any] | None = None
 
     def notify(self, message: str) -> None:
         """Pass a notice on once."""
         if message not in self._told:
             self._told.add(message)
             self._notify(message)
-
-    def _trajectories(self) -> list[_Trajectory]:
-        out = []
-        for spec in self.options.weights:
-            law = parse(spec)
-            for suffix, extra in _variants(self.options):
-                out.append(
-                    _Trajectory(
-                        spec + suffix,
-                        spec,
-                        law,
-                        extra,
-                        {"bounds": self.options.bounds, **extra} if suffix else None,
-                    )
-                )
-        if self.options.baseline:
-            out.append(_Trajectory(BASELINE, BASELINE, None, predicted=[1.0], theta=[1.0]))
-        names = [t.name for t in out]
-        if BASELINE in self.options.weights or len(set(names)) != len(names):
-            msg = f"trajectory names must be unique; got {', '.join(names)}"
-            raise UsageError(msg)
-        return out
 
     @property
     def names(self) -> list[str]:
@@ -253,36 +172,18 @@ class CollapseStudy:
                 self.on_step(t.name, r)
                 stored = self.state.stored(t.name, r) if self.state else None
                 record = stored if stored is not None else self._step(t, r)
-                self._advance(t, r)
+                t.advance(self.options.mode, [self.train.num_rows] + [self.rows] * r)
                 t.stopped = bool(record.get("stopped"))
                 yield record
         if self.state is not None:
             self.state.save(complete=True, extra={"meta": self.meta()})
 
-    def _advance(self, t: _Trajectory, r: int) -> None:
-        """Extend the predicted variance factor and θ to round r + 1."""
-        if t.law is None:
-            t.predicted.append(None)
-            t.theta.append(None)
-            return
-        c, theta = t.law.variance_factor(), t.law.theta_bar()
-        if self.options.mode == "replace":
-            t.predicted.append(c * t.predicted[r])
-            t.theta.append(theta * t.theta[r])
-            return
-        # accumulate: round r+1 mixes the pool (real rows + rounds 1..r), whose variance
-        # is the size-weighted mean of its members' (their means agree in expectation).
-        sizes = [self.train.num_rows] + [self.rows] * r
-        for series, factor in ((t.predicted, c), (t.theta, theta)):
-            pooled = sum(s * v for s, v in zip(sizes, series, strict=True)) / sum(sizes)
-            series.append(factor * pooled)
-
-    def _step(self, t: _Trajectory, r: int) -> dict[str, Any]:
+    def _step(self, t: Trajectory, r: int) -> dict[str, Any]:
         if r == 0:
             record = self._record(t, 0, self.train, None)
         else:
             source = self._source(t, r)
-            seed = _seed(self.options.seed, t.key, r)
+            seed = seed_for(self.options.seed, t.key, r)
             table, info = self._synthesise(t, source, seed)
             record = self._record(t, r, table, info)
             t.table = table
@@ -295,7 +196,7 @@ class CollapseStudy:
             self.state.add(t.name, record, None)
         return record
 
-    def _source(self, t: _Trajectory, r: int) -> pa.Table:
+    def _source(self, t: Trajectory, r: int) -> pa.Table:
         """The rows round ``r`` is made from, loading earlier rounds after a resume."""
         if self.options.mode == "replace":
             if r == 1:
@@ -311,7 +212,7 @@ class CollapseStudy:
         ]
         return pa.concat_tables([x.select(common).replace_schema_metadata(None) for x in tables])
 
-    def _synthesise(self, t: _Trajectory, source: pa.Table, seed: int) -> tuple[pa.Table, Any]:
+    def _synthesise(self, t: Trajectory, source: pa.Table, seed: int) -> tuple[pa.Table, Any]:
         if t.law is None:
             assert self.gmm is not None
             return self.gmm.sample(source, self.rows, seed)
@@ -327,27 +228,18 @@ class CollapseStudy:
                 bounds=self.options.bounds,
                 **t.options,
             )
-        self._forward(caught, t.name)
+        forward_warnings(caught, t.name, self.notify)
         return table.replace_schema_metadata(None), None
 
-    def _forward(self, caught: list[warnings.WarningMessage], name: str) -> None:
-        for w in caught:
-            if issubclass(w.category, MixsynthWarning):
-                self.notify(f"{name}: {w.message}")
-            else:
-                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-
-    def _record(self, t: _Trajectory, r: int, table: pa.Table, info: Any) -> dict[str, Any]:
+    def _record(self, t: Trajectory, r: int, table: pa.Table, info: Any) -> dict[str, Any]:
         if r == 0 and self._round0 is not None:
             numbers = self._round0
         else:
-            numbers = self._measure(table)
+            numbers = self.measures.numbers(table)
             if r == 0:
                 self._round0 = numbers
         predicted = t.predicted[r]
-        total = predicted
-        if predicted is not None and self.classes is not None and self.label_mode == "within-class":
-            total = self.classes.predicted_total(predicted)
+        model_seed = seed_for(self.options.seed, t.key, r, 1)
         record: dict[str, Any] = {
             "weights": t.weights,
             "trajectory": t.name,
@@ -355,9 +247,11 @@ class CollapseStudy:
             "rows": table.num_rows,
             "mode": self.options.mode,
             **numbers,
-            "utility": self._utility(t, r, table),
+            "utility": self.measures.utility(table if r else None, model_seed, t.theta[r]),
             "predicted_variance_factor": predicted,
-            "predicted_total_variance_ratio": total,
+            "predicted_total_variance_ratio": self.measures.predicted_total(
+                predicted, self.label_mode
+            ),
             "variance_factor": t.law.variance_factor() if t.law else None,
         }
         if t.variant is not None:
@@ -368,59 +262,9 @@ class CollapseStudy:
             record["stopped"] = self.stop.text
         return jsonable(record)
 
-    def _measure(self, table: pa.Table) -> dict[str, Any]:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", MixsynthWarning)
-            report = diagnose(
-                self.train,
-                table,
-                target=self.options.target,
-                sample=self.options.sample,
-                seed=_seed(self.options.seed, _DIAGNOSE),
-            )
-        self._forward(caught, "diagnose")
-        summary = report.summary
-        shape = self.shape.ratios(table)
-        numbers = {k: summary.get(k) for k in METRICS}
-        numbers["within_class_variance_ratio"] = self.classes.ratio(table) if self.classes else None
-        for k in SHAPE_METRICS:
-            numbers[k] = summary[k] if summary.get(k) is not None else shape[k]
-        return numbers | {k: summary.get(k) for k in _EXTRA}
-
-    def _utility(self, t: _Trajectory, r: int, table: pa.Table) -> dict[str, Any] | None:
-        if self.evaluator is None:
-            return None
-        tt = self.options.test_time_transform
-        if self._real_utility is None:
-            with threadpool_limits(1):
-                self._real_utility = self.evaluator.score(
-                    self.train, _seed(self.options.seed, _REAL_MODEL), (1.0,) if tt else ()
-                )
-        real = self._real_utility
-        if r == 0:
-            fitted = real
-        else:
-            thetas = (t.theta[r],) if tt and t.theta[r] is not None else ()
-            with threadpool_limits(1):
-                fitted = self.evaluator.score(table, _seed(self.options.seed, t.key, r, 1), thetas)
-        out: dict[str, Any] = {
-            "task": self.task,
-            "model": self.model,
-            **fitted["scores"],
-            "real": real["scores"],
-        }
-        if tt:
-            moved = fitted.get("transformed") or []
-            out["test_time_transform"] = moved[0] if moved else None
-        if "note" in fitted:
-            out["note"] = fitted["note"]
-        return out
-
 
 def _table_digest(table: pa.Table) -> str:
     """SHA-256 of a table's values (to check that a resumed study has the same rows)."""
-    import hashlib  # noqa: PLC0415
-
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, table.schema) as writer:
         writer.write_table(table.combine_chunks())
