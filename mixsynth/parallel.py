@@ -7,22 +7,30 @@ chunk size. Each output chunk (a Parquet row group) is cut into pieces on a fixe
 grid of :data:`PIECE_ROWS`; at most ``2 * jobs`` pieces are in flight, so memory depends
 on ``jobs`` and the piece size, never on ``-n``.
 
-Threads, not processes (measured on 2 cores, x86-64, NumPy 2.4, pyarrow 26, 1e6 rows,
-block computation only, no writing; see the Scale report):
+Threads, not processes. Measured on this project's 2-core x86-64 build box (NumPy 2.4,
+pyarrow 26), 1e6 rows, block computation only (no writing), best of 5; the box was shared
+(load average 3.5-5.7 on 2 cores), so the speed-ups of 2 workers are understated:
 
-=====================================  ===========  ==========  ============
-source                                  jobs=1       threads=2   processes=2
-=====================================  ===========  ==========  ============
-digits.parquet (64 float32 pixels)      MEASURE      MEASURE     MEASURE
-wide numeric (200 float64 columns)      MEASURE      MEASURE     MEASURE
-wine.parquet (13 float64 + category)    MEASURE      MEASURE     MEASURE
-=====================================  ===========  ==========  ============
+=====================================  =========  ==========  ============
+source (encoded X)                      jobs=1     threads=2   processes=2
+=====================================  =========  ==========  ============
+digits.parquet (1797 x 65 float32)      0.84 s     0.47 s      1.21 s
+wine.parquet (178 x 13 float64)         0.27 s     0.30 s      0.72 s
+wide numeric (5000 x 200 float64)       9.79 s     8.96 s      10.25 s
+=====================================  =========  ==========  ============
 
-The work in a block is NumPy ``take``/arithmetic over (m, d) arrays and Arrow array
-construction, which release the GIL; processes would also have to pickle every result
-table back to the parent. The block path makes no BLAS calls except GenLabel's
-posteriors; those run with BLAS limited to one thread while ``jobs > 1`` so workers do not
-oversubscribe the cores.
+(the wide row predates the in-place kernel in :mod:`mixsynth.mix`, now 2-4 s). A block
+is NumPy ``take``/arithmetic over (m, d) arrays and Arrow array construction, which release
+the GIL; processes must also pickle every result table back to the parent and hold their
+own copy of the source, and lost everywhere. The block path makes no BLAS calls except
+GenLabel's posteriors; those run with BLAS limited to one thread while ``jobs > 1`` so
+workers do not oversubscribe the cores.
+
+Piece size, single thread, Mrows/s for 4096 / 8192 / 16384 / 32768 / 65536 rows: wide
+0.47 / 0.50 / 0.44 / 0.39 / 0.31, digits 0.85 / 1.04 / 1.16 / 1.01 / 0.83, wine 1.57 /
+2.10 / 1.86 / 1.93 / 1.87. The kernel is memory-bound, so pieces whose temporaries stay in
+cache win; 16384 keeps the per-piece overhead (one Arrow array per column) small for wide
+tables too.
 """
 
 from __future__ import annotations
@@ -43,9 +51,8 @@ from mixsynth.errors import UsageError
 __all__ = ["PIECE_ROWS", "default_jobs", "ordered_map", "pieces", "run_blocks"]
 
 #: Rows per parallel task, on a global grid (a multiple of the logical block, so no
-#: random stream is drawn twice). Small enough to bound memory, large enough that the
-#: per-call overhead (one Arrow array per column) stays under a few percent.
-PIECE_ROWS = 4 * LOGICAL_BLOCK
+#: random stream is drawn twice); measured above.
+PIECE_ROWS = 2 * LOGICAL_BLOCK
 
 T = TypeVar("T")
 R = TypeVar("R")

@@ -19,6 +19,7 @@ from mixsynth.encode import encode, layout
 from mixsynth.errors import UsageError
 from mixsynth.generate import Synthesizer
 from mixsynth.memory import allocate, default_memory_limit, parse_size, physical_memory
+from mixsynth.parallel import pieces
 from mixsynth.schema import ColumnSpec, infer_kind
 
 ROOT = __file__.rsplit("/tests/", 1)[0]
@@ -183,7 +184,8 @@ def test_dry_run_reports_and_writes_nothing(runner, tmp_parquet, tmp_path):
     assert lines["columns"] == "4 (1 float, 1 integer, 1 temporal, 1 tensor)"
     assert lines["encoded"].startswith("d = 19 mixed columns, float32, 22.3 KiB spilled")
     assert lines["rows"] == "1,000,000"
-    assert lines["blocks"].startswith("8 row groups of up to 131,072 rows, computed as 31 tasks")
+    tasks = sum(1 for _ in pieces(10**6, 131_072))
+    assert lines["blocks"].startswith(f"8 row groups of up to 131,072 rows, computed as {tasks} tasks")
     assert lines["backend"] == "numpy" and lines["dry run"] == "nothing written"
     assert lines["peak memory"].startswith("about ") and lines["output"].endswith(f"to {out}")
 
