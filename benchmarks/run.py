@@ -1,0 +1,462 @@
+"""mixsynth benchmarks, one command: the I/O floor, peers, growth, cores and engines.
+
+    python benchmarks/run.py            # full run (about 10 minutes on 2 cores)
+    python benchmarks/run.py --quick    # smaller sizes (about 2 minutes)
+    python benchmarks/run.py --results benchmarks/RESULTS.md
+
+Needs ``pip install -e '.[bench]'`` (SDV pins pandas<3, so use a separate virtual
+environment). Every measurement is a separate process started from here: wall time is
+what a user waits for (interpreter start and imports included), peak RSS is that
+process's own (``os.wait4``; for the Dask engine the largest of the client and its
+worker processes). Times are the best of 3 runs (1 with ``--quick``; peers: 1 run),
+because the machine may be shared; peak RSS is the largest of those runs. Inputs are
+built from the real table
+``tests/data/randhie.parquet`` (20,190 rows, 10 columns: 1 integer count, 5 floats,
+3 booleans + 1 boolean label) by ``mixsynth generate`` itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+BASE = ROOT / "tests" / "data" / "randhie.parquet"
+sys.path.insert(0, str(HERE))
+from tasks import NUMERIC  # noqa: E402
+
+FULL = {
+    "floor": [10**6, 10**7],
+    "growth_n": [10**5, 10**6, 10**7],
+    "growth_input": [10**5, 10**6, 10**7],
+    "input": 10**6,
+    "cores_n": 10**7,
+    "peers_rows": None,
+}
+QUICK = {
+    "floor": [10**5, 10**6],
+    "growth_n": [10**4, 10**5, 10**6],
+    "growth_input": [10**4, 10**5, 10**6],
+    "input": 10**5,
+    "cores_n": 10**6,
+    "peers_rows": 5000,
+}
+
+
+@dataclass
+class Run:
+    wall: float
+    rss_mb: float
+    rc: int
+    out: str
+    err: str
+
+
+def measure(cmd: list[str], timeout: float = 900) -> Run:
+    """Run ``cmd``: its wall time and the peak RSS of that process (and children it waited for)."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, cwd=ROOT)
+        deadline = t0 + timeout
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.perf_counter() > deadline:
+                proc.kill()
+                pid, status, usage = os.wait4(proc.pid, 0)
+                break
+            time.sleep(0.02)
+        wall = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        return Run(wall, usage.ru_maxrss / 1024, proc.returncode, out.read(), err.read())
+
+
+REPEAT = 3
+
+
+def best(cmd: list[str], what: str) -> Run:
+    """The fastest of ``REPEAT`` runs (the machine may be shared); peak RSS is the largest seen."""
+    runs = [checked(measure(cmd), what) for _ in range(REPEAT)]
+    fastest = min(runs, key=lambda r: r.wall)
+    fastest.rss_mb = max(r.rss_mb for r in runs)
+    return fastest
+
+
+def mixsynth(*args: object) -> list[str]:
+    return [sys.executable, "-m", "mixsynth", "generate", *map(str, args)]
+
+
+def task(name: str, src: Path, out: Path, rows: int) -> list[str]:
+    return [sys.executable, str(HERE / "tasks.py"), name, str(src), str(out), str(rows)]
+
+
+def checked(run: Run, what: str) -> Run:
+    if run.rc != 0:
+        print(f"FAILED: {what} (exit {run.rc})\n{run.err[-2000:]}", file=sys.stderr)
+    return run
+
+
+def fmt_rows(n: int) -> str:
+    return f"{n:,}"
+
+
+def table(header: list[str], rows: list[list[object]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def machine() -> str:
+    lscpu = subprocess.run(
+        ["lscpu"], capture_output=True, text=True, check=False
+    ).stdout.splitlines()[:12]
+    mem = next(
+        (
+            line
+            for line in Path("/proc/meminfo").read_text().splitlines()
+            if line.startswith("MemTotal")
+        ),
+        "",
+    )
+    import numpy
+    import pandas
+
+    versions = (
+        f"Python {platform.python_version()}, numpy {numpy.__version__}, "
+        f"pandas {pandas.__version__}, pyarrow {pa.__version__}"
+    )
+    for name in ("dask", "sdv", "imblearn", "skbio", "mixsynth"):
+        try:
+            versions += f", {name} {__import__(name).__version__}"
+        except Exception as exc:  # noqa: BLE001 - report whatever is missing
+            versions += f", {name} unavailable ({type(exc).__name__})"
+    return (
+        "```\n$ lscpu | head -n 12\n"
+        + "\n".join(lscpu)
+        + f"\n$ grep MemTotal /proc/meminfo\n{mem}\n```\n{versions}. No GPU."
+    )
+
+
+def build_inputs(work: Path, sizes: list[int]) -> dict[int, Path]:
+    """Inputs of each size, synthesised from the real table by mixsynth (seeded)."""
+    paths = {}
+    for i, n in enumerate(sorted(set(sizes))):
+        path = work / f"input_{n}.parquet"
+        checked(
+            measure(mixsynth(BASE, "-n", n, "-o", path, "--seed", 100 + i, "-q")),
+            f"build input {n}",
+        )
+        paths[n] = path
+    return paths
+
+
+def quality(real: pa.Table, out: Path) -> dict[str, float]:
+    from mixsynth.diagnose import diagnose
+
+    synth = pq.read_table(out)
+    summary = diagnose(real, synth, columns=NUMERIC, sample=20_000, seed=0).to_dict()["summary"]
+    return summary
+
+
+def section_floor(work: Path, inputs: dict[int, Path], sizes: dict) -> str:
+    src = inputs[sizes["input"]]
+    start_mix = min(measure([sys.executable, "-m", "mixsynth", "--help"]).wall for _ in range(3))
+    start_floor = min(
+        measure([sys.executable, "-c", "import numpy, pyarrow.parquet"]).wall for _ in range(3)
+    )
+    rows = []
+    for m in sizes["floor"]:
+        floor = best(task("floor", src, work / "floor.parquet", m), "floor")
+        mine = best(
+            mixsynth(src, "-n", m, "-o", work / "mix.parquet", "--seed", 0, "-q"), "mixsynth"
+        )
+        ratio = mine.wall / floor.wall
+        work_ratio = (mine.wall - start_mix) / (floor.wall - start_floor)
+        rows.append(
+            [
+                fmt_rows(sizes["input"]),
+                fmt_rows(m),
+                f"{floor.wall:.2f} s",
+                f"{floor.rss_mb:.0f} MB",
+                f"{mine.wall:.2f} s",
+                f"{mine.rss_mb:.0f} MB",
+                f"{ratio:.2f}×",
+                f"{work_ratio:.2f}×",
+                "yes" if ratio <= 2 else "**no**",
+            ]
+        )
+    return (
+        "## 1. I/O floor\n\nFloor: pyarrow reads the source and writes the same number of rows "
+        "(source rows cycled, not mixed), zstd, 131,072-row row groups, as `mixsynth generate` "
+        "writes them. Wall times include interpreter start and imports: "
+        f"`python -m mixsynth --help` takes {start_mix:.2f} s, `import numpy, pyarrow.parquet` "
+        f'{start_floor:.2f} s (best of 3); "after start-up" subtracts these.\n\n'
+        + table(
+            [
+                "input rows",
+                "output rows",
+                "floor time",
+                "floor peak RSS",
+                "mixsynth time",
+                "mixsynth peak RSS",
+                "mixsynth / floor",
+                "after start-up",
+                "≤ 2× floor",
+            ],
+            rows,
+        )
+    )
+
+
+def section_peers(work: Path, sizes: dict) -> str:
+    real = pq.read_table(BASE)
+    src = BASE
+    if sizes["peers_rows"]:
+        src = work / "peers_input.parquet"
+        pq.write_table(real.slice(0, sizes["peers_rows"]), src)
+        real = real.slice(0, sizes["peers_rows"])
+    n = real.num_rows
+    tools = [
+        (
+            "mixsynth (EpBeta, variance-preserving; default)",
+            mixsynth(src, "-n", n, "-o", work / "p_mix.parquet", "--seed", 0, "-q"),
+            work / "p_mix.parquet",
+        ),
+        (
+            "mixsynth `-w uniform` (plain Mixup weights)",
+            mixsynth(
+                src, "-n", n, "-o", work / "p_uni.parquet", "--seed", 0, "-q", "-w", "uniform"
+            ),
+            work / "p_uni.parquet",
+        ),
+        (
+            "SDV GaussianCopula (fit + sample)",
+            task("sdv", src, work / "p_sdv.parquet", n),
+            work / "p_sdv.parquet",
+        ),
+        (
+            "imbalanced-learn SMOTE (label `hlthg`)",
+            task("smote", src, work / "p_smote.parquet", n),
+            work / "p_smote.parquet",
+        ),
+        (
+            "scikit-bio `skbio.table.mixup` (α=2)",
+            task("skbio", src, work / "p_skbio.parquet", n),
+            work / "p_skbio.parquet",
+        ),
+    ]
+    rows, notes = [], []
+    for name, cmd, out in tools:
+        run = measure(cmd)
+        if run.rc != 0:
+            last = (run.err.strip().splitlines() or ["no message"])[-1]
+            rows.append([name, "failed", "", f"{run.rss_mb:.0f} MB", "", "", "", "", ""])
+            notes.append(f"- {name}: exit {run.rc}: `{last}`")
+            continue
+        inner = json.loads(run.out)["seconds"] if run.out.strip().startswith("{") else None
+        q = quality(real, out)
+        rows.append(
+            [
+                name,
+                f"{run.wall:.2f} s",
+                f"{inner:.2f} s" if inner is not None else "(= wall)",
+                f"{run.rss_mb:.0f} MB",
+                f"{q['variance_ratio_median']:.3f} "
+                f"[{q['variance_ratio_min']:.3f}, {q['variance_ratio_max']:.3f}]",
+                f"{q['cov_rel_error']:.3f}",
+                f"{q['corr_mean_abs_diff']:.3f}",
+                f"{q['ks_mean']:.3f}",
+                f"{q['exact_copy_fraction']:.4f}",
+            ]
+        )
+    text = (
+        f"## 2. Peers\n\nSame Parquet input for all: `tests/data/randhie.parquet`"
+        f"{' (first ' + fmt_rows(n) + ' rows)' if sizes['peers_rows'] else ''}, "
+        f"{fmt_rows(n)} rows in, "
+        f"{fmt_rows(n)} synthetic rows out. Quality from `mixsynth.diagnose.diagnose(real, synth, "
+        f"columns={NUMERIC})` (the six numeric columns, since SMOTE and scikit-bio return floats "
+        "only): variance ratio synthetic/real (median [min, max]; 1 is ideal), relative Frobenius "
+        "error of the covariance, mean |Δ correlation|, mean Kolmogorov–Smirnov statistic, share "
+        'of synthetic rows that copy a real row. "work" excludes interpreter start and imports '
+        "(mixsynth: wall only).\n\n"
+        + table(
+            [
+                "tool",
+                "wall time",
+                "work",
+                "peak RSS",
+                "variance ratio",
+                "cov. error",
+                "mean |Δcorr|",
+                "KS mean",
+                "exact copies",
+            ],
+            rows,
+        )
+    )
+    return text + ("\n\n" + "\n".join(notes) if notes else "")
+
+
+def section_growth(work: Path, inputs: dict[int, Path], sizes: dict) -> str:
+    src = inputs[sizes["input"]]
+    rows = []
+    for m in sizes["growth_n"]:
+        run = best(mixsynth(src, "-n", m, "-o", work / "g.parquet", "--seed", 0, "-q"), "growth")
+        rows.append(
+            [
+                fmt_rows(sizes["input"]),
+                fmt_rows(m),
+                f"{run.wall:.2f} s",
+                f"{run.rss_mb:.0f} MB",
+                f"{m / run.wall:,.0f} rows/s",
+            ]
+        )
+    m = sizes["growth_input"][1]
+    for n in sizes["growth_input"]:
+        run = best(
+            mixsynth(inputs[n], "-n", m, "-o", work / "g.parquet", "--seed", 0, "-q"), "growth"
+        )
+        rows.append(
+            [
+                fmt_rows(n),
+                fmt_rows(m),
+                f"{run.wall:.2f} s",
+                f"{run.rss_mb:.0f} MB",
+                f"{m / run.wall:,.0f} rows/s",
+            ]
+        )
+    return (
+        "## 3. Growth\n\nFirst rows: fixed input, more output rows (peak RSS should stay flat in "
+        "`-n`: output is written block by block). Last rows: more input rows, fixed output (the "
+        "encoded source is held in memory, so RSS grows with the input).\n\n"
+        + table(["input rows", "output rows", "time", "peak RSS", "throughput"], rows)
+    )
+
+
+def _same_rows(a: pa.Table, b: pa.Table) -> bool:
+    return a.num_rows == b.num_rows and all(
+        a.column(i).equals(b.column(i)) for i in range(a.num_columns)
+    )
+
+
+def section_cores(work: Path, inputs: dict[int, Path], sizes: dict) -> str:
+    src, m = inputs[sizes["input"]], sizes["cores_n"]
+    rows = []
+    local = {}
+    for jobs in (1, 2):
+        out = work / f"jobs{jobs}.parquet"
+        run = best(mixsynth(src, "-n", m, "-o", out, "--seed", 0, "-q", "--jobs", jobs), "jobs")
+        local[jobs] = run
+        rows.append([f"local engine, `--jobs {jobs}`", f"{run.wall:.2f} s", f"{run.rss_mb:.0f} MB"])
+    speedup = local[1].wall / local[2].wall
+    parts = work / "partitioned"
+    parts.mkdir()
+    t = pq.read_table(src)
+    step = -(-t.num_rows // 4)
+    for i in range(4):
+        pq.write_table(t.slice(i * step, step), parts / f"part-{i}.parquet", row_group_size=65_536)
+    del t
+    run_local = best(
+        mixsynth(parts, "-n", m, "-o", work / "dir_local.parquet", "--seed", 0, "-q"), "local dir"
+    )
+    rows.append(
+        [
+            "local engine, same 4-file dataset, default jobs",
+            f"{run_local.wall:.2f} s",
+            f"{run_local.rss_mb:.0f} MB",
+        ]
+    )
+    runs = []
+    for i in range(REPEAT):
+        out = work / f"dask_out{i}"
+        runs.append(
+            checked(
+                measure(mixsynth(parts, "-n", m, "-o", out, "--seed", 0, "-q", "--engine", "dask")),
+                "dask",
+            )
+        )
+    run_dask = min(runs, key=lambda r: r.wall)
+    run_dask.rss_mb = max(r.rss_mb for r in runs)
+    rows.append(
+        [
+            "Dask engine, LocalCluster (2 worker processes, 1 thread each; started by the command)",
+            f"{run_dask.wall:.2f} s",
+            f"{run_dask.rss_mb:.0f} MB (largest process)",
+        ]
+    )
+    same = run_dask.rc == 0 and _same_rows(
+        ds.dataset(work / "dask_out0").to_table(), pq.read_table(work / "dir_local.parquet")
+    )
+    return (
+        f"## 4. Cores and engines\n\n{fmt_rows(sizes['input'])} input rows, "
+        f"{fmt_rows(m)} output rows. `--jobs 2` vs `--jobs 1`: speed-up {speedup:.2f}× "
+        "(time with 1 job / time with 2). Dask engine output identical to the local "
+        f"engine's for the same seed: {'yes' if same else '**no**'}.\n\n"
+        + table(["engine", "time", "peak RSS"], rows)
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="smaller sizes")
+    parser.add_argument(
+        "--results",
+        type=Path,
+        help="also write the report (with the machine) to this Markdown file",
+    )
+    args = parser.parse_args()
+    sizes = QUICK if args.quick else FULL
+    global REPEAT
+    REPEAT = 1 if args.quick else 3
+    t0 = time.perf_counter()
+    load0 = f"{os.getloadavg()[0]:.2f}"
+    work = Path(tempfile.mkdtemp(prefix="mixsynth-bench-"))
+    try:
+        inputs = build_inputs(work, [sizes["input"], *sizes["growth_input"]])
+        sections = [
+            section_floor(work, inputs, sizes),
+            section_peers(work, sizes),
+            section_growth(work, inputs, sizes),
+            section_cores(work, inputs, sizes),
+            "## 5. GPU\n\nNo GPU was lent to this run: the CuPy backend (`--backend cupy`) is not "
+            "measured here.",
+        ]
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    minutes = (time.perf_counter() - t0) / 60
+    command = "python benchmarks/run.py" + (" --quick" if args.quick else "")
+    load = (
+        f"load average {load0} at the start, {os.getloadavg()[0]:.2f} at the end "
+        "(the machine is shared)"
+    )
+    report = (
+        f"# mixsynth benchmarks\n\n`{command}`, {minutes:.1f} minutes in all; {load}.\n\n"
+        + machine()
+        + "\n\n"
+        + "\n\n".join(sections)
+        + "\n"
+    )
+    print(report)
+    if args.results:
+        args.results.write_text(report)
+
+
+if __name__ == "__main__":
+    main()
