@@ -304,7 +304,7 @@ def section_peers(work: Path, sizes: dict) -> str:
                 "peak RSS",
                 "variance ratio",
                 "cov. error",
-                "mean |Δcorr|",
+                "mean abs Δcorr",
                 "KS mean",
                 "exact copies",
             ],
