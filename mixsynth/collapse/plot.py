@@ -235,9 +235,23 @@ def write_plot(
     for ax, panel in zip(axes, panels, strict=False):
         _draw(ax, panel, records, names)
     for ax in axes[len(panels) :]:
-        ax.set_visible(False)
+        ax.set_axis_off()
     handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncols=min(len(names), 8), fontsize=11)
+    if len(panels) < len(axes):
+        # A free grid cell holds the legend, where the eye reads the panels.
+        axes[len(panels)].legend(
+            handles,
+            labels,
+            loc="center",
+            fontsize=12,
+            title="trajectory",
+            title_fontsize=12,
+            frameon=False,
+        )
+    else:
+        fig.legend(
+            handles, labels, loc="outside lower center", ncols=min(len(names), 8), fontsize=11
+        )
     util = f", target {meta.get('target')} ({meta.get('model')} model)" if meta.get("model") else ""
     fig.suptitle(
         f"mixsynth collapse-study: {meta.get('rounds')} rounds, {meta.get('mode')} mode{util}. "
@@ -251,7 +265,11 @@ def write_plot(
         prefix=f".{target.name}.", suffix=".png", dir=target.resolve().parent
     )
     os.close(fd)
+    # mkstemp makes the file 0600; give the image the mode a plain open() would.
+    umask = os.umask(0)
+    os.umask(umask)
     try:
+        os.chmod(tmp, 0o666 & ~umask)
         fig.savefig(tmp, format="png", pil_kwargs={"optimize": True})
         os.replace(tmp, target)
     except OSError as exc:
