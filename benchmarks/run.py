@@ -413,6 +413,21 @@ def section_cores(work: Path, inputs: dict[int, Path], sizes: dict) -> str:
     )
 
 
+BEGIN, END = "<!-- benchmarks/run.py: begin -->", "<!-- benchmarks/run.py: end -->"
+
+
+def write_results(path: Path, report: str) -> None:
+    """Put the report between its markers in ``path``, keeping other sections of the file."""
+    block = f"{BEGIN}\n{report}{END}\n"
+    old = path.read_text() if path.exists() else ""
+    if BEGIN in old and END in old:
+        head, rest = old.split(BEGIN, 1)
+        new = head + block + rest.split(END, 1)[1].lstrip("\n")
+    else:
+        new = block + ("\n" + old if old else "")
+    path.write_text(new)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes")
@@ -455,7 +470,7 @@ def main() -> None:
     )
     print(report)
     if args.results:
-        args.results.write_text(report)
+        write_results(args.results, report)
 
 
 if __name__ == "__main__":
