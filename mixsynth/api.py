@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import pyarrow as pa
 
 from mixsynth import provenance
@@ -15,7 +15,17 @@ from mixsynth.labels import LabelOptions
 from mixsynth.plan import select_columns
 from mixsynth.weights import WeightLaw
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 __all__ = ["as_table", "generate"]
+
+
+def _is_dataframe(data: Any) -> bool:
+    # pandas is not imported at start-up (it costs every pipeline stage ~0.3 s); a caller
+    # holding a DataFrame has necessarily imported it already.
+    pd = sys.modules.get("pandas")
+    return pd is not None and isinstance(data, pd.DataFrame)
 
 
 def _mixed_object_column(df: pd.DataFrame) -> str | None:
@@ -36,7 +46,7 @@ def as_table(data: Any) -> pa.Table:
     """
     if isinstance(data, pa.Table):
         return data
-    if not isinstance(data, pd.DataFrame):
+    if not _is_dataframe(data):
         msg = f"expected a pyarrow.Table or pandas.DataFrame, got {type(data).__name__}"
         raise UsageError(msg)
     bad = _mixed_object_column(data)
@@ -102,6 +112,7 @@ def generate(
     Examples
     --------
     >>> import pandas as pd
+    >>> import pandas as pd
     >>> df = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0], "g": ["a", "b", "a", "b"]})
     >>> out = generate(df, 6, seed=0)
     >>> out.shape, list(out.columns)
@@ -121,7 +132,7 @@ def generate(
     schema = synth.output_schema_for(rows)
     out = pa.Table.from_batches([b for p in parts for b in p.to_batches()], schema=schema.remove_metadata())
     out = out.replace_schema_metadata({**(schema.metadata or {}), provenance.KEY: provenance.dumps(record)})
-    if isinstance(data, pd.DataFrame):
+    if _is_dataframe(data):
         frame = out.to_pandas()
         frame.attrs["mixsynth"] = record
         return frame

@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special, stats
 
 __all__ = ["DISCRETE_MAX_VALUES", "RankGauss"]
 
@@ -60,6 +59,9 @@ class RankGauss:
 
     def forward(self, X: np.ndarray) -> np.ndarray:
         """A copy of ``X`` with the selected columns as normal scores (ties share a score)."""
+        # scipy loads here, not at import: every pipeline stage pays for module imports.
+        from scipy import special, stats
+
         Z = np.array(X, dtype=np.float64, copy=True)
         for col in self.columns:
             x = X[:, col.index]
@@ -70,6 +72,8 @@ class RankGauss:
 
     def inverse(self, Z: np.ndarray) -> np.ndarray:
         """Map mixed scores back through the empirical quantiles, in place; returns ``Z``."""
+        from scipy import special
+
         for col in self.columns:
             z = Z[:, col.index]
             ok = ~np.isnan(z)

@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import integrate, special
 
 from mixsynth.weights.laws import format_number
 
@@ -29,6 +28,9 @@ def expected_max_dirichlet(k: int, alpha: float) -> float:
     >>> round(expected_max_dirichlet(3, 1.0), 12)  # uniform simplex: H_3 / 3
     0.611111111111
     """
+    # scipy loads on first use, not at import: start-up time is paid by every pipe stage.
+    from scipy import integrate, special
+
     value, _ = integrate.quad(
         lambda x: 1.0 - special.gammainc(alpha, x) ** k, 0.0, np.inf, limit=400, epsabs=1e-13, epsrel=1e-12
     )

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 import numpy as np
-from scipy import special
 
 __all__ = ["Beta", "EpBeta", "Midpoint", "WeightLaw", "format_number"]
 
@@ -105,6 +104,8 @@ class EpBeta:
 
     def theta_bar(self) -> float:
         """``E[max(λ, 1−λ)] = ½ + L·E|W − t|`` with ``t = (½ + eps0)/L``, via incomplete Beta."""
+        from scipy import special  # loaded on first use: keeps start-up fast
+
         a, b, L = self.alpha, self.beta, self.length
         t = (0.5 + self.eps0) / L
         m = a / (a + b)

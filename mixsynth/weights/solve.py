@@ -9,7 +9,6 @@ mean of λ away from the ends of the support.
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import brentq
 
 from mixsynth.errors import SolverError
 from mixsynth.weights.laws import EpBeta, format_number
@@ -20,6 +19,8 @@ _GRID = np.geomspace(1e-4, 1e4, 161)
 
 
 def _smallest_root(f) -> float | None:
+    from scipy.optimize import brentq  # loaded on first use: keeps start-up fast
+
     values = np.array([f(x) for x in _GRID])
     signs = np.sign(values)
     for i in range(len(_GRID) - 1):
