@@ -26,7 +26,7 @@ from mixsynth.backend import resolve as resolve_backend
 from mixsynth.estimate import estimate
 from mixsynth.generate import DEFAULT_CHUNK_ROWS, MAX_ROWS, Synthesizer
 from mixsynth.labels import LabelOptions
-from mixsynth.memory import parse_size
+from mixsynth.memory import default_memory_limit, parse_size
 from mixsynth.options import load_json_object, parse_count, split_names
 from mixsynth.parallel import default_jobs
 from mixsynth.plan import select_columns
@@ -203,11 +203,15 @@ def generate(
                               backend=backend.value, precision=precision.value)
             return
         io.check_output(output, source, stdout_isatty=_isatty(sys.stdout) and not dry_run)
-        limit = parse_size(memory_limit) if memory_limit is not None else None
+        budget = parse_size(memory_limit) if memory_limit is not None else default_memory_limit()
         count = parse_count(rows, maximum=MAX_ROWS) if rows is not None else None
         cols, excl = split_names(columns), split_names(exclude)
         overrides = load_json_object(bounds_file, "--bounds-file") if bounds_file else None
-        src = io.read_source(source, lambda names: select_columns(names, cols, excl, target))
+        # One budget for the source and its encoding: the Arrow source may take half of it
+        # (else it is read through a memory map), the encoded X what the source leaves.
+        src = io.read_source(source, lambda names: select_columns(names, cols, excl, target),
+                             memory_limit=budget // 2, notify=tell)
+        limit = max(budget - (0 if src.mapped else src.table.nbytes), 0)
         balance = class_balance
         if balance not in (None, "uniform"):
             balance = load_json_object(Path(balance), "--class-balance")
@@ -220,7 +224,7 @@ def generate(
             plan = estimate(src.table, count or src.table.num_rows, output=output, options=options,
                             chunk_rows=chunk_rows, jobs=jobs or default_jobs(), memory_limit=limit,
                             backend=resolve_backend(backend.value, notify=tell).name,
-                            precision=precision.value)
+                            precision=precision.value, source_mapped=src.mapped)
             print("\n".join(plan.lines()), flush=True)
             return
         synth = Synthesizer(src.table, backend=backend.value, precision=precision.value,

@@ -66,6 +66,7 @@ class Estimate:
     peak_bytes: int
     output_bytes: int | None
     output: str
+    source_mapped: bool = False
 
     def lines(self) -> list[str]:
         """``key: value`` lines (for people and for ``grep``)."""
@@ -79,7 +80,8 @@ class Estimate:
         size = format_size(self.output_bytes) if self.output_bytes is not None else "unknown"
         out = "stdout" if self.output == "-" else self.output
         return [
-            f"source rows: {self.source_rows:,}",
+            f"source rows: {self.source_rows:,}"
+            + (" (read through a memory-mapped temporary file)" if self.source_mapped else ""),
             f"columns: {len(self.kinds)} ({kinds})",
             f"encoded: d = {self.d} mixed columns, {self.dtype}{why}, "
             f"{format_size(self.encoded_bytes)} {where}",
@@ -133,11 +135,14 @@ def estimate(
     precision: str = "auto",
     memory_limit: int | None = None,
     options: dict[str, Any] | None = None,
+    source_mapped: bool = False,
 ) -> Estimate:
     """Plan a run of ``rows`` synthetic rows from ``table`` (already projected).
 
     Parameters
     ----------
+    source_mapped : bool
+        ``table`` lives in a memory-mapped file (:func:`mixsynth.io.read_source`).
     options : dict, optional
         The other :class:`~mixsynth.generate.Synthesizer` arguments (``target``, ``ids``,
         ``weights``, ...), used for the kinds and for measuring the output size.
@@ -158,13 +163,13 @@ def estimate(
     writing = _WRITE_COPIES * min(chunk_rows, rows) * arrow_row
     # The start-up pilot (variance repair) and generation do not overlap: count the larger.
     pilot = _PILOT_COPIES * pilot_rows(plan.d) * plan.d * plan.dtype.itemsize
-    resident = _BASELINE + table.nbytes + (0 if spills else encoded)
+    resident = _BASELINE + (0 if source_mapped else table.nbytes) + (0 if spills else encoded)
     peak = resident + max(pilot, _RUN + in_flight + writing)
     return Estimate(
         source_rows=n, kinds={s.name: s.kind.value for s in specs}, d=plan.d,
         dtype=plan.dtype.name, wide=plan.wide, rows=rows, chunk_rows=chunk_rows,
         tasks=_tasks(rows, chunk_rows), jobs=jobs,
         backend=backend, encoded_bytes=encoded, memory_limit=limit, spills=spills,
-        peak_bytes=int(peak), output=output,
+        peak_bytes=int(peak), output=output, source_mapped=source_mapped,
         output_bytes=int(parquet_row * rows) if parquet_row is not None else None,
     )

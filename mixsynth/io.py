@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 
 from mixsynth import provenance
 from mixsynth.errors import InputError, UsageError
+from mixsynth.memory import format_size, map_batches
 
 __all__ = ["Source", "check_output", "read_source", "write_parquet"]
 
@@ -44,11 +45,14 @@ class Source:
         The path as given, or ``<stdin>``.
     provenance : dict or None
         The ``mixsynth`` record of a file that mixsynth wrote.
+    mapped : bool
+        The table's buffers are in a memory-mapped temporary file, not in RAM.
     """
 
     table: pa.Table
     name: str
     provenance: dict[str, Any] | None = None
+    mapped: bool = False
 
 
 def _is_terminal(stream: Any) -> bool:
@@ -144,7 +148,33 @@ def _read_stdin(stream: IO[bytes], select: Select | None) -> Source:
     return Source(table, "<stdin>", record)
 
 
-def read_source(src: str, select: Select | None = None, *, stdin: IO[bytes] | None = None) -> Source:
+def _decoded_bytes(pf: pq.ParquetFile, cols: list[str]) -> int:
+    """About how much memory ``cols`` take once read into Arrow (exact for fixed widths)."""
+    meta, total = pf.metadata, 0
+    for name in cols:
+        t = pf.schema_arrow.field(name).type
+        t = t.storage_type if isinstance(t, pa.BaseExtensionType) else t
+        size = t.list_size if pa.types.is_fixed_size_list(t) else 1
+        t = t.value_type if pa.types.is_fixed_size_list(t) else t
+        t = t.index_type if pa.types.is_dictionary(t) else t
+        try:
+            total += meta.num_rows * size * max(t.bit_width // 8, 1)
+        except ValueError:  # variable width (strings): Parquet's uncompressed page sizes
+            total += sum(rg.column(j).total_uncompressed_size
+                         for rg in (meta.row_group(i) for i in range(meta.num_row_groups))
+                         for j in range(meta.num_columns)
+                         if rg.column(j).path_in_schema.split(".")[0] == name)
+    return total
+
+
+def read_source(
+    src: str,
+    select: Select | None = None,
+    *,
+    stdin: IO[bytes] | None = None,
+    memory_limit: int | None = None,
+    notify: Callable[[str], None] | None = None,
+) -> Source:
     """Read a Parquet file, a directory of Parquet files, a ``.npy`` array, or ``-``.
 
     Parameters
@@ -156,6 +186,12 @@ def read_source(src: str, select: Select | None = None, *, stdin: IO[bytes] | No
         it may raise :class:`UsageError` for unknown names.
     stdin : binary stream, optional
         Defaults to ``sys.stdin.buffer``.
+    memory_limit : int, optional
+        Bytes; a Parquet file whose selected columns would take more once read is streamed
+        into a memory-mapped temporary file instead (:func:`mixsynth.memory.map_batches`),
+        so a source larger than RAM can be read. None: always read into memory.
+    notify : callable, optional
+        Told when the source is spilled.
 
     Raises
     ------
@@ -184,7 +220,17 @@ def read_source(src: str, select: Select | None = None, *, stdin: IO[bytes] | No
         pf = pq.ParquetFile(path)
         names = pf.schema_arrow.names
         cols = select(names) if select else names
-        return Source(pf.read(columns=cols), src, provenance.loads(pf.metadata.metadata))
+        record = provenance.loads(pf.metadata.metadata)
+        size = _decoded_bytes(pf, cols) if memory_limit is not None else 0
+        if memory_limit is not None and size > memory_limit:
+            if notify is not None:
+                notify(f"source columns take about {format_size(size)}, over the memory limit of "
+                       f"{format_size(memory_limit)}: reading them through a memory-mapped file")
+            schema = pa.schema([pf.schema_arrow.field(c) for c in cols],
+                               metadata=pf.schema_arrow.metadata)
+            table = map_batches(schema, pf.iter_batches(columns=cols))
+            return Source(table, src, record, mapped=True)
+        return Source(pf.read(columns=cols), src, record)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError) as exc:
         msg = f"cannot read {src!r} as Parquet: {_first_line(exc)}"
         raise InputError(msg) from None

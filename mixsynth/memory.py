@@ -14,14 +14,23 @@ import os
 import re
 import tempfile
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.ipc as ipc
 
 from mixsynth.errors import InputError, UsageError
 
-__all__ = ["allocate", "default_memory_limit", "format_size", "parse_size", "physical_memory"]
+__all__ = [
+    "allocate",
+    "default_memory_limit",
+    "format_size",
+    "map_batches",
+    "parse_size",
+    "physical_memory",
+]
 
 Notify = Callable[[str], None]
 
@@ -148,3 +157,42 @@ def allocate(
             f"{format_size(limit)}: spilling it to a memory-mapped file in {tempfile.gettempdir()}"
         )
     return _spilled(shape, dtype, nbytes)
+
+
+def _forget(path: str, tmp: tempfile.TemporaryDirectory[str], keep: object) -> None:
+    try:
+        # As for the spilled X: unlinked while mapped, the file goes with its last reader.
+        os.unlink(path)
+        tmp.cleanup()
+    except OSError:  # pragma: no cover - Windows
+        weakref.finalize(keep, tmp.cleanup)
+
+
+def map_batches(schema: pa.Schema, batches: Iterable[pa.RecordBatch]) -> pa.Table:
+    """A table of ``batches`` whose buffers live in a memory-mapped temporary file.
+
+    The source of a run larger than the memory limit is streamed through this (an Arrow IPC
+    stream, uncompressed, so reading it back is zero-copy): its pages are then file-backed
+    and the kernel can evict them, where a table read into Arrow's memory pool could not
+    be. Each batch may carry its own dictionaries (IPC streams allow replacements).
+
+    Raises
+    ------
+    InputError
+        The temporary directory cannot hold the data.
+    """
+    tmp = tempfile.TemporaryDirectory(prefix="mixsynth-spill-", ignore_cleanup_errors=True)
+    path = os.path.join(tmp.name, "source.arrows")
+    try:
+        with pa.OSFile(path, "wb") as sink, ipc.new_stream(sink, schema) as writer:
+            for batch in batches:
+                writer.write_batch(batch)
+    except OSError as exc:
+        tmp.cleanup()
+        msg = (f"cannot spill the source to {tempfile.gettempdir()}: {exc.strerror or exc}; "
+               "set TMPDIR to a disk with room, or raise --memory-limit")
+        raise InputError(msg) from None
+    mapped = pa.memory_map(path)
+    table = ipc.open_stream(mapped).read_all()
+    _forget(path, tmp, mapped)
+    return table

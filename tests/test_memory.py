@@ -142,6 +142,7 @@ def test_cli_memory_limit_spills_with_identical_output(runner, tmp_parquet, tmp_
         assert result.exit_code == 0, result.stderr
         outs.append(pq.read_table(out))
         assert ("spilling" in result.stderr) == bool(extra)
+        assert ("reading them through a memory-mapped file" in result.stderr) == bool(extra)
     assert outs[0].equals(outs[1])
 
 
@@ -180,7 +181,7 @@ def test_dry_run_reports_and_writes_nothing(runner, tmp_parquet, tmp_path):
     assert result.exit_code == 0, result.stderr
     assert not out.exists() and not list(tmp_path.glob(".*.tmp"))
     lines = dict(line.split(": ", 1) for line in result.stdout.splitlines())
-    assert lines["source rows"] == "300"
+    assert lines["source rows"] == "300 (read through a memory-mapped temporary file)"
     assert lines["columns"] == "4 (1 float, 1 integer, 1 temporal, 1 tensor)"
     assert lines["encoded"].startswith("d = 19 mixed columns, float32, 22.3 KiB spilled")
     assert lines["rows"] == "1,000,000"
@@ -224,3 +225,31 @@ def test_provenance_records_backend_and_precision(tmp_parquet, runner, tmp_path)
     assert runner.invoke(app, ["generate", str(src), "-o", str(out), "--seed", "1", "--precision", "float32"]).exit_code == 0
     record = json.loads(pq.ParquetFile(out).metadata.metadata[b"mixsynth"])
     assert (record["backend"], record["precision"]) == ("numpy", "float32")
+
+
+def test_large_source_is_read_through_a_memory_map(tmp_path, spill_dir):
+    from mixsynth import io
+
+    rng = np.random.default_rng(2)
+    n = 30_000
+    table = pa.table({
+        "x": rng.normal(size=n),
+        "cat": pa.array(rng.choice(["a", "b", "c"], n)).dictionary_encode(),
+        "s": pa.array([None if i % 13 == 0 else f"w{i % 7}" for i in range(n)]),
+        "px": pa.FixedSizeListArray.from_arrays(pa.array(rng.random(4 * n).astype(np.float32)), 4),
+        "skip": rng.normal(size=n),
+    })
+    path = tmp_path / "big.parquet"
+    pq.write_table(table, path, row_group_size=7000)
+    select = lambda names: [c for c in names if c != "skip"]  # noqa: E731
+    notes = []
+    before = pa.total_allocated_bytes()
+    mapped = io.read_source(str(path), select, memory_limit=100_000, notify=notes.append)
+    assert mapped.mapped and "through a memory-mapped file" in notes[0]
+    assert pa.total_allocated_bytes() - before < table.nbytes // 4  # buffers are in the map
+    plain = io.read_source(str(path), select)
+    assert not plain.mapped and mapped.table.equals(plain.table)
+    assert list(spill_dir.iterdir()) == []
+    a = pa.concat_tables(Synthesizer(mapped.table, seed=1, notify=_quiet).chunks(5000))
+    b = pa.concat_tables(Synthesizer(plain.table, seed=1, notify=_quiet).chunks(5000))
+    assert a.equals(b)
