@@ -22,6 +22,7 @@ from mixsynth.labels import LabelOptions, LabelPlan, plan_labels
 from mixsynth.plan import build_bounds, plan_columns
 from mixsynth.relabel import Labeler
 from mixsynth.repair import MAX_STRETCH, Repair, fit_repair, stretch
+from mixsynth.schema import ColumnSpec, Kind, is_mixed
 from mixsynth.space_plan import (
     PILOT_ATTEMPT,
     pilot_rows,
@@ -30,7 +31,6 @@ from mixsynth.space_plan import (
     repairable,
     resolve_repair,
 )
-from mixsynth.schema import ColumnSpec, Kind, is_mixed
 from mixsynth.weights import WeightLaw, parse
 
 __all__ = ["DEFAULT_CHUNK_ROWS", "MAX_ROWS", "Synthesizer", "package_version"]
@@ -102,23 +102,7 @@ class Synthesizer:
         precision: str = "auto",
         memory_limit: int | None = None,
     ) -> None:
-        self.notify = notify or _warn
-        self.backend = resolve_backend(backend, notify=self.notify)
-        for option, value, allowed in (("nan", nan, ("error", "skip")), ("ids", ids, ("regenerate", "drop"))):
-            if value not in allowed:
-                msg = f"unknown --{option} value {value!r}; expected one of {', '.join(allowed)}"
-                raise UsageError(msg)
-        self.weights_given = weights if isinstance(weights, str) else weights.spec()
-        self.law = parse(weights)
-        if self.law.aims_to_preserve and abs(self.law.variance_factor() - 1.0) > 1e-9:
-            self.notify(
-                f"weights {self.law.spec()} do not preserve variance: factor "
-                f"{self.law.variance_factor():.6g} per round (omit beta to have it solved)"
-            )
-        if seed is not None and not 0 <= seed < 2**63:
-            msg = f"seed must be an integer in [0, 2**63), got {seed}"
-            raise UsageError(msg)
-        self.seed = secrets.randbits(63) if seed is None else int(seed)
+        self._init_run(weights=weights, seed=seed, nan=nan, ids=ids, notify=notify, backend=backend)
         self.source_schema = table.schema
         self.specs = plan_columns(table, target=target, ids=ids, notify=self.notify)
         self.label_plan = self._plan_target(table, target, labels or LabelOptions())
@@ -142,6 +126,27 @@ class Synthesizer:
         self.nan = nan
         self.adjusted = np.zeros(self.enc.X.shape[1], dtype=np.int64)
         self.rows_written = 0
+
+    def _init_run(self, *, weights: str | WeightLaw, seed: int | None, nan: str, ids: str,
+                  notify: Callable[[str], None] | None, backend: str | Backend) -> None:
+        """Options, law, seed and backend: the part of set-up every engine shares."""
+        self.notify = notify or _warn
+        self.backend = resolve_backend(backend, notify=self.notify)
+        for option, value, allowed in (("nan", nan, ("error", "skip")), ("ids", ids, ("regenerate", "drop"))):
+            if value not in allowed:
+                msg = f"unknown --{option} value {value!r}; expected one of {', '.join(allowed)}"
+                raise UsageError(msg)
+        self.weights_given = weights if isinstance(weights, str) else weights.spec()
+        self.law = parse(weights)
+        if self.law.aims_to_preserve and abs(self.law.variance_factor() - 1.0) > 1e-9:
+            self.notify(
+                f"weights {self.law.spec()} do not preserve variance: factor "
+                f"{self.law.variance_factor():.6g} per round (omit beta to have it solved)"
+            )
+        if seed is not None and not 0 <= seed < 2**63:
+            msg = f"seed must be an integer in [0, 2**63), got {seed}"
+            raise UsageError(msg)
+        self.seed = secrets.randbits(63) if seed is None else int(seed)
 
     def _plan_target(self, table: pa.Table, target: str | None, labels: LabelOptions) -> LabelPlan | None:
         if target is None:

@@ -11,7 +11,6 @@ workers or partitions.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -36,7 +35,7 @@ from mixsynth.dataset import (
 from mixsynth.draws import Draws, draw
 from mixsynth.encode import Encoded, decode, encode
 from mixsynth.errors import InputError, SchemaError, UsageError
-from mixsynth.generate import _RESAMPLE_ATTEMPTS, DEFAULT_CHUNK_ROWS, Synthesizer, _warn
+from mixsynth.generate import _RESAMPLE_ATTEMPTS, DEFAULT_CHUNK_ROWS, Synthesizer
 from mixsynth.labels import LabelOptions, LabelPlan
 from mixsynth.plan import build_bounds
 from mixsynth.schema import (
@@ -51,7 +50,7 @@ from mixsynth.schema import (
 
 # The identifier rule's constants are schema.py's own, so both engines judge alike.
 from mixsynth.space_plan import resolve_repair
-from mixsynth.weights import WeightLaw, parse
+from mixsynth.weights import WeightLaw
 
 __all__ = ["Mapper", "ShardedSynthesizer"]
 
@@ -149,26 +148,7 @@ class ShardedSynthesizer(Synthesizer):
         memory_limit: int | None = None,
     ) -> None:
         run = mapper or _local_map
-        self.notify = notify or _warn
-        self.backend = resolve_backend(backend, notify=self.notify)
-        for option, value, allowed in (
-            ("nan", nan, ("error", "skip")),
-            ("ids", ids, ("regenerate", "drop")),
-        ):
-            if value not in allowed:
-                msg = f"unknown --{option} value {value!r}; expected one of {', '.join(allowed)}"
-                raise UsageError(msg)
-        self.weights_given = weights if isinstance(weights, str) else weights.spec()
-        self.law = parse(weights)
-        if self.law.aims_to_preserve and abs(self.law.variance_factor() - 1.0) > 1e-9:
-            self.notify(
-                f"weights {self.law.spec()} do not preserve variance: factor "
-                f"{self.law.variance_factor():.6g} per round (omit beta to have it solved)"
-            )
-        if seed is not None and not 0 <= seed < 2**63:
-            msg = f"seed must be an integer in [0, 2**63), got {seed}"
-            raise UsageError(msg)
-        self.seed = secrets.randbits(63) if seed is None else int(seed)
+        self._init_run(weights=weights, seed=seed, nan=nan, ids=ids, notify=notify, backend=backend)
         schema = source.select(columns)
         kinds = kinds_of(source.schema, columns)
         facts = list(run(_Call(fragment_facts, source.schema, kinds), source.fragments))
