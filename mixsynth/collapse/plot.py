@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +31,8 @@ _COLOURS = {
     "epdirichlet": "#74add1",
 }
 _OTHERS = ["#4575b4", "#fdae61", "#762a83", "#01665e", "#8c510a", "#c51b7d"]
-_STYLES = {"+repair]": "-", "]": "--", "[rank-gauss]": "-."}
+# Line style by --compare-repair variant; checked in this order (the last is a catch-all).
+_STYLES = (("+repair]", "-"), ("[rank-gauss]", "-."), ("]", "--"))
 
 Getter = Callable[[Mapping[str, Any]], Any]
 
@@ -143,7 +145,7 @@ def _panels(records: Sequence[Mapping[str, Any]]) -> list[_Panel]:
 def _style(name: str, index: int) -> dict[str, Any]:
     base = name.split("[")[0].split(":")[0].strip().lower()
     colour = _COLOURS.get(base, _OTHERS[index % len(_OTHERS)])
-    style = next((s for suffix, s in _STYLES.items() if name.endswith(suffix)), "-")
+    style = next((s for suffix, s in _STYLES if name.endswith(suffix)), "-")
     return {
         "color": colour,
         "linestyle": style,
@@ -164,7 +166,8 @@ def _headline(records: Sequence[Mapping[str, Any]], names: list[str]) -> str:
             value = get(r)
             stop = f" (stopped at round {r['round']})" if r.get("stopped") else ""
             cells.append(f"{name} {'–' if value is None else f'{value:.3g}'}{stop}")
-        return f"{label}: " + " · ".join(cells)
+        # Wrapped so that many trajectories (--compare-repair) stay inside the figure.
+        return "\n    ".join(textwrap.wrap(f"{label}: " + " · ".join(cells), 190))
 
     lines = [
         line("total variance ratio at the last round (1 = kept)", _key("total_variance_ratio"))
@@ -230,7 +233,7 @@ def write_plot(
     panels = _panels(records)
     cols = 4
     rows = -(-len(panels) // cols)
-    fig = Figure(figsize=(4.2 * cols, 3.1 * rows + 1.0), dpi=80, layout="constrained")
+    fig = Figure(figsize=(4.2 * cols, 3.1 * rows + 1.0), dpi=76, layout="constrained")
     axes = fig.subplots(rows, cols, squeeze=False).ravel()
     for ax, panel in zip(axes, panels, strict=False):
         _draw(ax, panel, records, names)
