@@ -13,7 +13,7 @@ from mixsynth.encode import Encoded, Feature
 from mixsynth.errors import InputError, SchemaError, UsageError
 from mixsynth.schema import ColumnSpec, Kind, id_like, infer_kind, is_mixed
 
-__all__ = ["build_bounds", "plan_columns", "select_columns"]
+__all__ = ["build_bounds", "mixed_names", "plan_columns", "plan_specs", "select_columns"]
 
 Notify = Callable[[str], None]
 
@@ -63,10 +63,18 @@ def select_columns(
     return chosen
 
 
-def plan_columns(
-    table: pa.Table, *, target: str | None, ids: str, notify: Notify
+def plan_specs(
+    schema: pa.Schema,
+    n: int,
+    *,
+    kind_of: Callable[[pa.Field], Kind],
+    all_null: Callable[[str], bool],
+    looks_like_id: Callable[[str, Kind], bool],
+    target: str | None,
+    ids: str,
+    notify: Notify,
 ) -> list[ColumnSpec]:
-    """Decide the kind of every column of ``table`` (already projected).
+    """Decide every column's kind from facts about it (shared by the local and Dask engines).
 
     Raises
     ------
@@ -75,18 +83,16 @@ def plan_columns(
     SchemaError
         An unsupported type, or a column that is entirely null.
     """
-    n = table.num_rows
     if n < 2:
         msg = f"the source has {n} row{'s' if n != 1 else ''}; mixing needs at least 2"
         raise InputError(msg)
     specs = []
-    for fld in table.schema:
-        column = table.column(fld.name)
-        kind = infer_kind(fld.name, fld.type)
-        if column.null_count == n:
+    for fld in schema:
+        kind = kind_of(fld)
+        if all_null(fld.name):
             msg = f"column {fld.name!r} is entirely null; nothing to synthesise (use --exclude {fld.name})"
             raise SchemaError(msg)
-        if fld.name != target and id_like(fld.name, kind, column):
+        if fld.name != target and looks_like_id(fld.name, kind):
             if ids == "drop":
                 notify(f"column {fld.name!r} looks like an identifier (all values unique); dropped")
                 continue
@@ -100,6 +106,23 @@ def plan_columns(
         msg = "no columns left to synthesise after dropping identifiers"
         raise InputError(msg)
     return specs
+
+
+def plan_columns(
+    table: pa.Table, *, target: str | None, ids: str, notify: Notify
+) -> list[ColumnSpec]:
+    """Decide the kind of every column of ``table`` (already projected); see :func:`plan_specs`."""
+    n = table.num_rows
+    return plan_specs(
+        table.schema,
+        n,
+        kind_of=lambda fld: infer_kind(fld.name, fld.type),
+        all_null=lambda name: table.column(name).null_count == n,
+        looks_like_id=lambda name, kind: id_like(name, kind, table.column(name)),
+        target=target,
+        ids=ids,
+        notify=notify,
+    )
 
 
 def _override(name: str, value: object, origin: int = 0) -> tuple[float, float]:

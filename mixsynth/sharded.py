@@ -34,10 +34,10 @@ from mixsynth.dataset import (
 )
 from mixsynth.draws import Draws, draw
 from mixsynth.encode import Encoded, decode, encode
-from mixsynth.errors import InputError, SchemaError, UsageError
+from mixsynth.errors import SchemaError, UsageError
 from mixsynth.generate import _RESAMPLE_ATTEMPTS, DEFAULT_CHUNK_ROWS, Synthesizer
 from mixsynth.labels import LabelOptions, LabelPlan
-from mixsynth.plan import build_bounds
+from mixsynth.plan import build_bounds, plan_specs
 from mixsynth.schema import (
     _ID_MIN_ROWS,
     _ID_NAME,
@@ -226,34 +226,17 @@ class ShardedSynthesizer(Synthesizer):
     ) -> list[ColumnSpec]:
         """As :func:`mixsynth.plan.plan_columns`, from per-fragment facts."""
         n = sum(f.rows for f in facts)
-        if n < 2:
-            msg = f"the source has {n} row{'s' if n != 1 else ''}; mixing needs at least 2"
-            raise InputError(msg)
-        specs = []
-        for fld in schema:
-            kind = kinds[fld.name] or infer_kind(fld.name, fld.type)  # raises the local error
-            if sum(f.columns[fld.name].nulls for f in facts) == n:
-                msg = (
-                    f"column {fld.name!r} is entirely null; nothing to synthesise "
-                    f"(use --exclude {fld.name})"
-                )
-                raise SchemaError(msg)
-            if fld.name != target and self._id_like(source, fld.name, kind, facts, run):
-                if ids == "drop":
-                    self.notify(
-                        f"column {fld.name!r} looks like an identifier (all values unique); dropped"
-                    )
-                    continue
-                self.notify(
-                    f"column {fld.name!r} looks like an identifier (all values unique); "
-                    "writing fresh values instead of mixing (--ids drop to leave it out)"
-                )
-                kind = Kind.ID
-            specs.append(ColumnSpec(fld.name, kind, fld, target=fld.name == target))
-        if not specs:
-            msg = "no columns left to synthesise after dropping identifiers"
-            raise InputError(msg)
-        return specs
+        return plan_specs(
+            schema,
+            n,
+            # An unsupported type raises the local engine's error from infer_kind.
+            kind_of=lambda fld: kinds[fld.name] or infer_kind(fld.name, fld.type),
+            all_null=lambda name: sum(f.columns[name].nulls for f in facts) == n,
+            looks_like_id=lambda name, kind: self._id_like(source, name, kind, facts, run),
+            target=target,
+            ids=ids,
+            notify=self.notify,
+        )
 
     @staticmethod
     def _id_like(
