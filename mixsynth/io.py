@@ -228,7 +228,10 @@ def read_source(
                        f"{format_size(memory_limit)}: reading them through a memory-mapped file")
             schema = pa.schema([pf.schema_arrow.field(c) for c in cols],
                                metadata=pf.schema_arrow.metadata)
-            table = map_batches(schema, pf.iter_batches(columns=cols))
+            # pre_buffer off: with it, the reader caches every column chunk it has read for
+            # the file's lifetime (960 MiB resident instead of 305 MiB for a 610 MiB source).
+            streamed = pq.ParquetFile(path, pre_buffer=False)
+            table = map_batches(schema, streamed.iter_batches(columns=cols))
             return Source(table, src, record, mapped=True)
         return Source(pf.read(columns=cols), src, record)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError) as exc:
