@@ -156,7 +156,8 @@ def _run(
 ) -> DiagnoseReport:
     layout = plan_layout(real, synth, columns=columns, exclude=exclude, target=target)
     _check(real, synth, holdout, layout, sample, seed)
-    rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(3)]
+    # Children 0-2 seed the samples (as before the fourth existed), 3 the distinct rows.
+    rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4)]
     rs = scan(real, layout, sample_indices(real.num_rows, sample, rngs[0]))
     sides = {"real": (real, rs)}
     for key, side, rng in (("synth", synth, rngs[1]), ("holdout", holdout, rngs[2])):
@@ -165,7 +166,8 @@ def _run(
             sides[key] = (side, scan(side, layout, take, shift=rs.moments.shift, ref=rs.moments))
     ss = sides["synth"][1]
     X = {k: numeric_block(s.sample, layout) for k, (_, s) in sides.items()}
-    m = element_metrics(rs, ss, X["real"], X["synth"])
+    equal = _equal_rows(X["real"], X["synth"], rngs[3])
+    m = element_metrics(rs, ss, X["real"], X["synth"], equal)
     entries = numeric_entries(layout, m, rs, ss, synth.provenance)
     entries += categorical_entries(layout, rs, ss)
     corr, corr_pairs = correlation(layout, rs.moments, ss.moments)
@@ -180,12 +182,35 @@ def _run(
         entries, covariance(rs.moments, ss.moments), corr, cont,
         {k: privacy.get(k) for k in ("dcr_p5", "dcr_median", "exact_copy_fraction",
                                      "closer_to_train_fraction", "detection_auc")},
+        _labels(entries, target, synth.provenance),
         out_of_range=_out_of_range(ss),
         predicted=((synth.provenance or {}).get("weights") or {}).get("variance_factor"),
     )
-    meta = build_meta(layout, sides, sample=sample, seed=seed, detection=detection)
+    meta = build_meta(layout, sides, sample=sample, seed=seed, detection=detection,
+                      distinct_rows=equal[0].shape[0])
     plot = plot_data(layout, rs.moments, ss.moments, X["real"], X["synth"], entries)
     return DiagnoseReport(summary, entries, corr_pairs + cont_pairs, privacy, meta, plot)
+
+
+def _equal_rows(
+    Xr: np.ndarray, Xs: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """The same number of sampled rows from each side (a seeded subset of the larger)."""
+    k = min(Xr.shape[0], Xs.shape[0])
+    return Xr[sample_indices(Xr.shape[0], k, rng)], Xs[sample_indices(Xs.shape[0], k, rng)]
+
+
+def _labels(
+    entries: list[dict[str, Any]], target: str | None, record: dict[str, Any] | None
+) -> dict[str, float | None]:
+    """``label_agreement`` from generate's label record; ``target_tv`` for a class target."""
+    record = record or {}
+    name = target if target is not None else record.get("target")
+    entry = next((e for e in entries if e["name"] == name), None)
+    return {
+        "label_agreement": (record.get("labels") or {}).get("agreement_with_dominant"),
+        "target_tv": entry["tv"] if entry is not None and entry["group"] == "categorical" else None,
+    }
 
 
 def _out_of_range(synth: Scan) -> float | None:

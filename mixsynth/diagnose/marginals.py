@@ -4,6 +4,11 @@ Numeric columns are compared in units of the real standard deviation, so a drift
 means a tenth of a real std whatever the column's scale. A tensor column is reported as
 one entry that aggregates its elements (median variance ratio, mean KS), so a 64-pixel
 image does not fill the report with 64 rows.
+
+Shape drift: skewness and excess kurtosis come from the one-pass power sums (all rows);
+distinct values are counted on equal-size seeded samples of the two sides, so that their
+ratio measures granularity (mixing makes new values, copying and collapse lose them)
+rather than the two row counts.
 """
 
 from __future__ import annotations
@@ -18,12 +23,30 @@ from mixsynth.diagnose.layout import CategoricalCol, Layout, NumericCol
 from mixsynth.diagnose.stream import Scan
 from mixsynth.schema import Kind
 
-__all__ = ["QUANTILES", "categorical_entries", "element_metrics", "numeric_entries"]
+__all__ = [
+    "QUANTILES",
+    "categorical_entries",
+    "distinct_counts",
+    "element_metrics",
+    "numeric_entries",
+]
 
 #: Quantile levels (percent) compared for numeric columns.
 QUANTILES = (1, 5, 25, 50, 75, 95, 99)
 #: Category names listed per entry (the counts are always complete).
 _LISTED = 20
+#: Shape-drift keys of a numeric entry (None on categorical entries).
+_SHAPE_KEYS = (
+    "skewness_real",
+    "skewness_synth",
+    "skewness_diff",
+    "kurtosis_real",
+    "kurtosis_synth",
+    "kurtosis_ratio",
+    "distinct_real",
+    "distinct_synth",
+    "distinct_ratio",
+)
 
 
 def _ratio(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -31,17 +54,44 @@ def _ratio(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return np.where(b > 0, a / b, np.nan)
 
 
+def distinct_counts(X: np.ndarray) -> np.ndarray:
+    """Distinct non-NaN values per column of ``X`` (shape (k, d)), as an int array (d,).
+
+    One sort of the whole block: NaN sorts last, so every non-NaN value after the first
+    that differs from its predecessor is new.
+
+    Examples
+    --------
+    >>> distinct_counts(np.array([[1.0, np.nan], [1.0, np.nan], [2.0, 5.0]]))
+    array([2, 1])
+    """
+    if X.shape[0] == 0:
+        return np.zeros(X.shape[1], dtype=np.int64)
+    S = np.sort(X, axis=0)
+    valid = ~np.isnan(S)
+    new = (S[1:] != S[:-1]) & valid[1:]
+    return valid[0].astype(np.int64) + new.sum(axis=0)
+
+
 def element_metrics(
-    real: Scan, synth: Scan, Xr: np.ndarray, Xs: np.ndarray
+    real: Scan,
+    synth: Scan,
+    Xr: np.ndarray,
+    Xs: np.ndarray,
+    equal: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict[str, np.ndarray]:
     """Metrics per numeric matrix column, each an array of shape (d,) (NaN = undefined).
 
-    Moments and ranges come from the full scans; KS, Wasserstein and quantiles from the
-    sampled rows ``Xr`` (shape (k_r, d)) and ``Xs`` (shape (k_s, d)).
+    Moments, skewness, kurtosis and ranges come from the full scans; KS, Wasserstein and
+    quantiles from the sampled rows ``Xr`` (shape (k_r, d)) and ``Xs`` (shape (k_s, d));
+    distinct counts from ``equal``, the same number of sampled rows per side (default
+    ``(Xr, Xs)``).
     """
     mr, ms = real.moments, synth.moments
     var_r, var_s = mr.var(), ms.var()
     std_r = np.sqrt(var_r)
+    skew_r, skew_s, kurt_r, kurt_s = mr.skewness(), ms.skewness(), mr.kurtosis(), ms.kurtosis()
+    dist_r, dist_s = (distinct_counts(X).astype(float) for X in (equal or (Xr, Xs)))
     out = {
         "mean_real": mr.mean(),
         "mean_synth": ms.mean(),
@@ -55,6 +105,16 @@ def element_metrics(
         "mean_drift": _ratio(ms.mean() - mr.mean(), std_r),
         "below_range_fraction": _ratio(ms.below.astype(float), ms.count.astype(float)),
         "above_range_fraction": _ratio(ms.above.astype(float), ms.count.astype(float)),
+        "skewness_real": skew_r,
+        "skewness_synth": skew_s,
+        "skewness_diff": skew_s - skew_r,
+        "kurtosis_real": kurt_r,
+        "kurtosis_synth": kurt_s,
+        # (κ_s + 3) / (κ_r + 3): the fourth standardised moments, never near 0 (≥ 1).
+        "kurtosis_ratio": _ratio(kurt_s + 3.0, kurt_r + 3.0),
+        "distinct_real": dist_r,
+        "distinct_synth": dist_s,
+        "distinct_ratio": _ratio(dist_s, dist_r),
     }
     out["out_of_range_fraction"] = out["below_range_fraction"] + out["above_range_fraction"]
     d = Xr.shape[1]
@@ -82,6 +142,10 @@ def _f(x: Any) -> float | None:
     return x if np.isfinite(x) else None
 
 
+def _opt(x: Any) -> float | None:
+    return None if x is None else _f(x)
+
+
 def _nanagg(fn: Any, x: np.ndarray) -> float | None:
     x = x[np.isfinite(x)]
     return _f(fn(x)) if x.size else None
@@ -104,6 +168,9 @@ def _common(name: str, kind: Kind, target: bool, real: Scan, synth: Scan) -> dic
         "null_rate_real": nr,
         "null_rate_synth": ns,
         "null_rate_diff": ns - nr,
+        **dict.fromkeys(_SHAPE_KEYS),
+        "repair_stretch": None,
+        "repair_capped": None,
     }
 
 
@@ -117,9 +184,14 @@ def _numeric_entry(
     e = _common(col.name, col.kind, col.target, real, synth)
     e["group"] = "numeric"
     sl = col.cols
-    bounds = (record or {}).get("bounds", {}).get("columns", {}).get(col.name, {})
-    e["bounds_adjusted"] = (record or {}).get("adjusted", {}).get(col.name)
+    record = record or {}
+    bounds = (record.get("bounds") or {}).get("columns", {}).get(col.name, {})
+    e["bounds_adjusted"] = (record.get("adjusted") or {}).get(col.name)
     e["bounds_policy"] = bounds.get("policy")
+    # generate records only the columns it stretched (or capped); the rest have no stretch.
+    repair = ((record.get("repair") or {}).get("columns") or {}).get(col.name) or {}
+    e["repair_stretch"] = _opt(repair.get("stretch"))
+    e["repair_capped"] = repair.get("capped")
     e["nonfinite_synth"] = synth.nonfinite[col.name]
     if col.kind is not Kind.TENSOR:
         j = col.start
@@ -139,8 +211,12 @@ def _numeric_entry(
             "max_real",
             "min_synth",
             "max_synth",
+            *_SHAPE_KEYS,
         ):
             e[key] = _f(m[key][j])
+        e["distinct_real"], e["distinct_synth"] = (
+            None if e[k] is None else int(e[k]) for k in ("distinct_real", "distinct_synth")
+        )
         shift = m["quantile_shift"][j]
         e["quantiles"] = {
             "levels": list(QUANTILES),
@@ -155,6 +231,8 @@ def _numeric_entry(
     out_n = synth.moments.below[sl].sum() + synth.moments.above[sl].sum()
     present = synth.moments.count[sl].sum()
     finite_drift = drift[np.isfinite(drift)]
+    skew = m["skewness_diff"][sl]
+    finite_skew = skew[np.isfinite(skew)]
     e.update(
         elements=col.width,
         elements_constant=int(np.sum(~(m["std_real"][sl] > 0))),
@@ -168,6 +246,9 @@ def _numeric_entry(
         out_of_range_fraction=_f(out_n / present) if present else None,
         below_range_fraction=_f(synth.moments.below[sl].sum() / present) if present else None,
         above_range_fraction=_f(synth.moments.above[sl].sum() / present) if present else None,
+        **{k: _nanagg(np.median, m[k][sl]) for k in _SHAPE_KEYS if k != "skewness_diff"},
+        # As for the mean drift: the element that moved most, with its sign.
+        skewness_diff=_f(finite_skew[np.argmax(np.abs(finite_skew))]) if finite_skew.size else None,
     )
     return e
 

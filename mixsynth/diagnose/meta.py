@@ -14,7 +14,9 @@ from mixsynth.generate import package_version
 __all__ = ["SAMPLED_METRICS", "build_meta"]
 
 #: Metrics computed on the seeded sample rather than on all rows.
-SAMPLED_METRICS = ("ks", "wasserstein", "quantiles", "cramers_v", "dcr", "detection_auc")
+SAMPLED_METRICS = (
+    "ks", "wasserstein", "quantiles", "cramers_v", "distinct", "dcr", "detection_auc",
+)
 
 _DEFINITIONS = {
     "variance_ratio": "synthetic variance / real variance (ddof=1, all rows)",
@@ -22,6 +24,20 @@ _DEFINITIONS = {
     "predicted_variance_factor": "E[sum of squared weights] of the weight law, before bounds",
     "measured_variance_factor": "total_variance_ratio = tr(Σ_s)/tr(Σ_r), real-standardised",
     "checks": "min: value must be >= the --fail-under limit; max: an upper bound",
+    "skewness": "m3 / m2^1.5 (biased, as scipy.stats.skew), all rows, one pass",
+    "kurtosis": "excess (Fisher) kurtosis m4 / m2^2 - 3 (biased, as scipy.stats.kurtosis), "
+                "all rows, one pass",
+    "kurtosis_ratio": "(kurtosis_synth + 3) / (kurtosis_real + 3), the ratio of fourth "
+                      "standardised moments (never divides by ~0)",
+    "distinct_ratio": "distinct_synth / distinct_real: distinct non-null values counted on "
+                      "equal-size seeded samples (meta.shape.distinct_rows rows per side), "
+                      "so the ratio does not reflect the row counts",
+    "repair_stretch": "generate's variance-repair stretch around the mean (null: not repaired)",
+    "label_agreement": "share of synthetic rows whose GenLabel label equals the dominant "
+                       "parent's label (from generate's record)",
+    "target_tv": "total variation distance of the class frequencies of the target column",
+    "tensor": "a tensor column's entry: medians over its elements (skewness_diff and "
+              "mean_drift: the element that moved most)",
 }
 
 
@@ -52,9 +68,15 @@ def _notes(layout: Layout, real: Input, synth: Input, sides: dict[str, tuple[Inp
     record = synth.provenance
     if record:
         adjusted = sum(v for v in (record.get("adjusted") or {}).values() if isinstance(v, int))
+        repaired = (record.get("repair") or {}).get("columns") or {}
         if adjusted:
+            won_back = (f"; variance repair stretched {len(repaired)} column(s) to win it back"
+                        if repaired else "")
             notes.append(f"the predicted variance factor applies before bounds adjustment, which "
-                         f"moved {adjusted:,} synthetic values (clipping shrinks variance)")
+                         f"moved {adjusted:,} synthetic values (clipping shrinks variance)"
+                         + won_back)
+        notes += [f"{n!r}: variance repair hit its stretch cap; its variance stays below target"
+                  for n, r in repaired.items() if r.get("capped")]
         made_from = (record.get("source") or {}).get("rows")
         if made_from not in (None, real.num_rows):
             notes.append(f"the synthetic file was made from {made_from:,} rows; "
@@ -75,10 +97,19 @@ def _provenance(record: dict[str, Any] | None) -> dict[str, Any] | None:
     }
 
 
+def _labels(record: dict[str, Any] | None) -> dict[str, Any] | None:
+    labels = (record or {}).get("labels")
+    if not labels:
+        return None
+    keep = ("mode", "classes", "genlabel_model", "genlabel_gamma", "probability_columns")
+    return {"target": (record or {}).get("target")} | {k: labels[k] for k in keep if k in labels}
+
+
 def build_meta(layout: Layout, sides: dict[str, tuple[Input, Scan]], *, sample: int, seed: int,
-               detection: bool) -> dict[str, Any]:
+               detection: bool, distinct_rows: int) -> dict[str, Any]:
     """``meta`` for a report; ``sides`` maps ``real``/``synth``/``holdout`` to (input, scan)."""
     real, synth = sides["real"][0], sides["synth"][0]
+    record = synth.provenance or {}
     taken = {k: s.sample.num_rows for k, (_, s) in sides.items()}
     sampled_metrics = list(SAMPLED_METRICS if detection else SAMPLED_METRICS[:-1])
     return {
@@ -95,6 +126,13 @@ def build_meta(layout: Layout, sides: dict[str, tuple[Input, Scan]], *, sample: 
         "only_synth": list(layout.only_synth),
         "skipped": [{"name": n, "reason": w} for n, w in layout.skipped],
         "provenance": _provenance(synth.provenance),
+        "repair_mode": (record.get("repair") or {}).get("mode"),
+        "space": record.get("space"),
+        "labels": _labels(synth.provenance),
+        "shape": {
+            "skewness_kurtosis": "all rows (one-pass shifted power sums)",
+            "distinct_rows": distinct_rows,
+        },
         "checks": dict(CHECKS),
         "definitions": dict(_DEFINITIONS),
         "notes": _notes(layout, real, synth, sides, sample, sampled_metrics),

@@ -42,6 +42,8 @@ CHECKS: dict[str, str] = {
     "quantile_shift_max": "max",
     "out_of_range_fraction": "max",
     "null_rate_max_diff": "max",
+    "skewness_max_abs_diff": "max",
+    "target_tv": "max",
     "dcr_p5": "min",
     "dcr_median": "min",
     "exact_copy_fraction": "max",
@@ -145,6 +147,9 @@ def summarise(
         "out_of_range_fraction": out_of_range,
         "out_of_range_fraction_max": _agg(numeric, "out_of_range_fraction", max),
         "null_rate_max_diff": _agg(entries, "null_rate_diff", lambda v: max(map(abs, v))),
+        "kurtosis_ratio_median": _agg(numeric, "kurtosis_ratio", np.median),
+        "distinct_ratio_median": _agg(numeric, "distinct_ratio", np.median),
+        "skewness_max_abs_diff": _agg(numeric, "skewness_diff", lambda v: max(map(abs, v))),
     }
     for part in parts:
         summary.update(part)

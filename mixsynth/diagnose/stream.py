@@ -1,7 +1,8 @@
 """One pass over a side's record batches: moments, ranges, counts and a seeded sample.
 
-Everything that can be merged batch by batch (non-null counts, sums of ``z`` and ``z·zᵀ``,
-min/max, out-of-range counts, null counts, category counts) is computed on all rows.
+Everything that can be merged batch by batch (non-null counts, sums of ``z``, ``z³``,
+``z⁴`` and ``z·zᵀ``, min/max, out-of-range counts, null counts, category counts) is
+computed on all rows.
 The sums are of ``z = x − K`` with ``K`` the real side's first-batch mean, the
 "shifted data" form of the variance, which keeps the subtraction in
 ``Σz² − (Σz)²/n`` from cancelling when ``|mean| ≫ std``. The rows that distances need
@@ -43,6 +44,8 @@ class Moments:
     count: np.ndarray = field(init=False)
     total: np.ndarray = field(init=False)
     squares: np.ndarray = field(init=False)
+    cubes: np.ndarray = field(init=False)
+    fourths: np.ndarray = field(init=False)
     low: np.ndarray = field(init=False)
     high: np.ndarray = field(init=False)
     below: np.ndarray = field(init=False)
@@ -55,7 +58,7 @@ class Moments:
     def __post_init__(self) -> None:
         d = self.shift.shape[0]
         self.count, self.below, self.above = (np.zeros(d, np.int64) for _ in range(3))
-        self.total, self.squares = np.zeros(d), np.zeros(d)
+        self.total, self.squares, self.cubes, self.fourths = (np.zeros(d) for _ in range(4))
         self.low, self.high = np.full(d, np.nan), np.full(d, np.nan)
         k = d if self.pairs else 0
         self.pair_n, self.pair_s, self.pair_q, self.pair_p = (np.zeros((k, k)) for _ in range(4))
@@ -70,6 +73,8 @@ class Moments:
         self.count += X.shape[0] if full else present.sum(axis=0)
         self.total += s1
         self.squares += s2
+        self.cubes += np.einsum("ij,ij->j", ZZ, Z)
+        self.fourths += np.einsum("ij,ij->j", ZZ, ZZ)
         # fmin/fmax skip NaN without the all-NaN warnings of nanmin/nanmax.
         self.low = np.fmin(self.low, X.min(axis=0) if full else np.fmin.reduce(X, axis=0))
         self.high = np.fmax(self.high, X.max(axis=0) if full else np.fmax.reduce(X, axis=0))
@@ -99,6 +104,36 @@ class Moments:
         with np.errstate(divide="ignore", invalid="ignore"):
             v = (self.squares - self.total**2 / self.count) / (self.count - 1)
         return np.where(self.count > 1, np.maximum(v, 0.0), np.nan)
+
+    def central(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Population central moments ``m2, m3, m4`` (divided by n), each of shape (d,).
+
+        NaN with no values, or where ``m2`` is rounding noise (a constant column away
+        from the shift), so that skewness and kurtosis are undefined rather than huge.
+        """
+        n = self.count
+        with np.errstate(divide="ignore", invalid="ignore"):
+            a, s2, s3, s4 = self.total / n, self.squares / n, self.cubes / n, self.fourths / n
+            m2 = s2 - a * a
+            m3 = s3 - 3 * a * s2 + 2 * a**3
+            m4 = s4 - 4 * a * s3 + 6 * a * a * s2 - 3 * a**4
+        # Expanding the powers of (z − a) cancels about a²/m2 of the digits; below this
+        # m2 is indistinguishable from zero.
+        defined = (n > 0) & (m2 > 1e-12 * s2)
+        return (np.where(defined, m2, np.nan), np.where(defined, m3, np.nan),
+                np.where(defined, m4, np.nan))
+
+    def skewness(self) -> np.ndarray:
+        """Column skewness ``m3 / m2^1.5`` (biased, as ``scipy.stats.skew``), shape (d,)."""
+        m2, m3, _ = self.central()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return m3 / m2**1.5
+
+    def kurtosis(self) -> np.ndarray:
+        """Excess (Fisher) kurtosis ``m4 / m2² − 3`` (biased, as ``scipy.stats.kurtosis``)."""
+        m2, _, m4 = self.central()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return m4 / (m2 * m2) - 3.0
 
     def cov(self) -> np.ndarray | None:
         """Pairwise-complete covariance (ddof=1), shape (d, d), or None without pair sums."""
