@@ -1,4 +1,15 @@
-"""Turn a :class:`~mixsynth.diagnose.DiagnoseReport` into JSON or rich tables; no computation."""
+"""Turn a :class:`~mixsynth.diagnose.DiagnoseReport` into JSON, NDJSON, TSV or rich tables.
+
+No computation happens here. The formats for pipes:
+
+- ``json``: the whole report as one line (``summary``, ``columns``, ``pairs``,
+  ``privacy``, ``meta``).
+- ``ndjson``: one line per column entry (the objects of ``columns``), then one line
+  ``{"summary": {...}}``; for ``jq -c 'select(.name)'`` or a line-oriented loader.
+- ``tsv``: the columns table, a header row of JSON keys then one row per column; an
+  empty cell is null, numbers keep full precision, and a tab, newline or backslash in a
+  name is written ``\t``, ``\n``, ``\\``.
+"""
 
 from __future__ import annotations
 
@@ -14,10 +25,44 @@ from rich.text import Text
 from mixsynth.diagnose import CHECKS, DiagnoseReport
 from mixsynth.errors import UsageError
 
-__all__ = ["FORMATS", "emit", "render_json", "render_tables"]
+__all__ = [
+    "FORMATS",
+    "TSV_FIELDS",
+    "emit",
+    "render_json",
+    "render_ndjson",
+    "render_tables",
+    "render_tsv",
+]
 
 #: ``--format`` choices: ``auto`` is a table on a terminal and JSON otherwise.
-FORMATS = ("auto", "table", "json")
+FORMATS = ("auto", "table", "json", "ndjson", "tsv")
+
+#: Columns of ``--format tsv``: the per-column table's keys, then the shape drift.
+TSV_FIELDS = (
+    "name",
+    "kind",
+    "group",
+    "target",
+    "variance_ratio",
+    "repair_stretch",
+    "repair_capped",
+    "ks",
+    "mean_drift",
+    "tv",
+    "null_rate_diff",
+    "out_of_range_fraction",
+    "wasserstein",
+    "bounds_adjusted",
+    "skewness_real",
+    "skewness_synth",
+    "kurtosis_real",
+    "kurtosis_synth",
+    "kurtosis_ratio",
+    "distinct_real",
+    "distinct_synth",
+    "distinct_ratio",
+)
 
 _SHOWN_PAIRS = 5
 _SUMMARY_ROWS = (
@@ -37,6 +82,11 @@ _SUMMARY_ROWS = (
     "mean_drift_max_abs",
     "out_of_range_fraction",
     "null_rate_max_diff",
+    "kurtosis_ratio_median",
+    "distinct_ratio_median",
+    "skewness_max_abs_diff",
+    "label_agreement",
+    "target_tv",
     "dcr_p5",
     "exact_copy_fraction",
     "closer_to_train_fraction",
@@ -59,6 +109,41 @@ class _Console(Console):
 def render_json(report: DiagnoseReport) -> str:
     """The report as one line of JSON (NaN and ±inf already null)."""
     return json.dumps(report.to_dict(), allow_nan=False, ensure_ascii=False)
+
+
+def render_ndjson(report: DiagnoseReport) -> str:
+    """One JSON line per column entry, then ``{"summary": ...}`` (no trailing newline)."""
+    data = report.to_dict()
+    lines = [*data["columns"], {"summary": data["summary"]}]
+    return "\n".join(json.dumps(x, allow_nan=False, ensure_ascii=False) for x in lines)
+
+
+def _tsv_cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value)
+    text = str(value)
+    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
+def render_tsv(report: DiagnoseReport) -> str:
+    """The columns table as tab-separated values: a header of :data:`TSV_FIELDS`, a row each.
+
+    Examples
+    --------
+    >>> import pyarrow as pa
+    >>> from mixsynth.diagnose import diagnose
+    >>> t = pa.table({"x": [1.0, 2.0, 4.0]})
+    >>> header, row = render_tsv(diagnose(t, t)).splitlines()
+    >>> dict(zip(header.split("\\t"), row.split("\\t")))["variance_ratio"]
+    '1.0'
+    """
+    data = report.to_dict()
+    rows = [list(TSV_FIELDS)] + [[_tsv_cell(e.get(k)) for k in TSV_FIELDS] for e in data["columns"]]
+    return "\n".join("\t".join(row) for row in rows)
 
 
 def _num(value: Any, fmt: str = ".3g") -> str:
@@ -114,11 +199,15 @@ def _factor_line(report: DiagnoseReport) -> Text:
 #: Columns of the per-column table, most important first: (header, key, format).
 _COLUMN_FIELDS = (
     ("var ratio", "variance_ratio", ".3g"),
+    ("s", "repair_stretch", ".3g"),
     ("KS", "ks", ".3f"),
     ("mean drift", "mean_drift", "+.3f"),
     ("TV", "tv", ".3f"),
     ("null Δ", "null_rate_diff", "+.3f"),
     ("out of range", "out_of_range_fraction", ".2%"),
+    ("kurt ratio", "kurtosis_ratio", ".3g"),
+    ("skew Δ", "skewness_diff", "+.3f"),
+    ("distinct", "distinct_ratio", ".3g"),
     ("W1", "wasserstein", ".3f"),
     ("bounds adj.", "bounds_adjusted", ""),
 )
@@ -129,28 +218,44 @@ def _kind(e: dict[str, Any]) -> str:
     return e["kind"] + elements + (" (target)" if e["target"] else "")
 
 
+def _cell(e: dict[str, Any], key: str, fmt: str) -> str:
+    text = _num(e.get(key), fmt)
+    # A capped stretch did not restore the variance; the caption says what * means.
+    return text + "*" if key == "repair_stretch" and e.get("repair_capped") else text
+
+
 def _columns_table(report: DiagnoseReport, width: int) -> Table:
     """Per-column metrics; on a narrow terminal the least important columns are left out
-    (the JSON always has them all) rather than squeezing names and numbers to nothing."""
+    (the JSON always has them all) rather than squeezing names and numbers to nothing.
+    The stretch ``s`` of generate's variance repair is shown only when a column has one."""
     name_w = min(24, max((len(e["name"]) for e in report.columns), default=6))
     kind_w = min(12, max((len(_kind(e)) for e in report.columns), default=4))
     used = name_w + kind_w + 7  # two columns, their padding and borders
-    fields = []
-    for head, key, fmt in _COLUMN_FIELDS:
-        cell = max([len(head)] + [len(_num(e.get(key), fmt)) for e in report.columns])
+    repaired = any(e.get("repair_stretch") is not None for e in report.columns)
+    wanted = [f for f in _COLUMN_FIELDS if repaired or f[1] != "repair_stretch"]
+    fields: list[tuple[str, str, str]] = []
+    for head, key, fmt in wanted:
+        cell = max([len(head)] + [len(_cell(e, key, fmt)) for e in report.columns])
         if used + cell + 3 > width and fields:
             break
         fields.append((head, key, fmt))
         used += cell + 3
-    left_out = [head for head, _, _ in _COLUMN_FIELDS[len(fields):]]
-    caption = f"not shown at this width: {', '.join(left_out)} (see --json)" if left_out else None
+    notes = []
+    left_out = [head for head, _, _ in wanted[len(fields):]]
+    if left_out:
+        notes.append(f"not shown at this width: {', '.join(left_out)} (see --json)")
+    if repaired and ("s", "repair_stretch", ".3g") in fields:
+        notes.append("s: variance-repair stretch (– not stretched)"
+                     + ("; * capped" if any(e.get("repair_capped") for e in report.columns)
+                        else ""))
+    caption = "; ".join(notes) or None
     table = Table(title="columns", title_justify="left", caption=caption, caption_justify="left")
     table.add_column("column", overflow="fold", min_width=min(name_w, 12))
     table.add_column("kind", overflow="fold")
     for head, _, _ in fields:
         table.add_column(head, justify="right", no_wrap=True)
     for e in report.columns:
-        table.add_row(e["name"], _kind(e), *(_num(e.get(key), fmt) for _, key, fmt in fields))
+        table.add_row(e["name"], _kind(e), *(_cell(e, key, fmt) for _, key, fmt in fields))
     return table
 
 
@@ -202,6 +307,26 @@ def _privacy_table(report: DiagnoseReport) -> Table:
     return table
 
 
+def _provenance_lines(meta: Mapping[str, Any], summary: Mapping[str, Any]) -> list[Text]:
+    """What generate recorded about repair, mixing space and labels (nothing without it)."""
+    lines = []
+    if meta.get("repair_mode") is not None or meta.get("space") is not None:
+        text = Text("generated with: ", style="bold")
+        repair, space = meta.get("repair_mode") or "–", meta.get("space") or "–"
+        text.append(f"--repair {repair} --space {space}")
+        lines.append(text)
+    labels = meta.get("labels")
+    if labels:
+        classes = labels.get("classes") or []
+        shown = ", ".join(map(str, classes[:8])) + (", …" if len(classes) > 8 else "")
+        text = Text("labels: ", style="bold")
+        text.append(f"{labels.get('target') or '–'} by {labels.get('mode')} ({shown})")
+        if summary.get("label_agreement") is not None:
+            text.append(f" · agreement with dominant parent {_num(summary['label_agreement'])}")
+        lines.append(text)
+    return lines
+
+
 def render_tables(
     report: DiagnoseReport, console: Console, thresholds: Mapping[str, float] | None = None
 ) -> None:
@@ -214,6 +339,8 @@ def render_tables(
     adjusted = sum(((meta.get("provenance") or {}).get("adjusted") or {}).values())
     if adjusted:
         console.print(f"bounds adjusted {adjusted:,} synthetic values (see the bounds adj. column)")
+    for line in _provenance_lines(meta, report.summary):
+        console.print(line)
     console.print(_summary_table(report, thresholds or {}))
     console.print(_columns_table(report, console.width))
     pairs = _pairs_table(report)
@@ -232,10 +359,11 @@ def emit(
     stdout: IO[str] | None = None,
     stderr: IO[str] | None = None,
 ) -> None:
-    """Write the report to stdout: ``table`` (rich), ``json``, or ``auto`` (table on a TTY).
+    """Write the report to stdout: ``table`` (rich), ``json``, ``ndjson``, ``tsv``, or
+    ``auto`` (table on a TTY, JSON otherwise); the module docstring describes each.
 
-    With JSON the notes also go to stderr, one ``mixsynth: note: ...`` line each, since
-    nobody reads ``meta.notes`` in a pipe.
+    With the pipe formats the notes also go to stderr, one ``mixsynth: note: ...`` line
+    each, since nobody reads ``meta.notes`` in a pipe (and NDJSON/TSV do not carry them).
     """
     if fmt not in FORMATS:
         msg = f"--format expects one of {', '.join(FORMATS)}, got {fmt!r}"
@@ -246,7 +374,8 @@ def emit(
     if fmt == "table":
         render_tables(report, _Console(file=out, highlight=False), thresholds)
         return
-    print(render_json(report), file=out, flush=True)
+    render = {"json": render_json, "ndjson": render_ndjson, "tsv": render_tsv}[fmt]
+    print(render(report), file=out, flush=True)
     for note in report.meta["notes"]:
         print(f"mixsynth: note: {note}", file=err, flush=True)
 

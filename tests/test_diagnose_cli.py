@@ -51,6 +51,24 @@ def test_synthetic_rows_from_stdin(runner, pair) -> None:
     assert json.loads(result.stdout)["meta"]["inputs"]["synth"] == "<stdin>"
 
 
+def test_ndjson_format(runner, pair) -> None:
+    result = run(runner, *pair, "--format", "ndjson")
+    assert result.exit_code == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line.get("name") for line in lines] == ["x", "y", "g", None]
+    assert lines[-1]["summary"]["predicted_variance_factor"] == pytest.approx(2 / 3)
+    assert lines[0]["distinct_ratio"] is not None
+
+
+def test_tsv_format(runner, pair) -> None:
+    result = run(runner, *pair, "--format", "tsv")
+    assert result.exit_code == 0, result.stderr
+    rows = [line.split("\t") for line in result.stdout.splitlines()]
+    assert rows[0][:5] == ["name", "kind", "group", "target", "variance_ratio"]
+    assert [r[0] for r in rows[1:]] == ["x", "y", "g"]
+    assert float(rows[1][4]) == pytest.approx(2 / 3, abs=0.1)
+
+
 def test_failed_thresholds_exit_4_after_the_report(runner, pair) -> None:
     result = run(
         runner,
@@ -86,7 +104,10 @@ def test_passing_thresholds_exit_0(runner, pair) -> None:
             ["--fail-under", "ks_max=lots"],
             "Error: --fail-under ks_max expects a number, got 'lots'",
         ),
-        (["--format", "yaml"], "Error: --format expects one of auto, table, json, got 'yaml'"),
+        (
+            ["--format", "yaml"],
+            "Error: --format expects one of auto, table, json, ndjson, tsv, got 'yaml'",
+        ),
         (["--sample", "0"], "Error: --sample must be at least 1, got '0'"),
         (["--columns", "nope"], "Error: unknown column 'nope' in --columns"),
     ],
@@ -198,10 +219,13 @@ def test_pipeline_uniform_shrinks_variance_to_two_thirds() -> None:
 
 def test_closed_stdout_pipe_is_a_quiet_exit_0(pair) -> None:
     real, synth = pair
-    command = (f"set -o pipefail; {sys.executable} -m mixsynth diagnose {real} {synth} "
-               "--format table | head -n 1")
-    done = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=120,
-                          check=False)
+    command = (
+        f"set -o pipefail; {sys.executable} -m mixsynth diagnose {real} {synth} "
+        "--format table | head -n 1"
+    )
+    done = subprocess.run(
+        ["bash", "-c", command], capture_output=True, text=True, timeout=120, check=False
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("mixsynth diagnose:")
     assert done.stderr == ""

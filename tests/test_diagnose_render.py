@@ -1,4 +1,4 @@
-"""Rendering the report: rich tables at any width, JSON with nulls, auto = table on a TTY."""
+"""Rendering the report: rich tables at any width, JSON with nulls, NDJSON, TSV, auto."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from rich.console import Console
 
 from mixsynth.diagnose import diagnose
-from mixsynth.render_diagnose import emit, render_json, render_tables
+from mixsynth.render_diagnose import TSV_FIELDS, emit, render_json, render_tables
 
 
 class _Tty(io.StringIO):
@@ -68,3 +68,34 @@ def test_plot_of_a_wide_report(wide_report, tmp_path: Path) -> None:
 
     write_plot(wide_report, tmp_path / "wide.png")
     assert (tmp_path / "wide.png").stat().st_size > 10_000
+
+
+def test_ndjson_is_a_line_per_column_then_the_summary(wide_report) -> None:
+    out, err = io.StringIO(), io.StringIO()
+    emit(wide_report, "ndjson", stdout=out, stderr=err)
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    whole = wide_report.to_dict()
+    assert lines[:-1] == whole["columns"]
+    assert lines[-1] == {"summary": whole["summary"]}
+    assert len(lines) == len(wide_report.columns) + 1 == 155
+
+
+def test_tsv_is_the_columns_table() -> None:
+    real = pa.table({"x": [1.0, 2.0, 3.0, 4.0], "tab\there": ["a", "b", "a", "a"]})
+    synth = pa.table({"x": [1.0, 2.0, 2.0, 8.0], "tab\there": ["a", "b", "b", "b"]})
+    report = diagnose(real, synth)
+    out = io.StringIO()
+    emit(report, "tsv", stdout=out, stderr=io.StringIO())
+    header, x, c = (line.split("\t") for line in out.getvalue().splitlines())
+    assert tuple(header) == TSV_FIELDS
+    row = dict(zip(header, x, strict=True))
+    assert row["name"] == "x"
+    assert (row["kind"], row["group"], row["target"]) == ("float", "numeric", "false")
+    assert float(row["variance_ratio"]) == report.columns[0]["variance_ratio"]  # full precision
+    assert float(row["skewness_synth"]) == report.columns[0]["skewness_synth"]
+    distinct = (row["distinct_real"], row["distinct_synth"], row["distinct_ratio"])
+    assert distinct == ("4", "3", "0.75")
+    assert row["tv"] == row["repair_stretch"] == ""  # null
+    row = dict(zip(header, c, strict=True))
+    assert row["name"] == "tab\\there"  # escaped, so the row keeps its cells
+    assert float(row["tv"]) == pytest.approx(0.5)
