@@ -83,6 +83,10 @@ def generate(
     nan: str = "error",
     ids: str = "regenerate",
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    jobs: int = 1,
+    backend: str = "numpy",
+    precision: str = "auto",
+    memory_limit: int | None = None,
 ) -> pa.Table | pd.DataFrame:
     """Synthesise ``n`` rows by mixing rows of ``data`` (what ``mixsynth generate`` writes).
 
@@ -102,6 +106,10 @@ def generate(
         Mix raw values, or normal scores mapped back through the empirical quantiles.
     columns, exclude : sequence of str, optional
         Columns to keep / leave out.
+    jobs : int
+        Worker threads (the rows do not depend on it); 1 runs in the calling thread.
+    backend, precision, memory_limit
+        As for :class:`Synthesizer` (``--backend``, ``--precision``, ``--memory-limit``).
 
     Returns
     -------
@@ -125,9 +133,10 @@ def generate(
     labels = LabelOptions(label_mode, class_balance, bins, genlabel_model, genlabel_gamma, genlabel_soft)
     synth = Synthesizer(table.select(names), weights=weights, seed=seed, bounds=bounds,
                         bounds_overrides=bounds_overrides, repair=repair, space=space, target=target,
-                        labels=labels, nan=nan, ids=ids)
+                        labels=labels, nan=nan, ids=ids, backend=backend, precision=precision,
+                        memory_limit=memory_limit)
     rows = table.num_rows if n is None else n
-    parts = list(synth.chunks(rows, chunk_rows))
+    parts = list(synth.chunks(rows, chunk_rows, jobs))
     record = synth.provenance()
     schema = synth.output_schema_for(rows)
     out = pa.Table.from_batches([b for p in parts for b in p.to_batches()], schema=schema.remove_metadata())
