@@ -240,3 +240,12 @@ def test_help_names_the_lower_and_upper_bounds(runner) -> None:
         name for name, way in CHECKS.items() if way == "min"
     )
     assert "so its VALUE is an upper bound (fail above)" in text
+
+
+def test_help_lists_every_format(runner) -> None:
+    from mixsynth.render_diagnose import FORMATS
+
+    text = " ".join(runner.invoke(app, ["diagnose", "--help"]).stdout.split())
+    listed = text.split("--format <str>")[1].split("[default: auto]")[0]
+    assert all(f"{name} (" in listed or f"{name}," in listed for name in FORMATS)
+    assert "distinct values" in text
