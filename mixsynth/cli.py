@@ -329,7 +329,7 @@ def weights_command(
 
 @app.command("collapse-study")
 def collapse_study(
-    real: Annotated[str, typer.Argument(help="Real table: Parquet file or directory, .npy, or - for stdin.")],
+    real: Annotated[str, typer.Argument(help="Real table: Parquet file or directory, .npy, or - for stdin (Parquet or Arrow IPC; stdin is buffered whole in memory because Parquet's footer comes last).")],
     rounds: Annotated[int, typer.Option("--rounds", "-k", help="Rounds of re-synthesis after round 0 (the real training rows).")],
     weights: Annotated[list[str] | None, typer.Option("--weights", "-w", help=f"Weight law, repeatable (default: epbeta, beta:1,1, midpoint): {SPEC_HELP}.")] = None,
     baseline: Annotated[bool, typer.Option(help="Also run the model-based baseline gmm (a GaussianMixture refitted each round).")] = True,
