@@ -43,7 +43,9 @@ def make_table(n: int, seed: int = 0) -> pa.Table:
     cols: dict[str, Any] = {f"f{j:02d}": X[:, j] for j in range(d)}
     cols["count_a"] = rng.poisson(3 + y, n).astype(np.int32)
     cols["count_b"] = rng.poisson(20, n).astype(np.int64)
-    cols["region"] = pa.array(rng.choice(["north", "south", "east", "west"], n).tolist()).dictionary_encode()
+    cols["region"] = pa.array(
+        rng.choice(["north", "south", "east", "west"], n).tolist()
+    ).dictionary_encode()
     cols["label"] = pa.array(np.array(["a", "b", "c"])[y].tolist()).dictionary_encode()
     return pa.table(cols)
 
@@ -87,28 +89,43 @@ def run(table: pa.Table, rounds: int, target: str | None, output_dir: str | None
         records.append(record)
     total = time.perf_counter() - t0
     # Undo the wrapping for the next run.
-    for owner, name in ((study, "mix_generate"), (study, "diagnose"), (Evaluator, "score"),
-                        (GmmBaseline, "sample")):
+    for owner, name in (
+        (study, "mix_generate"),
+        (study, "diagnose"),
+        (Evaluator, "score"),
+        (GmmBaseline, "sample"),
+    ):
         setattr(owner, name, getattr(owner, name).__closure__[0].cell_contents)
-    return {"total": total, "prepare": prepared, "per_law": dict(per_law), "phases": dict(timer.seconds),
-            "records": records}
+    return {
+        "total": total,
+        "prepare": prepared,
+        "per_law": dict(per_law),
+        "phases": dict(timer.seconds),
+        "records": records,
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=50_000)
     parser.add_argument("--rounds", type=int, default=10)
-    parser.add_argument("--output-dir", default=None, help="also keep every round's Parquet (timed)")
+    parser.add_argument(
+        "--output-dir", default=None, help="also keep every round's Parquet (timed)"
+    )
     args = parser.parse_args()
     table = make_table(args.rows)
-    print(f"table: {table.num_rows:,} rows x {table.num_columns} columns; cores: {os.cpu_count()}; "
-          f"load average: {os.getloadavg()[0]:.1f}")
+    print(
+        f"table: {table.num_rows:,} rows x {table.num_columns} columns; cores: {os.cpu_count()}; "
+        f"load average: {os.getloadavg()[0]:.1f}"
+    )
     for target in ("label", None):
         with tempfile.TemporaryDirectory() as tmp:
             out = os.path.join(tmp, "study") if args.output_dir == "tmp" else args.output_dir
             result = run(table, args.rounds, target, out)
-        print(f"\n--target {target}: {result['total']:.1f} s in all "
-              f"({len(result['records'])} records; split + setup {result['prepare']:.1f} s)")
+        print(
+            f"\n--target {target}: {result['total']:.1f} s in all "
+            f"({len(result['records'])} records; split + setup {result['prepare']:.1f} s)"
+        )
         for name, sec in result["per_law"].items():
             print(f"  {name:<10} {sec:7.1f} s")
         for phase, sec in sorted(result["phases"].items(), key=lambda kv: -kv[1]):
@@ -116,9 +133,16 @@ def main() -> None:
         final = [r for r in result["records"] if r["round"] == args.rounds]
         for r in final:
             u = r["utility"] or {}
-            print(f"  round {args.rounds} {r['trajectory']:<10} total variance {r['total_variance_ratio']:.3f}"
-                  f"  predicted {r['predicted_variance_factor'] or float('nan'):.3g}"
-                  + (f"  accuracy {u['accuracy']:.3f} (real {u['real']['accuracy']:.3f})" if u else ""))
+            print(
+                f"  round {args.rounds} {r['trajectory']:<10} "
+                f"total variance {r['total_variance_ratio']:.3f}"
+                f"  predicted {r['predicted_variance_factor'] or float('nan'):.3g}"
+                + (
+                    f"  accuracy {u['accuracy']:.3f} (real {u['real']['accuracy']:.3f})"
+                    if u
+                    else ""
+                )
+            )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\npeak RSS: {peak:.0f} MiB")
 

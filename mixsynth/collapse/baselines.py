@@ -110,7 +110,7 @@ class GmmBaseline:
             mean = np.nan_to_num(np.nanmean(X, axis=0)) if np.isfinite(X).any() else np.zeros(width)
             scale = np.nanstd(X, axis=0) if np.isfinite(X).any() else np.ones(width)
             scale = np.where(np.isfinite(scale) & (scale > 0), scale, 1.0)
-            spec = _Column(f.name, role, f.type, slice(at, at + width), mean, scale)
+            spec = _Column(f.name, str(role), f.type, slice(at, at + width), mean, scale)
             at += width
             if col.null_count:
                 spec.null_col = at

@@ -187,7 +187,7 @@ class StudyOptions:
             object.__setattr__(self, "weights", DEFAULT_WEIGHTS)
         if isinstance(self.weights, str):
             object.__setattr__(self, "weights", (self.weights,))
-        object.__setattr__(self, "weights", tuple(self.weights))
+        object.__setattr__(self, "weights", tuple(self.weights or ()))
 
     def check(self) -> StopRule | None:
         """Validate the options that need no data; return the parsed stop rule.
@@ -200,11 +200,12 @@ class StudyOptions:
         if self.rounds < 1:
             msg = f"--rounds must be at least 1, got {self.rounds}"
             raise UsageError(msg)
-        if not self.weights and not self.baseline:
+        weights = tuple(self.weights or ())
+        if not weights and not self.baseline:
             msg = "nothing to study: give at least one --weights law or keep the gmm baseline"
             raise UsageError(msg)
-        if len(set(self.weights)) != len(self.weights):
-            msg = f"--weights lists a law twice: {', '.join(self.weights)}"
+        if len(set(weights)) != len(weights):
+            msg = f"--weights lists a law twice: {', '.join(weights)}"
             raise UsageError(msg)
         _choice("--mode", self.mode, ("replace", "accumulate"))
         _choice("--task", self.task, ("auto", "classification", "regression"))

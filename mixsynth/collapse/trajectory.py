@@ -67,17 +67,17 @@ class Trajectory:
             self.predicted.append(None)
             self.theta.append(None)
             return
-        r = len(self.predicted) - 1
         for series, factor in (
             (self.predicted, self.law.variance_factor()),
             (self.theta, self.law.theta_bar()),
         ):
+            values = [float(v) for v in series if v is not None]  # all set: a law's series
             if mode == "replace":
-                series.append(factor * series[r])  # type: ignore[operator]
+                series.append(factor * values[-1])
                 continue
             # The pool's variance is the size-weighted mean of its members' (their means
             # agree in expectation), and the next round shrinks it by the law's factor.
-            pooled = sum(s * v for s, v in zip(sizes, series, strict=True)) / sum(sizes)  # type: ignore[misc]
+            pooled = sum(s * v for s, v in zip(sizes, values, strict=True)) / sum(sizes)
             series.append(factor * pooled)
 
 
