@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+import mixsynth.collapse.measure as measure
 import mixsynth.collapse.study as study
 from mixsynth.collapse import CollapseStudy, StudyOptions
 from mixsynth.collapse.baselines import GmmBaseline
@@ -72,7 +73,7 @@ class Timer:
 def run(table: pa.Table, rounds: int, target: str | None, output_dir: str | None) -> dict[str, Any]:
     timer = Timer()
     timer.wrap(study, "mix_generate", "mixsynth.generate")
-    timer.wrap(study, "diagnose", "diagnose (sample 5000)")
+    timer.wrap(measure, "diagnose", "diagnose (sample 5000)")
     timer.wrap(Evaluator, "score", "utility model")
     timer.wrap(GmmBaseline, "sample", "gmm fit + sample")
     options = StudyOptions(rounds=rounds, target=target, seed=0, output_dir=output_dir)
@@ -91,7 +92,7 @@ def run(table: pa.Table, rounds: int, target: str | None, output_dir: str | None
     # Undo the wrapping for the next run.
     for owner, name in (
         (study, "mix_generate"),
-        (study, "diagnose"),
+        (measure, "diagnose"),
         (Evaluator, "score"),
         (GmmBaseline, "sample"),
     ):
