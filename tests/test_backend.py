@@ -175,3 +175,18 @@ def test_synthesizer_gives_the_same_rows_on_every_backend(backend):
     assert got["y"].is_null().equals(want["y"].is_null())
     assert synth.provenance()["backend"] == backend.name
     synth.close()
+
+
+def test_dry_run_also_checks_the_backend(runner, tmp_parquet, no_cupy):
+    src = tmp_parquet({"x": [1.0, 2.0, 3.0]})
+    result = runner.invoke(app, ["generate", str(src), "--dry-run", "--backend", "cupy"])
+    assert result.exit_code == 3
+    assert result.stderr.splitlines() == [f"Error: {NOT_INSTALLED}"]
+    assert result.stdout == ""
+
+
+def test_a_source_too_big_for_the_device_is_a_clear_error():
+    strict = pytest.importorskip("array_api_strict")
+    tiny = Backend(strict, "array_api_strict", strict.Device("device1"), free_memory=lambda: 100)
+    with pytest.raises(BackendUnavailable, match=r"does not fit in array_api_strict device memory"):
+        Mixer(tiny, np.ones((50, 2)))(np.array([[0, 1]]), np.array([[0.5, 0.5]]))
