@@ -26,6 +26,7 @@ EXTRA = (
     "wasserstein_mean",
     "dcr_median",
     "null_rate_max_diff",
+    "skewness_max_abs_diff",
 )
 
 
