@@ -56,6 +56,8 @@ class Backend:
         so blocks in different threads overlap their transfers).
     free_memory : callable, optional
         Free bytes on the device, or None when unknown.
+    synchronize : callable, optional
+        Wait until the device has finished all queued work (copies included).
 
     Examples
     --------
@@ -71,6 +73,7 @@ class Backend:
     stream: Callable[[], contextlib.AbstractContextManager[Any]] = field(
         default=contextlib.nullcontext, repr=False)
     free_memory: Callable[[], int | None] = field(default=lambda: None, repr=False)
+    synchronize: Callable[[], None] = field(default=lambda: None, repr=False)
 
     @property
     def on_host(self) -> bool:
@@ -143,7 +146,11 @@ def _cupy_backend() -> Backend:
         with device:
             return int(cupy.cuda.runtime.memGetInfo()[0])
 
-    return Backend(cp_xp, "cupy", device, to_host=to_host, stream=stream, free_memory=free_memory)
+    def synchronize() -> None:
+        device.synchronize()
+
+    return Backend(cp_xp, "cupy", device, to_host=to_host, stream=stream,
+                   free_memory=free_memory, synchronize=synchronize)
 
 
 def resolve(name: str | Backend = "numpy", *, notify: Notify | None = None) -> Backend:
@@ -207,7 +214,11 @@ class Mixer:
                            f"{self.backend.name} device memory ({free / 2**30:.2f} GiB free); "
                            "use --backend numpy or --precision float32")
                     raise BackendUnavailable(msg)
-                self._device_X = self.backend.to_device(np.ascontiguousarray(self.X))
+                device_X = self.backend.to_device(np.ascontiguousarray(self.X))
+                # The copy may still be in flight on the default stream, and the workers'
+                # non-blocking streams do not wait for it.
+                self.backend.synchronize()
+                self._device_X = device_X
             return self._device_X
 
     def __call__(self, parents: np.ndarray, w: np.ndarray) -> np.ndarray:

@@ -190,3 +190,13 @@ def test_a_source_too_big_for_the_device_is_a_clear_error():
     tiny = Backend(strict, "array_api_strict", strict.Device("device1"), free_memory=lambda: 100)
     with pytest.raises(BackendUnavailable, match=r"does not fit in array_api_strict device memory"):
         Mixer(tiny, np.ones((50, 2)))(np.array([[0, 1]]), np.array([[0.5, 0.5]]))
+
+
+def test_the_device_copy_is_waited_for_once():
+    strict = pytest.importorskip("array_api_strict")
+    waits = []
+    b = Backend(strict, "array_api_strict", strict.Device("device1"), synchronize=lambda: waits.append(1))
+    mixer = Mixer(b, np.arange(6.0).reshape(3, 2))
+    for _ in range(3):
+        out = mixer(np.array([[0, 2]]), np.array([[0.5, 0.5]]))
+    assert waits == [1] and out.tolist() == [[2.0, 3.0]]
