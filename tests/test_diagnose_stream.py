@@ -40,6 +40,20 @@ def test_pairwise_moments_match_pandas(frame: pd.DataFrame) -> None:
     np.testing.assert_array_equal(m.high, frame.max().to_numpy())
 
 
+def test_batch_merged_skewness_and_kurtosis_match_pandas(frame: pd.DataFrame) -> None:
+    X = frame.to_numpy()
+    m = Moments(np.nanmean(X[:100], axis=0), pairs=False)
+    for start in range(0, len(X), 700):  # uneven batches, nulls, a mean 3e5 stds from zero
+        m.update(X[start : start + 700], None)
+    n = frame.count().to_numpy()
+    # pandas gives the bias-corrected G1 and G2; undo the corrections for g1 and g2.
+    g1 = frame.skew().to_numpy() * (n - 2) / np.sqrt(n * (n - 1))
+    g2 = (frame.kurt().to_numpy() * (n - 2) * (n - 3) / (n - 1) - 6) / (n + 1)
+    np.testing.assert_allclose(m.skewness(), g1, rtol=1e-6)
+    np.testing.assert_allclose(m.kurtosis(), g2, rtol=1e-6)
+    np.testing.assert_allclose(m.skewness()[2], g1[2], rtol=1e-12)  # z has mean ~1
+
+
 def test_out_of_range_counts_against_the_reference() -> None:
     ref = Moments(np.zeros(1), pairs=False)
     ref.update(np.array([[0.0], [1.0]]), None)
