@@ -19,6 +19,16 @@ from mixsynth.weights import Beta, EpBeta, Midpoint
 
 __version__ = package_version()
 
+
+def __getattr__(name: str) -> object:
+    # collapse_study pulls in scikit-learn; load it on first use, not with every import.
+    if name == "collapse_study":
+        from mixsynth.collapse.study import collapse_study
+
+        return collapse_study
+    msg = f"module 'mixsynth' has no attribute {name!r}"
+    raise AttributeError(msg)
+
 __all__ = [
     "BackendUnavailable",
     "Beta",
@@ -31,6 +41,7 @@ __all__ = [
     "SchemaError",
     "SolverError",
     "Synthesizer",
+    "collapse_study",
     "UsageError",
     "generate",
 ]
