@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -22,14 +22,11 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from mixsynth import io
 from mixsynth.errors import ExitStatus, MixsynthError, ThresholdFailed
-from mixsynth.backend import resolve as resolve_backend
-from mixsynth.estimate import estimate
-from mixsynth.generate import DEFAULT_CHUNK_ROWS, MAX_ROWS, Synthesizer
+from mixsynth.generate import DEFAULT_CHUNK_ROWS, MAX_ROWS
+from mixsynth.job import GenerateRequest, generate_file
 from mixsynth.labels import LabelOptions
-from mixsynth.memory import default_memory_limit, parse_size
+from mixsynth.memory import parse_size
 from mixsynth.options import load_json_object, parse_count, split_names
-from mixsynth.parallel import default_jobs
-from mixsynth.plan import select_columns
 from mixsynth.render import law_summary, law_text
 from mixsynth.weights import DEFAULT_SPEC, SPEC_HELP, parse
 
@@ -147,11 +144,6 @@ def progress(items: Iterable[pa.Table], total: int, label: str, *, quiet: bool =
             bar.advance(task, item.num_rows)
 
 
-def _adjustment_line(counts: dict[str, int], policies: dict[str, str]) -> str | None:
-    moved = [f"{name} {count} ({policies[name]})" for name, count in counts.items() if count]
-    return "bounds adjusted values: " + ", ".join(moved) if moved else None
-
-
 @app.command()
 def generate(
     source: Annotated[str, typer.Argument(help=(
@@ -192,82 +184,23 @@ def generate(
     """
     tell = (lambda _msg: None) if quiet else notice
     with _errors_to_exit():
-        if engine is Engine.dask:
-            _generate_on_dask(source, output, scheduler, rows=rows, columns=columns, exclude=exclude,
-                              bounds_file=bounds_file, class_balance=class_balance,
-                              memory_limit=memory_limit, dry_run=dry_run, tell=tell,
-                              labels=(label_mode, bins, genlabel_model, genlabel_gamma, genlabel_soft),
-                              weights=weights, seed=seed, bounds=bounds.value, target=target,
-                              repair=repair, space=space,
-                              nan=nan.value, ids=ids.value, chunk_rows=chunk_rows,
-                              backend=backend.value, precision=precision.value)
-            return
-        io.check_output(output, source, stdout_isatty=_isatty(sys.stdout) and not dry_run)
-        budget = parse_size(memory_limit) if memory_limit is not None else default_memory_limit()
-        count = parse_count(rows, maximum=MAX_ROWS) if rows is not None else None
-        cols, excl = split_names(columns), split_names(exclude)
-        overrides = load_json_object(bounds_file, "--bounds-file") if bounds_file else None
-        # One budget for the source and its encoding: the Arrow source may take half of it
-        # (else it is read through a memory map), the encoded X what the source leaves.
-        src = io.read_source(source, lambda names: select_columns(names, cols, excl, target),
-                             memory_limit=budget // 2, notify=tell)
-        limit = max(budget - (0 if src.mapped else src.table.nbytes), 0)
-        balance = class_balance
+        balance: Any = class_balance
         if balance not in (None, "uniform"):
             balance = load_json_object(Path(balance), "--class-balance")
-        labels = LabelOptions(label_mode, balance, bins, genlabel_model, genlabel_gamma, genlabel_soft)
-        options = dict(weights=weights, seed=seed, bounds=bounds.value, bounds_overrides=overrides,
-                       repair=repair, space=space, target=target, labels=labels, nan=nan.value,
-                       ids=ids.value, notify=tell)
-        if dry_run:
-            # No data is written, so the report is the command's output and goes to stdout.
-            plan = estimate(src.table, count or src.table.num_rows, output=output, options=options,
-                            chunk_rows=chunk_rows, jobs=jobs or default_jobs(), memory_limit=limit,
-                            backend=resolve_backend(backend.value, notify=tell).name,
-                            precision=precision.value, source_mapped=src.mapped)
-            print("\n".join(plan.lines()), flush=True)
-            return
-        synth = Synthesizer(src.table, backend=backend.value, precision=precision.value,
-                            memory_limit=limit, **options)
-        del src  # the Arrow source is encoded now; let its memory go before generating
-        if seed is None:
-            tell(f"seed {synth.seed} (pass --seed {synth.seed} to reproduce)")
-        m = count or synth.n
-        chunks = progress(synth.chunks(m, chunk_rows, jobs or default_jobs()), m, "generate", quiet=quiet)
-        io.write_parquet(output, synth.output_schema_for(m), chunks, footer=synth.provenance)
-        record = synth.provenance()["bounds"]["columns"]
-        line = _adjustment_line(synth.adjustments(), {k: v["policy"] for k, v in record.items()})
-        if line:
-            tell(line)
-
-
-def _generate_on_dask(source: str, output: str, scheduler: str | None, *, rows: str | None,
-                      columns: list[str] | None, exclude: list[str] | None, bounds_file: Path | None,
-                      class_balance: str | None, memory_limit: str | None, dry_run: bool,
-                      tell: Callable[[str], None], labels: tuple[Any, ...], **options: Any) -> None:
-    """``generate --engine dask``: a Parquet dataset in, a directory of Parquet files out."""
-    # Imported here so that Dask loads only when it is asked for.
-    from mixsynth.dask_engine import generate_dataset  # noqa: PLC0415
-    from mixsynth.errors import UsageError  # noqa: PLC0415
-
-    if dry_run:
-        raise UsageError("--dry-run is not available with --engine dask")
-    balance: Any = class_balance
-    if balance not in (None, "uniform"):
-        balance = load_json_object(Path(balance), "--class-balance")
-    result = generate_dataset(
-        source, output, parse_count(rows, maximum=MAX_ROWS) if rows is not None else None,
-        columns=split_names(columns), exclude=split_names(exclude),
-        bounds_overrides=load_json_object(bounds_file, "--bounds-file") if bounds_file else None,
-        labels=LabelOptions(labels[0], balance, *labels[1:]),
-        memory_limit=parse_size(memory_limit) if memory_limit is not None else None,
-        scheduler=scheduler, notify=tell, **options)
-    if options.get("seed") is None:
-        tell(f"seed {result.seed} (pass --seed {result.seed} to reproduce)")
-    policies = {k: v["policy"] for k, v in result.provenance["bounds"]["columns"].items()}
-    line = _adjustment_line(result.adjusted, policies)
-    if line:
-        tell(line)
+        request = GenerateRequest(
+            source, output, rows=parse_count(rows, maximum=MAX_ROWS) if rows is not None else None,
+            columns=split_names(columns), exclude=split_names(exclude), weights=weights, seed=seed,
+            bounds=bounds.value, repair=repair, space=space, target=target, nan=nan.value, ids=ids.value,
+            bounds_overrides=load_json_object(bounds_file, "--bounds-file") if bounds_file else None,
+            labels=LabelOptions(label_mode, balance, bins, genlabel_model, genlabel_gamma, genlabel_soft),
+            chunk_rows=chunk_rows, jobs=jobs, backend=backend.value, precision=precision.value,
+            memory_limit=parse_size(memory_limit) if memory_limit is not None else None,
+            engine=engine.value, scheduler=scheduler)
+        report = generate_file(request, notify=tell, dry_run=dry_run, stdout_isatty=_isatty(sys.stdout),
+                               progress=lambda chunks, m: progress(chunks, m, "generate", quiet=quiet))
+        if report is not None:
+            # No data is written in a dry run, so the report is the output and goes to stdout.
+            print("\n".join(report), flush=True)
 
 
 @app.command()
