@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from mixsynth.schema import Kind, infer_kind, is_mixed, storage_type
 
-__all__ = ["NumericMatrix", "PartialMoments", "batch_moments"]
+__all__ = ["Moments", "NumericMatrix", "PartialMoments", "batch_moments"]
 
 
 @dataclass(frozen=True)
@@ -88,99 +88,78 @@ class NumericMatrix:
 
 
 @dataclass
-class PartialMoments:
-    """Shifted sums over rows of a numeric matrix of width ``d``; add two with :meth:`merge`.
+class Moments:
+    """Running sums over the numeric matrix, shifted by ``shift``.
 
-    Attributes
-    ----------
-    shift : array of shape (d,)
-        ``K``; every sum is of ``z = x − K``.
-    rows : int
-    count, total, squares : arrays of shape (d,)
-        Non-missing values, ``Σz``, ``Σz²`` per column.
-    low, high : arrays of shape (d,)
-        Min and max (NaN for a column with no values).
-    below, above : int arrays of shape (d,)
-        Values under / over the ``bounds`` given to :func:`batch_moments` (0 without).
-    pair_n, pair_s, pair_q, pair_p : arrays of shape (d, d), or None
-        Over rows where columns i and j are both present: the count, ``Σz_i``,
-        ``Σz_i²`` and ``Σz_i z_j``.
-    nulls : dict of str to int
-        Null values per source column.
+    The pair matrices use pairwise deletion: ``pair_n[i, j]`` rows have both ``i`` and
+    ``j`` non-null, ``pair_s[i, j]`` sums ``z_i`` over those rows and ``pair_q[i, j]``
+    sums ``z_i²`` over them, ``pair_p[i, j]`` sums ``z_i z_j``.
     """
 
     shift: np.ndarray
     pairs: bool = True
-    rows: int = 0
-    nulls: dict[str, int] = field(default_factory=dict)
     count: np.ndarray = field(init=False)
     total: np.ndarray = field(init=False)
     squares: np.ndarray = field(init=False)
+    cubes: np.ndarray = field(init=False)
+    fourths: np.ndarray = field(init=False)
     low: np.ndarray = field(init=False)
     high: np.ndarray = field(init=False)
     below: np.ndarray = field(init=False)
     above: np.ndarray = field(init=False)
-    pair_n: np.ndarray | None = field(init=False, default=None)
-    pair_s: np.ndarray | None = field(init=False, default=None)
-    pair_q: np.ndarray | None = field(init=False, default=None)
-    pair_p: np.ndarray | None = field(init=False, default=None)
+    pair_n: np.ndarray = field(init=False)
+    pair_s: np.ndarray = field(init=False)
+    pair_q: np.ndarray = field(init=False)
+    pair_p: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
         d = self.shift.shape[0]
         self.count, self.below, self.above = (np.zeros(d, np.int64) for _ in range(3))
-        self.total, self.squares = np.zeros(d), np.zeros(d)
+        self.total, self.squares, self.cubes, self.fourths = (np.zeros(d) for _ in range(4))
         self.low, self.high = np.full(d, np.nan), np.full(d, np.nan)
-        if self.pairs:
-            self.pair_n, self.pair_s, self.pair_q, self.pair_p = (
-                np.zeros((d, d)) for _ in range(4)
-            )
+        k = d if self.pairs else 0
+        self.pair_n, self.pair_s, self.pair_q, self.pair_p = (np.zeros((k, k)) for _ in range(4))
 
     def update(self, X: np.ndarray, bounds: tuple[np.ndarray, np.ndarray] | None = None) -> None:
-        """Add the rows of ``X`` (shape (b, d), NaN = missing)."""
+        """Add the rows of ``X`` (shape (b, d), NaN = null); count values outside ``bounds``."""
         present = ~np.isnan(X)
-        Z = np.where(present, X - self.shift, 0.0)
-        self.rows += X.shape[0]
-        self.count += present.sum(axis=0)
-        self.total += Z.sum(axis=0)
-        self.squares += (Z * Z).sum(axis=0)
-        self.low = np.fmin(self.low, np.fmin.reduce(X, axis=0))
-        self.high = np.fmax(self.high, np.fmax.reduce(X, axis=0))
+        full = bool(present.all())
+        Z = X - self.shift if full else np.where(present, X - self.shift, 0.0)
+        ZZ = Z * Z
+        s1, s2 = Z.sum(axis=0), ZZ.sum(axis=0)
+        self.count += X.shape[0] if full else present.sum(axis=0)
+        self.total += s1
+        self.squares += s2
+        self.cubes += np.einsum("ij,ij->j", ZZ, Z)
+        self.fourths += np.einsum("ij,ij->j", ZZ, ZZ)
+        # fmin/fmax skip NaN without the all-NaN warnings of nanmin/nanmax.
+        self.low = np.fmin(self.low, X.min(axis=0) if full else np.fmin.reduce(X, axis=0))
+        self.high = np.fmax(self.high, X.max(axis=0) if full else np.fmax.reduce(X, axis=0))
         if bounds is not None:
-            self.below += (bounds[0] > X).sum(axis=0)
-            self.above += (bounds[1] < X).sum(axis=0)
-        if self.pair_n is None or self.pair_s is None or self.pair_q is None or self.pair_p is None:
+            self.below += np.less(X, bounds[0]).sum(axis=0)
+            self.above += np.greater(X, bounds[1]).sum(axis=0)
+        if not self.pairs:
             return
-        mask = present.astype(np.float64)
-        self.pair_n += mask.T @ mask
-        self.pair_s += Z.T @ mask
-        self.pair_q += (Z * Z).T @ mask
+        if full:
+            self.pair_n += X.shape[0]
+            self.pair_s += s1[:, None]
+            self.pair_q += s2[:, None]
+        else:
+            mask = present.astype(np.float64)
+            self.pair_n += mask.T @ mask
+            self.pair_s += Z.T @ mask
+            self.pair_q += ZZ.T @ mask
         self.pair_p += Z.T @ Z
 
-    def merge(self, other: PartialMoments) -> PartialMoments:
-        """The moments of both partitions' rows (same shift and width)."""
+    def merge(self, other: Moments) -> Moments:
+        """The moments of both sets of rows (same shift and width)."""
         if not np.array_equal(self.shift, other.shift):
             msg = "cannot merge moments taken with different shifts"
             raise ValueError(msg)
-        out = replace(
-            self,
-            nulls={
-                k: self.nulls.get(k, 0) + other.nulls.get(k, 0) for k in self.nulls | other.nulls
-            },
-        )
-        out.rows = self.rows + other.rows
-        for name in (
-            "count",
-            "total",
-            "squares",
-            "below",
-            "above",
-            "pair_n",
-            "pair_s",
-            "pair_q",
-            "pair_p",
-        ):
-            a, b = getattr(self, name), getattr(other, name)
-            setattr(out, name, None if a is None else a + b)
+        out = replace(self)
+        for name in ("count", "total", "squares", "cubes", "fourths", "below", "above",
+                     "pair_n", "pair_s", "pair_q", "pair_p"):
+            setattr(out, name, getattr(self, name) + getattr(other, name))
         out.low, out.high = np.fmin(self.low, other.low), np.fmax(self.high, other.high)
         return out
 
@@ -195,25 +174,88 @@ class PartialMoments:
         return self.squares + 2 * self.shift * self.total + self.count * self.shift**2
 
     def mean(self) -> np.ndarray:
-        """Column means; NaN where a column has no values."""
+        """Column means, shape (d,); NaN where a column has no values."""
         with np.errstate(divide="ignore", invalid="ignore"):
             return self.shift + self.total / self.count
 
     def var(self) -> np.ndarray:
-        """Column variances (ddof=1); NaN with fewer than two values."""
+        """Column variances (ddof=1), shape (d,); NaN with fewer than two values."""
         with np.errstate(divide="ignore", invalid="ignore"):
             v = (self.squares - self.total**2 / self.count) / (self.count - 1)
         return np.where(self.count > 1, np.maximum(v, 0.0), np.nan)
 
+    def central(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Population central moments ``m2, m3, m4`` (divided by n), each of shape (d,).
+
+        NaN with no values, or where ``m2`` is rounding noise (a constant column away
+        from the shift), so that skewness and kurtosis are undefined rather than huge.
+        """
+        n = self.count
+        with np.errstate(divide="ignore", invalid="ignore"):
+            a, s2, s3, s4 = self.total / n, self.squares / n, self.cubes / n, self.fourths / n
+            m2 = s2 - a * a
+            m3 = s3 - 3 * a * s2 + 2 * a**3
+            m4 = s4 - 4 * a * s3 + 6 * a * a * s2 - 3 * a**4
+        # Expanding the powers of (z − a) cancels about a²/m2 of the digits; below this
+        # m2 is indistinguishable from zero.
+        defined = (n > 0) & (m2 > 1e-12 * s2)
+        return (np.where(defined, m2, np.nan), np.where(defined, m3, np.nan),
+                np.where(defined, m4, np.nan))
+
+    def skewness(self) -> np.ndarray:
+        """Column skewness ``m3 / m2^1.5`` (biased, as ``scipy.stats.skew``), shape (d,)."""
+        m2, m3, _ = self.central()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return m3 / m2**1.5
+
+    def kurtosis(self) -> np.ndarray:
+        """Excess (Fisher) kurtosis ``m4 / m2² − 3`` (biased, as ``scipy.stats.kurtosis``)."""
+        m2, _, m4 = self.central()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return m4 / (m2 * m2) - 3.0
+
     def cov(self) -> np.ndarray | None:
-        """Pairwise-complete covariance (ddof=1), or None without pair sums."""
-        if self.pair_n is None or self.pair_s is None or self.pair_p is None:
+        """Pairwise-complete covariance (ddof=1), shape (d, d), or None without pair sums."""
+        if not self.pairs:
             return None
         n, s = self.pair_n, self.pair_s
         with np.errstate(divide="ignore", invalid="ignore"):
             c = (self.pair_p - s * s.T / n) / (n - 1)
         c[np.diag_indices_from(c)] = self.var()
         return np.where(n > 1, c, np.nan)
+
+    def corr(self) -> np.ndarray | None:
+        """Pairwise-complete correlation, shape (d, d), or None without pair sums."""
+        c = self.cov()
+        if c is None:
+            return None
+        n, s = self.pair_n, self.pair_s
+        with np.errstate(divide="ignore", invalid="ignore"):
+            v = np.maximum((self.pair_q - s * s / n) / (n - 1), 0.0)  # var of i where j present
+            r = c / np.sqrt(v * v.T)
+        return np.clip(r, -1.0, 1.0)
+
+
+
+@dataclass
+class PartialMoments(Moments):
+    """:class:`Moments` of one partition, with its row count and null counts per source column."""
+
+    rows: int = 0
+    nulls: dict[str, int] = field(default_factory=dict)
+
+    def update(self, X: np.ndarray, bounds: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+        """Add the rows of ``X`` (shape (b, d), NaN = missing)."""
+        super().update(X, bounds)
+        self.rows += X.shape[0]
+
+    def merge(self, other: Moments) -> PartialMoments:
+        """The moments of both partitions' rows (same shift and width)."""
+        out = super().merge(other)
+        assert isinstance(out, PartialMoments) and isinstance(other, PartialMoments)
+        out.rows = self.rows + other.rows
+        out.nulls = {k: self.nulls.get(k, 0) + other.nulls.get(k, 0) for k in self.nulls | other.nulls}
+        return out
 
 
 def batch_moments(

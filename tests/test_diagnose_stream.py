@@ -60,7 +60,7 @@ def test_out_of_range_counts_against_the_reference() -> None:
     ref = Moments(np.zeros(1), pairs=False)
     ref.update(np.array([[0.0], [1.0]]), None)
     m = Moments(np.zeros(1), pairs=False)
-    m.update(np.array([[-1.0], [0.5], [2.0], [3.0], [np.nan]]), ref)
+    m.update(np.array([[-1.0], [0.5], [2.0], [3.0], [np.nan]]), (ref.low, ref.high))
     assert (m.below[0], m.above[0], m.count[0]) == (1, 2, 4)
 
 
