@@ -71,10 +71,7 @@ def _write_results(text: str) -> None:
     old = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
     pattern = re.compile(rf"^{re.escape(HEADING)}\n.*?(?=^## |\Z)", re.S | re.M)
     section = f"{HEADING}\n\n{text.strip()}\n\n"
-    if pattern.search(old):
-        new = pattern.sub(lambda _: section, old)
-    else:
-        new = old.rstrip() + "\n\n" + section
+    new = pattern.sub(lambda _: section, old) if pattern.search(old) else old.rstrip() + "\n\n" + section
     RESULTS.write_text(new)
 
 

@@ -16,7 +16,6 @@ import argparse
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -96,7 +95,8 @@ def run(seeds: int, keep: float) -> pd.DataFrame:
                     score = balanced_accuracy_score(test.y, model.predict(test[feats]))
                     rows.append({"table": Path(path).stem, "method": method, "model": name, "seed": seed,
                                  "balanced_accuracy": score, "seconds": seconds,
-                                 "minority_train": int((train.y == 1).sum()), "majority_train": int((train.y == 0).sum())})
+                                 "minority_train": int((train.y == 1).sum()),
+                                 "majority_train": int((train.y == 0).sum())})
     return pd.DataFrame(rows)
 
 

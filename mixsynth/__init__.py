@@ -3,6 +3,7 @@
 The Python API mirrors the CLI: :func:`generate` is ``mixsynth generate``.
 """
 
+from mixsynth.api import generate
 from mixsynth.errors import (
     BackendUnavailable,
     InputError,
@@ -12,7 +13,6 @@ from mixsynth.errors import (
     SolverError,
     UsageError,
 )
-from mixsynth.api import generate
 from mixsynth.generate import Synthesizer, package_version
 from mixsynth.labels import LabelOptions
 from mixsynth.weights import Beta, EpBeta, Midpoint

@@ -115,7 +115,8 @@ class Synthesizer:
         self._X_mix = self.rank_gauss.forward(self.enc.X) if self.rank_gauss else self.enc.X
         self._mixer = Mixer(self.backend, self._X_mix)
         wants_labeler = self.label_plan is not None and self.label_plan.mode in ("soft", "genlabel")
-        self.labeler = Labeler(self.label_plan, labels or LabelOptions(), self.enc, self.seed) if wants_labeler else None
+        self.labeler = (Labeler(self.label_plan, labels or LabelOptions(), self.enc, self.seed)
+                        if wants_labeler else None)
         self.bounds = build_bounds(self.enc, bounds, bounds_overrides)
         self.repair: Repair | None = None
         self.repair_mode = resolve_repair(repair, self.law, space, self.bounds)

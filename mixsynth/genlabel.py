@@ -53,7 +53,9 @@ class GenLabelModel:
     seed : int
     """
 
-    def __init__(self, X: np.ndarray, codes: np.ndarray, n_classes: int, model: str = "gaussian", seed: int = 0) -> None:
+    def __init__(
+        self, X: np.ndarray, codes: np.ndarray, n_classes: int, model: str = "gaussian", seed: int = 0
+    ) -> None:
         self.kind, components = parse_model(model)
         self.mean = np.nanmean(X, axis=0)
         std = np.nanstd(X, axis=0)

@@ -252,7 +252,8 @@ class PartialMoments(Moments):
     def merge(self, other: Moments) -> PartialMoments:
         """The moments of both partitions' rows (same shift and width)."""
         out = super().merge(other)
-        assert isinstance(out, PartialMoments) and isinstance(other, PartialMoments)
+        assert isinstance(out, PartialMoments)
+        assert isinstance(other, PartialMoments)
         out.rows = self.rows + other.rows
         out.nulls = {k: self.nulls.get(k, 0) + other.nulls.get(k, 0) for k in self.nulls | other.nulls}
         return out

@@ -36,7 +36,8 @@ def cupy_without_device(monkeypatch):
     """A cupy that imports but whose CUDA runtime finds no device."""
 
     def no_device():
-        raise RuntimeError("cudaErrorNoDevice: no CUDA-capable device is detected")
+        msg = "cudaErrorNoDevice: no CUDA-capable device is detected"
+        raise RuntimeError(msg)
 
     fake = types.ModuleType("cupy")
     fake.cuda = types.SimpleNamespace(runtime=types.SimpleNamespace(getDeviceCount=no_device))
@@ -68,7 +69,9 @@ def _rows(table, backend, **kw):
 
 
 def test_numpy_is_the_host_backend():
-    assert resolve("numpy") is NUMPY and NUMPY.on_host and NUMPY.name == "numpy"
+    assert resolve("numpy") is NUMPY
+    assert NUMPY.on_host
+    assert NUMPY.name == "numpy"
     assert resolve(NUMPY) is NUMPY
 
 
@@ -121,7 +124,8 @@ def test_cli_auto_falls_back_and_records_numpy(runner, tmp_parquet, tmp_path, no
     assert result.exit_code == 0, result.stderr
     assert f"mixsynth: backend auto: {NOT_INSTALLED}; using numpy" in result.stderr.splitlines()
     record = json.loads(pq.ParquetFile(out).metadata.metadata[b"mixsynth"])
-    assert record["backend"] == "numpy" and pq.read_table(out).num_rows == 50
+    assert record["backend"] == "numpy"
+    assert pq.read_table(out).num_rows == 50
 
 
 # --- the kernel on every namespace ---------------------------------------------------------
@@ -149,8 +153,10 @@ def test_mixer_moves_the_source_once_and_returns_host_rows(backend):
     first = mixer(parents, w)
     device_copy = mixer._device_X
     second = mixer(parents, w)
-    assert mixer._device_X is device_copy and (device_copy is None) == backend.on_host
-    assert isinstance(first, np.ndarray) and first.dtype == np.float32
+    assert mixer._device_X is device_copy
+    assert (device_copy is None) == backend.on_host
+    assert isinstance(first, np.ndarray)
+    assert first.dtype == np.float32
     np.testing.assert_array_equal(first, second)
     np.testing.assert_array_equal(first, mix(X, parents, w.astype(np.float32)))
 
@@ -199,4 +205,5 @@ def test_the_device_copy_is_waited_for_once():
     mixer = Mixer(b, np.arange(6.0).reshape(3, 2))
     for _ in range(3):
         out = mixer(np.array([[0, 2]]), np.array([[0.5, 0.5]]))
-    assert waits == [1] and out.tolist() == [[2.0, 3.0]]
+    assert waits == [1]
+    assert out.tolist() == [[2.0, 3.0]]

@@ -124,7 +124,8 @@ def test_every_kind_keeps_the_schema_exactly():
     kinds = {s.name: s.kind.value for s in synth.specs}
     assert kinds["ts_tz"] == kinds["day"] == kinds["dur"] == kinds["tod"] == "temporal"
     assert kinds["pixels"] == kinds["tensor"] == "tensor"
-    assert (kinds["cat"], kinds["text"], kinds["ltext"], kinds["flag"]) == ("categorical", "string", "string", "boolean")
+    taken = (kinds["cat"], kinds["text"], kinds["ltext"], kinds["flag"])
+    assert taken == ("categorical", "string", "string", "boolean")
     assert (kinds["f64"], kinds["i8"], kinds["u64"]) == ("float", "integer", "integer")
 
 
@@ -141,8 +142,10 @@ def test_integers_are_whole_in_dtype_and_do_not_wrap():
     out, synth = _gen(table, 5000, bounds="none")  # extrapolation past 255 must clip, never wrap
     u8 = out["u8"].to_numpy()
     # Source values are 200..255; a wrapped 256+ would show up as 0..30.
-    assert u8.dtype == np.uint8 and u8.min() >= 150
-    assert synth.adjustments()["u8"] > 0 and (u8 == 255).sum() > (table["u8"].to_numpy() == 255).sum()
+    assert u8.dtype == np.uint8
+    assert u8.min() >= 150
+    assert synth.adjustments()["u8"] > 0
+    assert (u8 == 255).sum() > (table["u8"].to_numpy() == 255).sum()
     assert np.array_equal(out["i8"].to_numpy(), np.rint(out["i8"].to_numpy()))
 
 
@@ -167,7 +170,8 @@ def test_bounds_policies_keep_values_in_range_and_count(bivariate, policy):
     out, synth = _gen(bivariate, 20_000, bounds=policy)
     for name in ("x", "y"):
         v, r = out[name].to_numpy(), bivariate[name].to_numpy()
-        assert v.min() >= r.min() and v.max() <= r.max()
+        assert v.min() >= r.min()
+        assert v.max() <= r.max()
         assert synth.adjustments()[name] > 0
 
 
@@ -209,7 +213,8 @@ def test_categories_come_from_parent_zero_with_probability_clip_lambda():
 
 def test_categorical_target_takes_the_dominant_label():
     n, m = 300, 5000
-    table = pa.table({"x": np.arange(n, dtype=float), "label": pa.array([f"c{i}" for i in range(n)]).dictionary_encode()})
+    labels = pa.array([f"c{i}" for i in range(n)]).dictionary_encode()
+    table = pa.table({"x": np.arange(n, dtype=float), "label": labels})
     out, synth = _gen(table, m, target="label")
     dominant = draw(synth.seed, 0, m, n, synth.law).dominant()
     assert out["label"].to_pylist() == [f"c{i}" for i in dominant]
@@ -227,7 +232,8 @@ def test_temporal_values_keep_unit_and_zone_and_mix_as_ticks():
 
 def test_identifiers_are_regenerated_fresh_or_dropped():
     n = 40
-    table = pa.table({"user_id": pa.array(np.arange(100, 100 + n)), "code": [f"k{i}" for i in range(n)], "x": np.arange(n, dtype=float)})
+    table = pa.table({"user_id": pa.array(np.arange(100, 100 + n)), "code": [f"k{i}" for i in range(n)],
+                      "x": np.arange(n, dtype=float)})
     notes: list[str] = []
     synth = Synthesizer(table, seed=0, notify=notes.append)
     out = pa.concat_tables(synth.chunks(50))
@@ -243,7 +249,8 @@ def test_nan_is_an_error_unless_skipped():
     with pytest.raises(SchemaError, match=r"column 'x' has 2 NaN or infinite values \(first at row 1\)"):
         Synthesizer(table, seed=0, notify=_quiet)
     out, _ = _gen(table, 2000, nan="skip")
-    assert out["x"].null_count > 0 and not np.isnan(out["x"].drop_null().to_numpy()).any()
+    assert out["x"].null_count > 0
+    assert not np.isnan(out["x"].drop_null().to_numpy()).any()
 
 
 def test_constant_column_stays_constant():
@@ -272,7 +279,7 @@ def test_measured_factor_agrees_with_the_weights_command():
         out, synth = _gen(table, 60_000, weights=spec, seed=4)
         real = synth.enc.X
         syn = np.column_stack([out[c].to_numpy() for c in table.column_names])
-        z = lambda a: (a - real.mean(0)) / real.std(0)  # noqa: E731
+        z = lambda a, real=real: (a - real.mean(0)) / real.std(0)  # noqa: E731
         total = np.trace(np.cov(z(syn), rowvar=False)) / np.trace(np.cov(z(real), rowvar=False, bias=True))
         assert total == pytest.approx(synth.law.variance_factor(), rel=0.04)
 
@@ -280,11 +287,14 @@ def test_measured_factor_agrees_with_the_weights_command():
 def test_python_api_dataframe_round_trip_and_provenance():
     df = pd.DataFrame({"x": np.arange(10.0), "g": list("ababababab")})
     out = mixsynth.generate(df, 25, seed=1)
-    assert isinstance(out, pd.DataFrame) and list(out.index) == list(range(25))
-    assert out.attrs["mixsynth"]["seed"] == 1 and out.attrs["mixsynth"]["rows"] == 25
+    assert isinstance(out, pd.DataFrame)
+    assert list(out.index) == list(range(25))
+    assert out.attrs["mixsynth"]["seed"] == 1
+    assert out.attrs["mixsynth"]["rows"] == 25
     table = mixsynth.generate(pa.Table.from_pandas(df), 25, seed=1)
     record = json.loads(table.schema.metadata[b"mixsynth"])
-    assert record["source"]["rows"] == 10 and record["weights"]["given"] == "epbeta"
+    assert record["source"]["rows"] == 10
+    assert record["weights"]["given"] == "epbeta"
     assert table.to_pandas()["x"].tolist() == out["x"].tolist()
 
 
@@ -307,7 +317,8 @@ def test_auto_bounds_leave_dates_free_but_keep_times_of_day_in_the_day():
     })
     _, auto = _gen(table, 4000, bounds="auto", repair="none")
     cols = auto.provenance()["bounds"]["columns"]
-    assert cols["day"]["policy"] == "none" and cols["tod"]["policy"] == "clip"
+    assert cols["day"]["policy"] == "none"
+    assert cols["tod"]["policy"] == "clip"
     out, free = _gen(table, 4000, bounds="none")
     cols = free.provenance()["bounds"]["columns"]
     assert cols["tod"] == {"policy": "dtype", "low": 0.0, "high": 86_399_999_999.0}
@@ -325,7 +336,8 @@ def test_stdin_that_is_a_terminal_is_refused():
             return True
 
         def read(self) -> bytes:  # pragma: no cover - must not be reached
-            raise AssertionError("read from a terminal")
+            msg = "read from a terminal"
+            raise AssertionError(msg)
 
     with pytest.raises(UsageError, match="refusing to read Parquet from a terminal on stdin"):
         io.read_source("-", stdin=Terminal())

@@ -43,7 +43,9 @@ def test_expanded_dirichlet_keeps_factor_one_by_sampling(k):
     s = (w**2).sum(axis=1)
     assert abs(s.mean() - 1.0) < 5 * s.std() / math.sqrt(len(s))
     lo, hi = law.support()
-    assert w.min() >= lo and w.max() <= hi and w.min() < 0
+    assert w.min() >= lo
+    assert w.max() <= hi
+    assert w.min() < 0
 
 
 def test_expanded_dirichlet_with_k2_is_the_symmetric_epbeta():

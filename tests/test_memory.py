@@ -89,7 +89,8 @@ def test_mixing_happens_in_float32_and_output_keeps_the_schema():
     table = _digits_like()
     synth = Synthesizer(table, seed=1, notify=_quiet)
     out = pa.concat_tables(synth.chunks(5000))
-    assert synth.enc.X.dtype == np.float32 and synth.provenance()["precision"] == "float32"
+    assert synth.enc.X.dtype == np.float32
+    assert synth.provenance()["precision"] == "float32"
     assert out.schema.equals(table.schema)
     assert synth._mix(draw(1, 0, 10, 200, synth.law)).dtype == np.float32
 
@@ -119,7 +120,8 @@ def test_spilled_source_gives_identical_rows_and_leaves_no_file(spill_dir):
     spilled = Synthesizer(table, seed=7, notify=notes.append, memory_limit=1024, bounds="resample")
     in_ram = Synthesizer(table, seed=7, notify=_quiet, bounds="resample")
     assert any("spilling it to a memory-mapped file" in note for note in notes)
-    assert not spilled.enc.X.flags.owndata and in_ram.enc.X.flags.owndata
+    assert not spilled.enc.X.flags.owndata
+    assert in_ram.enc.X.flags.owndata
     np.testing.assert_array_equal(spilled.enc.X, in_ram.enc.X)
     assert pa.concat_tables(spilled.chunks(20_000, jobs=2)).equals(pa.concat_tables(in_ram.chunks(20_000)))
     assert list(spill_dir.iterdir()) == []  # unlinked while mapped: nothing to clean up later
@@ -127,10 +129,12 @@ def test_spilled_source_gives_identical_rows_and_leaves_no_file(spill_dir):
 
 def test_allocate_in_ram_under_the_limit(spill_dir):
     a = allocate((10, 3), np.float32, 10**6)
-    assert a.flags.owndata and a.dtype == np.float32
+    assert a.flags.owndata
+    assert a.dtype == np.float32
     b = allocate((10, 3), np.float64, 100)
     b[:] = 1.5
-    assert not b.flags.owndata and float(b.sum()) == 45.0
+    assert not b.flags.owndata
+    assert float(b.sum()) == 45.0
 
 
 def test_cli_memory_limit_spills_with_identical_output(runner, tmp_parquet, tmp_path, spill_dir):
@@ -179,7 +183,8 @@ def test_dry_run_reports_and_writes_nothing(runner, tmp_parquet, tmp_path):
     result = runner.invoke(app, ["generate", str(src), "-o", str(out), "-n", "1e6", "--dry-run",
                                  "--seed", "1", "-j", "2", "--memory-limit", "10KB"])
     assert result.exit_code == 0, result.stderr
-    assert not out.exists() and not list(tmp_path.glob(".*.tmp"))
+    assert not out.exists()
+    assert not list(tmp_path.glob(".*.tmp"))
     lines = dict(line.split(": ", 1) for line in result.stdout.splitlines())
     assert lines["source rows"] == "300 (read through a memory-mapped temporary file)"
     assert lines["columns"] == "4 (1 float, 1 integer, 1 temporal, 1 tensor)"
@@ -187,15 +192,18 @@ def test_dry_run_reports_and_writes_nothing(runner, tmp_parquet, tmp_path):
     assert lines["rows"] == "1,000,000"
     tasks = sum(1 for _ in pieces(10**6, 131_072))
     assert lines["blocks"].startswith(f"8 row groups of up to 131,072 rows, computed as {tasks} tasks")
-    assert lines["backend"] == "numpy" and lines["dry run"] == "nothing written"
-    assert lines["peak memory"].startswith("about ") and lines["output"].endswith(f"to {out}")
+    assert lines["backend"] == "numpy"
+    assert lines["dry run"] == "nothing written"
+    assert lines["peak memory"].startswith("about ")
+    assert lines["output"].endswith(f"to {out}")
 
 
 def test_dry_run_to_stdout_prints_the_report_not_parquet(runner, tmp_parquet):
     src = tmp_parquet({"x": [1.0, 2.0, 3.0]})
     result = runner.invoke(app, ["generate", str(src), "--dry-run"])
     assert result.exit_code == 0, result.stderr
-    assert not result.stdout_bytes.startswith(b"PAR1") and "output: about" in result.stdout
+    assert not result.stdout_bytes.startswith(b"PAR1")
+    assert "output: about" in result.stdout
 
 
 def _peak_rss_mib(rows: str, tmp_path) -> float:
@@ -222,7 +230,8 @@ def test_peak_memory_does_not_grow_with_rows(tmp_path):
 def test_provenance_records_backend_and_precision(tmp_parquet, runner, tmp_path):
     src = tmp_parquet({"x": [1.0, 2.0, 3.0]})
     out = tmp_path / "o.parquet"
-    assert runner.invoke(app, ["generate", str(src), "-o", str(out), "--seed", "1", "--precision", "float32"]).exit_code == 0
+    args = ["generate", str(src), "-o", str(out), "--seed", "1", "--precision", "float32"]
+    assert runner.invoke(app, args).exit_code == 0
     record = json.loads(pq.ParquetFile(out).metadata.metadata[b"mixsynth"])
     assert (record["backend"], record["precision"]) == ("numpy", "float32")
 
@@ -245,10 +254,12 @@ def test_large_source_is_read_through_a_memory_map(tmp_path, spill_dir):
     notes = []
     before = pa.total_allocated_bytes()
     mapped = io.read_source(str(path), select, memory_limit=100_000, notify=notes.append)
-    assert mapped.mapped and "through a memory-mapped file" in notes[0]
+    assert mapped.mapped
+    assert "through a memory-mapped file" in notes[0]
     assert pa.total_allocated_bytes() - before < table.nbytes // 4  # buffers are in the map
     plain = io.read_source(str(path), select)
-    assert not plain.mapped and mapped.table.equals(plain.table)
+    assert not plain.mapped
+    assert mapped.table.equals(plain.table)
     assert list(spill_dir.iterdir()) == []
     a = pa.concat_tables(Synthesizer(mapped.table, seed=1, notify=_quiet).chunks(5000))
     b = pa.concat_tables(Synthesizer(plain.table, seed=1, notify=_quiet).chunks(5000))

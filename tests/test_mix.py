@@ -59,7 +59,8 @@ def test_three_parents(xp):
 def test_nulls_propagate_as_nan(xp):
     X = xp.asarray([[1.0, float("nan")], [3.0, 5.0]])
     out = mix(X, xp.asarray([[0, 1]]), xp.asarray([[0.5, 0.5]]))
-    assert float(out[0, 0]) == 2.0 and bool(xp.isnan(out[0, 1]))
+    assert float(out[0, 0]) == 2.0
+    assert bool(xp.isnan(out[0, 1]))
 
 
 @settings(max_examples=50, deadline=None)
@@ -75,7 +76,8 @@ def test_convex_weights_stay_in_the_hull_of_the_parents(X, lam, data):
     out = mix(X, parents, np.array([[lam, 1.0 - lam]]))[0]
     a, b = X[parents[0, 0]], X[parents[0, 1]]
     slack = 1e-9 * (np.abs(a) + np.abs(b) + 1)
-    assert np.all(out >= np.minimum(a, b) - slack) and np.all(out <= np.maximum(a, b) + slack)
+    assert np.all(out >= np.minimum(a, b) - slack)
+    assert np.all(out <= np.maximum(a, b) + slack)
 
 
 def test_equal_parents_give_their_value_back_exactly():

@@ -54,7 +54,8 @@ def test_chunks_have_the_asked_sizes():
 
 def test_pieces_cover_the_rows_on_the_global_grid():
     got = list(pieces(100_000, 45_000))
-    assert got[0][0] == 0 and got[-1][1] == 100_000
+    assert got[0][0] == 0
+    assert got[-1][1] == 100_000
     assert all(a[1] == b[0] for a, b in zip(got, got[1:], strict=False))
     assert {stop for _, stop, last in got if last} == {45_000, 90_000, 100_000}
     # Every cut is a chunk boundary or a multiple of the piece size.
@@ -80,10 +81,8 @@ def test_ordered_map_keeps_order_and_bounds_what_is_in_flight():
             started.append(i)
             yield i
 
-    consumed = 0
-    for got in ordered_map(slow, items(), jobs=3, window=5):
-        assert got == consumed
-        consumed += 1
+    for consumed, got in enumerate(ordered_map(slow, items(), jobs=3, window=5), start=1):
+        assert got == consumed - 1
         assert len(started) - consumed <= 5  # never more than the window submitted ahead
     assert state["max"] <= 3
 
@@ -94,7 +93,8 @@ def test_an_error_in_a_worker_reaches_the_caller_and_stops_the_rest():
     def block(start, stop):
         calls.append(start)
         if start >= 2 * PIECE_ROWS:
-            raise InputError("boom")
+            msg = "boom"
+            raise InputError(msg)
         return pa.table({"x": np.zeros(stop - start)}), np.zeros(1, dtype=np.int64)
 
     with pytest.raises(InputError, match="boom"):
@@ -126,7 +126,8 @@ def test_cli_jobs_1_and_2_write_the_same_file(runner, tmp_parquet, tmp_path):
         result = runner.invoke(app, args)
         assert result.exit_code == 0, result.stderr
         outs.append(pq.read_table(out))
-    assert outs[0].equals(outs[1]) and outs[0].equals(outs[2])
+    assert outs[0].equals(outs[1])
+    assert outs[0].equals(outs[2])
 
 
 def test_cli_jobs_from_the_environment_and_zero_rejected(runner, tmp_parquet, tmp_path):
@@ -135,4 +136,5 @@ def test_cli_jobs_from_the_environment_and_zero_rejected(runner, tmp_parquet, tm
     ok = runner.invoke(app, ["generate", str(src), "-o", str(out), "--seed", "1"], env={"MIXSYNTH_JOBS": "2"})
     assert ok.exit_code == 0, ok.stderr
     bad = runner.invoke(app, ["generate", str(src), "-o", str(out), "--jobs", "0"])
-    assert bad.exit_code == 2 and "--jobs" in bad.stderr
+    assert bad.exit_code == 2
+    assert "--jobs" in bad.stderr

@@ -48,7 +48,8 @@ def test_sampled_moments_match_closed_forms(law):
     assert abs(c_draws.mean() - law.variance_factor()) < _tol(c_draws.std())
     theta = np.maximum(lam, 1 - lam)
     assert abs(theta.mean() - law.theta_bar()) < _tol(theta.std())
-    assert lam.min() >= lo and lam.max() <= hi
+    assert lam.min() >= lo
+    assert lam.max() <= hi
 
 
 def test_weight_rows_sum_to_one():
@@ -97,7 +98,9 @@ def test_solved_beta_gives_factor_one(alpha, eps0, eps1):
     try:
         law = solve_beta(alpha, eps0, eps1)
     except SolverError as exc:
-        assert "infeasible" in str(exc)
+        # Either outcome is valid: the property is "a solution has factor 1, else the error
+        # names the infeasibility" (which alphas are feasible is the solver's own search).
+        assert "infeasible" in str(exc)  # noqa: PT017
         return
     assert law.beta > 0
     assert abs(law.variance_factor() - 1.0) < 1e-9

@@ -101,7 +101,8 @@ def bool_array(values: pd.Series) -> pa.Array:
     """0/1 Series -> Arrow ``bool`` (raises on any other value)."""
     v = values.to_numpy()
     if not np.isin(v, [0, 1]).all():
-        raise ValueError(f"{values.name}: not a 0/1 column")
+        msg = f"{values.name}: not a 0/1 column"
+        raise ValueError(msg)
     return pa.array(v.astype(bool), type=pa.bool_())
 
 
@@ -123,7 +124,8 @@ def write(arrays: list[pa.Array], fields: list[tuple[str, pa.DataType]], name: s
     pq.write_table(table, path, compression="zstd")
     size = path.stat().st_size
     if size > MAX_BYTES:
-        raise RuntimeError(f"{name} is {size} bytes (limit {MAX_BYTES})")
+        msg = f"{name} is {size} bytes (limit {MAX_BYTES})"
+        raise RuntimeError(msg)
     return path
 
 
@@ -206,7 +208,8 @@ def build_hourly_temps() -> Path:
     sea = data.seattle_temps().rename(columns={"temp": "seattle_temp_f"})
     df = sf.merge(sea, on="date", how="inner", validate="one_to_one").sort_values("date", kind="stable")
     if len(df) != len(sf) or len(df) != len(sea):
-        raise RuntimeError("sf_temps and seattle_temps no longer share their timestamps")
+        msg = "sf_temps and seattle_temps no longer share their timestamps"
+        raise RuntimeError(msg)
     tz_type = pa.timestamp("us", tz="Europe/Amsterdam")
     fields = [("time", tz_type), ("sf_temp_f", pa.float64()), ("seattle_temp_f", pa.float64())]
     arrays = [
@@ -242,7 +245,8 @@ def build_breast_cancer() -> Path:
 
     bunch = load_breast_cancer(as_frame=True)
     if list(bunch.target_names) != ["malignant", "benign"]:
-        raise RuntimeError(f"unexpected target names {bunch.target_names}")
+        msg = f"unexpected target names {bunch.target_names}"
+        raise RuntimeError(msg)
     frame = bunch.frame
     features = list(bunch.feature_names)
     fields = [(c, pa.float64()) for c in features] + [("benign", pa.bool_())]
