@@ -195,6 +195,16 @@ def test_gmm_trajectory_in_a_study() -> None:
     assert gmm[1]["utility"]["accuracy"] > 0.5
 
 
+def test_gmm_leaves_out_a_many_level_column_in_every_round() -> None:
+    # A string column with more levels than the baseline models (e.g. airport codes): the
+    # first round drops it, and later rounds must not look for it again.
+    table = _gaussian(300, 2).append_column("code", pa.array([f"c{i}" for i in range(300)]))
+    records = _run(table, rounds=3, weights=[], seed=0)
+    gmm = _by(records, "gmm")
+    assert [r["round"] for r in gmm] == [0, 1, 2, 3]
+    assert "code" in gmm[3]["baseline"]["columns_left_out"]
+
+
 def test_stop_when_records_the_stop_and_ends_the_law() -> None:
     records = _run(
         _gaussian(300, 2),

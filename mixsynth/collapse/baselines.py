@@ -93,12 +93,16 @@ class GmmBaseline:
     def _layout(self, table: pa.Table) -> list[_Column]:
         layout, at = [], 0
         for f in self._modelled:
+            if f.name not in table.column_names:
+                continue  # left out by an earlier round (too many levels), so absent from its output
             col = table.column(f.name)
             role = column_role(f.type)
             if role == "categorical":
                 values = categorical_values(col)
                 levels = sorted(set(values), key=str)
                 if len(levels) > MAX_LEVELS:
+                    if f.name not in self.left_out:
+                        self.left_out.append(f.name)
                     continue
                 layout.append(
                     _Column(f.name, role, f.type, slice(at, at + len(levels)), levels=levels)
