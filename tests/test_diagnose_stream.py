@@ -13,7 +13,7 @@ import pytest
 from mixsynth.diagnose import diagnose, diagnose_paths
 from mixsynth.diagnose.inputs import from_data, open_path
 from mixsynth.diagnose.layout import plan_layout
-from mixsynth.diagnose.stream import Moments, sample_indices, scan
+from mixsynth.diagnose.stream import Moments, sample_indices, scan, scan_batches
 from mixsynth.errors import InputError, UsageError
 
 
@@ -145,3 +145,54 @@ def test_unreadable_paths(tmp_path: Path, content: bytes | None, text: str) -> N
 def test_from_data_keeps_table_provenance() -> None:
     table = pa.table({"x": [1.0]}).replace_schema_metadata({b"mixsynth": b'{"seed": 7}'})
     assert from_data(table, "synthetic").provenance == {"seed": 7}
+
+
+def test_merged_scans_of_row_ranges_equal_one_pass(frame: pd.DataFrame) -> None:
+    # What --engine dask does per file: scan consecutive row ranges with the real side's
+    # shift and bounds, then merge left to right.
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    table = table.append_column("c", pa.array([f"k{i % 7}" if i % 11 else None for i in range(3000)]))
+    src = from_data(table, "real")
+    layout = plan_layout(src, src)
+    take = sample_indices(3000, 400, np.random.default_rng(1))
+    # A narrower reference (as the real side is for the synthetic one): values fall outside.
+    ref = scan(from_data(table.slice(0, 500), "ref"), layout, take[:0]).moments
+    whole = scan(src, layout, take, shift=ref.shift, ref=ref)
+    edges = [0, 100, 1700, 1700, 3000]  # one range empty
+    parts = []
+    for lo, hi in zip(edges, edges[1:], strict=False):
+        local = take[(take >= lo) & (take < hi)] - lo
+        batches = table.slice(lo, hi - lo).select(layout.names).to_batches(max_chunksize=256)
+        parts.append(scan_batches(batches, layout, local, table.schema, ref.shift,
+                                  (ref.low, ref.high)))
+    merged = parts[0].merge(parts[1]).merge(parts[2].merge(parts[3]))
+    assert merged.rows == whole.rows
+    assert (merged.nulls, merged.nonfinite, merged.too_many) == (whole.nulls, whole.nonfinite, set())
+    assert list(merged.counts["c"].items()) == list(whole.counts["c"].items())  # order too
+    assert merged.sample.equals(whole.sample)
+    m, w = merged.moments, whole.moments
+    for name in ("count", "low", "high", "below", "above", "pair_n"):
+        np.testing.assert_array_equal(getattr(m, name), getattr(w, name))
+    np.testing.assert_allclose(m.cov(), w.cov(), rtol=1e-9)
+    np.testing.assert_allclose(m.kurtosis(), w.kurtosis(), rtol=1e-9)
+    assert w.below.sum() > 0
+    assert w.above.sum() > 0
+
+
+def test_merge_marks_columns_whose_merged_categories_are_too_many(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from mixsynth.diagnose import stream
+
+    monkeypatch.setattr(stream, "MAX_CATEGORIES", 5)
+    table = pa.table({"c": [f"v{i}" for i in range(8)], "x": np.arange(8.0)})
+    src = from_data(table, "real")
+    layout = plan_layout(src, src, target="c")
+    shift = np.zeros(layout.d)
+    a, b = (scan_batches(table.slice(lo, 4).to_batches(), layout, np.array([], dtype=np.int64),
+                         table.schema, shift) for lo in (0, 4))
+    assert (a.too_many, b.too_many) == (set(), set())
+    merged = a.merge(b)
+    assert merged.too_many == {"c"}
+    assert merged.counts["c"] == {}
+    assert merged.sample.num_rows == 0

@@ -7,12 +7,16 @@ The sums are of ``z = x − K`` with ``K`` the real side's first-batch mean, the
 "shifted data" form of the variance, which keeps the subtraction in
 ``Σz² − (Σz)²/n`` from cancelling when ``|mean| ≫ std``. The rows that distances need
 (KS, Wasserstein, quantiles, DCR) are picked up in the same pass from a sorted set of
-seeded row indices, so a file is read exactly once.
+seeded row indices, so a file is read exactly once. Scans of consecutive row ranges
+combine with :meth:`Scan.merge`, which is how ``--engine dask`` scans each file on a
+worker and reduces the scans in a tree.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,7 +29,17 @@ from mixsynth.diagnose.layout import Layout, category_values, numeric_block
 # The one-pass moments live in the core module, shared with the Dask engine's reductions.
 from mixsynth.moments import Moments
 
-__all__ = ["MAX_CATEGORIES", "MAX_COV_DIMS", "Moments", "Scan", "sample_indices", "scan"]
+__all__ = [
+    "MAX_CATEGORIES",
+    "MAX_COV_DIMS",
+    "Moments",
+    "Scan",
+    "batch_size",
+    "first_mean",
+    "sample_indices",
+    "scan",
+    "scan_batches",
+]
 
 #: Numeric matrix widths above this get per-column moments only (no d×d cross products).
 MAX_COV_DIMS = 2048
@@ -45,6 +59,33 @@ class Scan:
     too_many: set[str]
     sample: pa.Table
 
+    def merge(self, other: Scan) -> Scan:
+        """The scan of this scan's rows followed by ``other``'s (same shift and bounds).
+
+        Counts add up exactly; a column is too diverse if it is on either side or the
+        merged counts exceed :data:`MAX_CATEGORIES`, as in one pass over all rows.
+        Category keys keep their order of first appearance (``most_common`` breaks ties
+        by it), so a left-to-right merge equals one pass.
+        """
+        too_many = self.too_many | other.too_many
+        counts: dict[str, Counter[str]] = {}
+        for name, mine in self.counts.items():
+            merged = Counter() if name in too_many else mine + other.counts[name]
+            if len(merged) > MAX_CATEGORIES:
+                too_many.add(name)
+                merged = Counter()
+            counts[name] = merged
+        samples = [t for t in (self.sample, other.sample) if t.num_rows] or [self.sample]
+        return Scan(
+            self.rows + other.rows,
+            self.moments.merge(other.moments),
+            {k: v + other.nulls[k] for k, v in self.nulls.items()},
+            {k: v + other.nonfinite[k] for k, v in self.nonfinite.items()},
+            counts,
+            too_many,
+            pa.concat_tables(samples),
+        )
+
 
 def sample_indices(n: int, k: int, rng: np.random.Generator) -> np.ndarray:
     """Sorted distinct row indices: ``k`` of ``range(n)`` uniformly, or all when ``k >= n``."""
@@ -62,8 +103,19 @@ def _count(counts: Counter[str], arr: pa.Array) -> None:
             counts[value] += n
 
 
-def _batch_size(d: int) -> int:
+def batch_size(d: int) -> int:
+    """Rows per record batch for a numeric matrix ``d`` columns wide (about 16 MiB of float64)."""
     return int(max(1024, min(65_536, 2**21 // max(d, 1))))
+
+
+def first_mean(batches: Iterable[pa.RecordBatch], layout: Layout) -> np.ndarray:
+    """The real side's shift ``K``: the mean of the first non-empty batch (0 where all null)."""
+    for batch in batches:
+        if batch.num_rows:
+            X = numeric_block(batch, layout)
+            with np.errstate(invalid="ignore"):  # all-null columns give NaN; shift by 0
+                return np.nan_to_num(np.nansum(X, axis=0) / (~np.isnan(X)).sum(axis=0))
+    return np.zeros(layout.d)
 
 
 def scan(
@@ -87,45 +139,63 @@ def scan(
     ref : Moments, optional
         The real side's moments; values below its min or above its max are counted.
     """
-    d = layout.d
+    batches: Iterator[pa.RecordBatch] = (
+        b for b in src.batches(layout.names, batch_size(layout.d)) if b.num_rows
+    )
+    if shift is None:
+        # The first batch gives the shift, then is scanned like the others.
+        head = list(itertools.islice(batches, 1))
+        shift = first_mean(head, layout)
+        batches = itertools.chain(head, batches)
+    bounds = None if ref is None else (ref.low, ref.high)
+    return scan_batches(batches, layout, take, src.schema, shift, bounds)
+
+
+def scan_batches(
+    batches: Iterable[pa.RecordBatch],
+    layout: Layout,
+    take: np.ndarray,
+    schema: pa.Schema,
+    shift: np.ndarray,
+    bounds: tuple[np.ndarray, np.ndarray] | None = None,
+) -> Scan:
+    """One pass over ``batches`` (row 0 of the first is row 0 of ``take``'s indices).
+
+    ``schema`` is the source's (the empty sample's columns); ``bounds`` = (low, high) of
+    the real side, counted as below/above the range. Scans of consecutive row ranges
+    taken with the same ``shift`` and ``bounds`` combine with :meth:`Scan.merge`.
+    """
     names = layout.names
-    moments: Moments | None = None
+    moments = Moments(shift, pairs=layout.d <= MAX_COV_DIMS)
     nulls = dict.fromkeys(names, 0)
     nonfinite = dict.fromkeys((c.name for c in layout.numeric), 0)
     counts: dict[str, Counter[str]] = {c.name: Counter() for c in layout.categorical}
     too_many: set[str] = set()
     picked: list[pa.Table] = []
     offset = 0
-    for batch in src.batches(names, _batch_size(d)):
+    for batch in batches:
         b = batch.num_rows
         if b == 0:
             continue
         X = numeric_block(batch, layout)
-        if moments is None:
-            if shift is None:
-                with np.errstate(invalid="ignore"):  # all-null columns give NaN; shift by 0
-                    shift = np.nan_to_num(np.nansum(X, axis=0) / (~np.isnan(X)).sum(axis=0))
-            moments = Moments(shift, pairs=d <= MAX_COV_DIMS)
-        moments.update(X, None if ref is None else (ref.low, ref.high))
+        moments.update(X, bounds)
         for col in layout.numeric:
             null = batch.column(col.name).null_count
             nulls[col.name] += null
             # NaN beyond the null rows were NaN/±inf (or null tensor elements) in the data.
             nonfinite[col.name] += int(np.isnan(X[:, col.cols]).sum()) - null * col.width
-        for col in layout.categorical:
-            arr = batch.column(col.name)
-            nulls[col.name] += arr.null_count
-            if col.name not in too_many:
-                _count(counts[col.name], arr)
-                if len(counts[col.name]) > MAX_CATEGORIES:
-                    too_many.add(col.name)
-                    counts[col.name].clear()
+        for cat in layout.categorical:
+            arr = batch.column(cat.name)
+            nulls[cat.name] += arr.null_count
+            if cat.name not in too_many:
+                _count(counts[cat.name], arr)
+                if len(counts[cat.name]) > MAX_CATEGORIES:
+                    too_many.add(cat.name)
+                    counts[cat.name].clear()
         lo, hi = np.searchsorted(take, [offset, offset + b])
         if hi > lo:
             picked.append(pa.Table.from_batches([batch.take(pa.array(take[lo:hi] - offset))]))
         offset += b
-    if moments is None:
-        moments = Moments(np.zeros(d) if shift is None else shift, pairs=d <= MAX_COV_DIMS)
-    schema = pa.schema([src.schema.field(n) for n in names])
-    sample = pa.concat_tables(picked) if picked else schema.empty_table()
+    empty = pa.schema([schema.field(n) for n in names]).empty_table()
+    sample = pa.concat_tables(picked) if picked else empty
     return Scan(offset, moments, nulls, nonfinite, counts, too_many, sample)
