@@ -53,13 +53,19 @@ def _first_line(exc: BaseException) -> str:
 def resolve_filesystem(url: str) -> tuple[pafs.FileSystem, str]:
     """A pyarrow filesystem and path for a local path or any fsspec URL (``s3://``, ``memory://``)."""
     if "://" not in url:
-        return pafs.LocalFileSystem(), str(Path(url))
+        # Absolute, so that fragments shipped to a worker with another working directory
+        # still name the same file.
+        return pafs.LocalFileSystem(), str(Path(url).absolute())
     try:
         import fsspec
     except ImportError:  # pragma: no cover - fsspec comes with dask
         msg = f"reading {url!r} needs fsspec; pip install 'mixsynth[dask]'"
         raise InputError(msg) from None
-    fs, path = fsspec.core.url_to_fs(url)
+    try:
+        fs, path = fsspec.core.url_to_fs(url)
+    except (ValueError, ImportError) as exc:  # an unknown scheme, or its package is missing
+        msg = f"cannot open {url!r}: {_first_line(exc)}"
+        raise InputError(msg) from None
     return pafs.PyFileSystem(pafs.FSSpecHandler(fs)), path
 
 

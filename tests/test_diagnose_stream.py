@@ -196,3 +196,29 @@ def test_merge_marks_columns_whose_merged_categories_are_too_many(
     assert merged.too_many == {"c"}
     assert merged.counts["c"] == {}
     assert merged.sample.num_rows == 0
+
+
+def test_fsspec_urls_read_like_local_paths(frame: pd.DataFrame, tmp_path: Path) -> None:
+    fsspec = pytest.importorskip("fsspec")
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    pq.write_table(table.slice(0, 1200), tmp_path / "real.parquet", row_group_size=500)
+    (tmp_path / "synth").mkdir()
+    pq.write_table(table.slice(1200, 900), tmp_path / "synth" / "a.parquet")
+    pq.write_table(table.slice(2100), tmp_path / "synth" / "b.parquet")
+    mem = fsspec.filesystem("memory")
+    for f in (tmp_path / "real.parquet", tmp_path / "synth" / "a.parquet", tmp_path / "synth" / "b.parquet"):
+        mem.pipe(f"/urls/{f.relative_to(tmp_path)}", f.read_bytes())
+    try:
+        remote = diagnose_paths("memory://urls/real.parquet", "memory://urls/synth", sample=300)
+        assert len(open_path("memory://urls/synth").fragments()) == 2
+    finally:
+        mem.rm("/urls", recursive=True)
+    local = diagnose_paths(str(tmp_path / "real.parquet"), str(tmp_path / "synth"), sample=300)
+    assert remote.summary == local.summary
+    assert remote.columns == local.columns
+    assert remote.meta["inputs"] == {"real": "memory://urls/real.parquet", "synth": "memory://urls/synth"}
+
+
+def test_unknown_url_scheme_is_an_input_error() -> None:
+    with pytest.raises(InputError, match="cannot open 'nosuch://x': Protocol not known: nosuch"):
+        open_path("nosuch://x")

@@ -16,9 +16,11 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as ds
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from mixsynth import io, provenance
+from mixsynth.dataset import open_dataset, resolve_filesystem
 from mixsynth.errors import InputError, SchemaError, UsageError
 
 __all__ = ["Input", "from_data", "open_path"]
@@ -65,6 +67,16 @@ class Input:
             msg = f"cannot read {self.name!r} as Parquet: {_first_line(exc)}"
             raise InputError(msg) from None
 
+    def fragments(self) -> tuple[Any, ...]:
+        """The Parquet files behind this input, as ``pyarrow.dataset`` fragments in row order
+        (picklable, for Dask workers); ``()`` for data held in memory (stdin, ``.npy``)."""
+        src = self._source
+        if isinstance(src, ds.Dataset):
+            return tuple(src.get_fragments())
+        if isinstance(src, pq.ParquetFile):
+            return open_dataset(self.name).fragments
+        return ()
+
     def column(self, name: str) -> pa.ChunkedArray:
         """One whole column (used for the identifier check on the real side)."""
         src = self._source
@@ -80,30 +92,35 @@ class Input:
 
 
 def open_path(path: str, *, stdin: Any = None) -> Input:
-    """Open a Parquet file or directory for streaming; ``-`` and ``.npy`` are read whole.
+    """Open a Parquet file or directory (local or fsspec URL) for streaming; ``-`` and
+    ``.npy`` are read whole.
 
     Raises
     ------
     InputError
-        Missing file, not Parquet, truncated file, empty directory or stdin.
+        Missing file, not Parquet, truncated file, empty directory or stdin, unknown URL
+        scheme.
     """
     p = Path(path)
     if path == "-" or (p.suffix.lower() == ".npy" and p.is_file()):
         src = io.read_source(path, stdin=stdin)
         return Input(src.name, src.table.schema, src.table.num_rows, src.provenance, src.table)
-    if not p.exists():
-        msg = f"no such file or directory: {path!r}"
-        raise InputError(msg)
+    fs, where = resolve_filesystem(path)
     try:
-        if p.is_dir():
-            dataset = ds.dataset(p, format="parquet", partitioning="hive")
+        kind = fs.get_file_info(where).type
+        if kind == pafs.FileType.NotFound:
+            msg = f"no such file or directory: {path!r}"
+            raise InputError(msg)
+        if kind == pafs.FileType.Directory:
+            dataset = ds.dataset(where, filesystem=fs, format="parquet", partitioning="hive")
             if not dataset.files:
                 msg = f"directory {path!r} holds no Parquet files; expected *.parquet files"
                 raise InputError(msg)
             return Input(path, dataset.schema, dataset.count_rows(), None, dataset)
+        local = isinstance(fs, pafs.LocalFileSystem)
         # pre_buffer would fetch every row group's column chunks before the first batch
         # (1.2 GB held for a 10-million-row file); without it memory is one row group.
-        pf = pq.ParquetFile(p, pre_buffer=False)
+        pf = pq.ParquetFile(p if local else fs.open_input_file(where), pre_buffer=False)
         record = provenance.loads(pf.metadata.metadata)
         return Input(path, pf.schema_arrow, pf.metadata.num_rows, record, pf)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError) as exc:
