@@ -21,7 +21,7 @@ import shutil
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -39,13 +39,24 @@ from mixsynth.plan import select_columns
 from mixsynth.sharded import ShardedSynthesizer
 from mixsynth.weights import WeightLaw
 
-__all__ = ["DEFAULT_PARTITION_ROWS", "DatasetResult", "dataset_moments", "generate_dataset"]
+__all__ = [
+    "DEFAULT_PARTITION_ROWS",
+    "DatasetResult",
+    "client_for",
+    "dataset_moments",
+    "generate_dataset",
+    "require_dask",
+    "tree_reduce",
+]
 
 #: Synthetic rows per output file (a whole number of logical blocks, so no block is drawn twice).
 DEFAULT_PARTITION_ROWS = 128 * LOGICAL_BLOCK
 
+T = TypeVar("T")
 
-def _distributed() -> Any:
+
+def require_dask() -> Any:
+    """The ``distributed`` module; :class:`BackendUnavailable` when Dask is not installed."""
     try:
         import dask  # noqa: F401
         import distributed
@@ -60,7 +71,7 @@ def client_for(scheduler: Any = None) -> Iterator[Any]:
     """A ``distributed.Client``: the one given, one connected to ``scheduler`` (an address),
     the current default client, Dask's configured ``scheduler-address``
     (``DASK_SCHEDULER_ADDRESS``), or else a ``LocalCluster`` on this machine for the call."""
-    distributed = _distributed()
+    distributed = require_dask()
     if isinstance(scheduler, distributed.Client):
         yield scheduler
         return
@@ -257,7 +268,7 @@ def generate_dataset(
     if source == "-":
         msg = "--engine dask reads a Parquet file or dataset (path or URL), not stdin"
         raise UsageError(msg)
-    _distributed()
+    require_dask()
     fs, out_path = _check_output(output, source)
     src = open_dataset(source)
     names = select_columns(src.schema.names, columns, exclude, target)
@@ -322,8 +333,24 @@ def _fragment_moments(
     )
 
 
-def _merge(*parts: PartialMoments) -> PartialMoments:
-    return functools.reduce(PartialMoments.merge, parts)
+def _merge_all(merge: Callable[[T, T], T], *parts: T) -> T:
+    return functools.reduce(merge, parts)
+
+
+def tree_reduce(client: Any, futures: Sequence[Any], merge: Callable[[T, T], T], *, fan_in: int = 8) -> T:
+    """Merge the results of ``futures`` on the workers, ``fan_in`` at a time, and gather one.
+
+    The order is kept (each merge takes consecutive results, left to right), so ``merge``
+    need only be associative, not commutative; only the root comes back to the client.
+    """
+    level = list(futures)
+    while len(level) > 1:
+        level = [
+            client.submit(_merge_all, merge, *level[i : i + fan_in], pure=False)
+            for i in range(0, len(level), fan_in)
+        ]
+    result: T = client.gather(level[0])
+    return result
 
 
 def dataset_moments(
@@ -365,7 +392,7 @@ def dataset_moments(
         ``rows``, ``count``, ``sum``/``total``, ``sum_squares``/``squares``, ``pair_*``,
         ``low``, ``high``, ``below``, ``above``, ``nulls``; ``mean()``, ``var()``, ``cov()``.
     """
-    _distributed()
+    require_dask()
     src = open_dataset(source)
     names = list(columns) if columns is not None else src.schema.names
     select_columns(src.schema.names, names)
@@ -395,9 +422,4 @@ def dataset_moments(
     )
     with client_for(scheduler) as client:
         futures = client.map(task, list(src.fragments), pure=False)
-        while len(futures) > 1:
-            futures = [
-                client.submit(_merge, *futures[i : i + 8], pure=False)
-                for i in range(0, len(futures), 8)
-            ]
-        return client.gather(futures[0])
+        return tree_reduce(client, futures, PartialMoments.merge)
