@@ -13,6 +13,7 @@ rather than the two row counts.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from typing import Any
 
@@ -268,7 +269,9 @@ def _tv(a: Counter[str], b: Counter[str]) -> float | None:
     na, nb = sum(a.values()), sum(b.values())
     if not na or not nb:
         return None
-    return 0.5 * sum(abs(a[k] / na - b[k] / nb) for k in a.keys() | b.keys())
+    # fsum is exact whatever the order, and the order of a set of strings changes with
+    # the process's hash seed: the same counts give the same bits in every process.
+    return 0.5 * math.fsum(abs(a[k] / na - b[k] / nb) for k in a.keys() | b.keys())
 
 
 def _categorical_entry(col: CategoricalCol, real: Scan, synth: Scan) -> dict[str, Any]:
