@@ -218,6 +218,8 @@ def diagnose(
     fail_under: Annotated[list[str] | None, typer.Option(help="METRIC=VALUE (a summary key), repeatable; exit 4 if a check fails. Lower bounds (fail below): variance_ratio_median, variance_ratio_min, total_variance_ratio, measured_variance_factor, dcr_p5, dcr_median. Every other metric is lower-is-better, so its VALUE is an upper bound (fail above).")] = None,
     plot: Annotated[Path | None, typer.Option(help="Also write a PNG: variance ratios, correlation heatmaps, marginals (needs pip install 'mixsynth[plot]').")] = None,
     detection: Annotated[bool, typer.Option("--detection", help="Also cross-validate a real-vs-synthetic classifier (ROC AUC, 0.5 = indistinguishable; slower).")] = False,
+    engine: Annotated[Engine, typer.Option(envvar="MIXSYNTH_ENGINE", help="local, or dask: Dask workers scan the Parquet files (paths or fsspec URLs; not - or .npy) for moments, covariance, ranges and counts, and pick the sampled rows in the same pass (pip install 'mixsynth[dask]'); the report equals the local one up to float rounding.")] = Engine.local,
+    scheduler: Annotated[str | None, typer.Option(help="With --engine dask: the scheduler's address (e.g. tcp://host:8786); default: Dask's configured scheduler-address, else a LocalCluster on this machine.")] = None,
 ) -> None:
     """Compare SYNTH with REAL: variance ratios, covariance, marginals, ranges, nulls, privacy.
 
@@ -235,7 +237,8 @@ def diagnose(
         report = diagnose_paths(real, synth, holdout=holdout, columns=split_names(columns),
                                 exclude=split_names(exclude), target=target, seed=seed,
                                 sample=parse_count(sample, "--sample"),
-                                detection=detection or "detection_auc" in checks)
+                                detection=detection or "detection_auc" in checks,
+                                engine=engine.value, scheduler=scheduler)
         emit(report, "json" if as_json else fmt, thresholds=checks)
         if plot is not None:
             write_plot(report, plot)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -19,10 +20,15 @@ from mixsynth.diagnose.stream import Scan, sample_indices, scan
 from mixsynth.diagnose.structure import contingency, correlation, covariance
 from mixsynth.errors import InputError, UsageError
 
-__all__ = ["DEFAULT_SAMPLE", "diagnose", "diagnose_paths"]
+__all__ = ["DEFAULT_SAMPLE", "ENGINES", "diagnose", "diagnose_paths"]
 
 #: Rows per side for the metrics that need sorting or neighbours.
 DEFAULT_SAMPLE = 50_000
+#: Where the one-pass statistics are computed (``diagnose --engine``).
+ENGINES = ("local", "dask")
+
+#: :func:`~mixsynth.diagnose.stream.scan`'s signature: (input, layout, take, *, shift, ref).
+ScanSide = Callable[..., Scan]
 
 
 def diagnose(
@@ -95,30 +101,67 @@ def diagnose_paths(
     *,
     holdout: str | None = None,
     stdin: Any = None,
+    engine: str = "local",
+    scheduler: Any = None,
     **options: Any,
 ) -> DiagnoseReport:
-    """:func:`diagnose` for paths: Parquet files or directories are streamed in row batches.
+    """:func:`diagnose` for paths: Parquet files or directories (local or fsspec URLs) are
+    streamed in row batches.
 
     ``-`` (stdin) and ``.npy`` are read whole; at most one path may be ``-``. Other keyword
     arguments are those of :func:`diagnose` except ``provenance`` (read from the file).
 
+    Parameters
+    ----------
+    engine : {"local", "dask"}
+        ``dask``: each Parquet file is scanned by a Dask worker (moments, covariance,
+        ranges, null and category counts, and the sampled rows in it) and the scans are
+        reduced on the cluster; the report equals the local one up to float rounding.
+    scheduler : str or distributed.Client, optional
+        With ``engine="dask"``: the scheduler address or client; default: the current
+        client, Dask's configured ``scheduler-address``, else a LocalCluster for the call.
+
     Raises
     ------
     UsageError
-        More than one path is ``-``.
+        More than one path is ``-``; an unknown engine; ``-`` or ``.npy`` with ``dask``.
     InputError
         A path is missing or unreadable, or has no rows.
+    BackendUnavailable
+        ``engine="dask"`` without Dask installed, or an unreachable scheduler.
     """
-    given = [p for p in (real, synth, holdout) if p == "-"]
+    paths = [p for p in (real, synth, holdout) if p is not None]
+    if engine not in ENGINES:
+        msg = f"engine must be one of {', '.join(ENGINES)}; got {engine!r}"
+        raise UsageError(msg)
+    given = [p for p in paths if p == "-"]
     if len(given) > 1:
         msg = f"only one of REAL, SYNTH and --holdout may be - (stdin); got {len(given)}"
         raise UsageError(msg)
+    if engine == "dask":
+        from mixsynth.dask_engine import require_dask  # noqa: PLC0415 - the Dask engine only
+        from mixsynth.diagnose.cluster import check_paths  # noqa: PLC0415
+
+        check_paths(paths)
+        require_dask()
     inputs = (
         open_path(real, stdin=stdin),
         open_path(synth, stdin=stdin),
         None if holdout is None else open_path(holdout, stdin=stdin),
     )
-    return _run(*inputs, **options)
+    with _scanner(engine, scheduler) as scan_side:
+        return _run(*inputs, scan_side=scan_side, engine=engine, **options)
+
+
+@contextlib.contextmanager
+def _scanner(engine: str, scheduler: Any) -> Iterator[ScanSide]:
+    if engine == "local":
+        yield scan
+        return
+    from mixsynth.diagnose.cluster import cluster_scan  # noqa: PLC0415 - imports Dask
+
+    with cluster_scan(scheduler) as scan_side:
+        yield scan_side
 
 
 def _check(
@@ -153,17 +196,20 @@ def _run(
     sample: int = DEFAULT_SAMPLE,
     seed: int = 0,
     detection: bool = False,
+    scan_side: ScanSide = scan,
+    engine: str = "local",
 ) -> DiagnoseReport:
     layout = plan_layout(real, synth, columns=columns, exclude=exclude, target=target)
     _check(real, synth, holdout, layout, sample, seed)
     # Children 0-2 seed the samples (as before the fourth existed), 3 the distinct rows.
     rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4)]
-    rs = scan(real, layout, sample_indices(real.num_rows, sample, rngs[0]))
+    rs = scan_side(real, layout, sample_indices(real.num_rows, sample, rngs[0]))
     sides = {"real": (real, rs)}
     for key, side, rng in (("synth", synth, rngs[1]), ("holdout", holdout, rngs[2])):
         if side is not None:
             take = sample_indices(side.num_rows, sample, rng)
-            sides[key] = (side, scan(side, layout, take, shift=rs.moments.shift, ref=rs.moments))
+            sides[key] = (side, scan_side(side, layout, take, shift=rs.moments.shift,
+                                          ref=rs.moments))
     ss = sides["synth"][1]
     X = {k: numeric_block(s.sample, layout) for k, (_, s) in sides.items()}
     equal = _equal_rows(X["real"], X["synth"], rngs[3])
@@ -187,7 +233,7 @@ def _run(
         predicted=((synth.provenance or {}).get("weights") or {}).get("variance_factor"),
     )
     meta = build_meta(layout, sides, sample=sample, seed=seed, detection=detection,
-                      distinct_rows=equal[0].shape[0])
+                      distinct_rows=equal[0].shape[0], engine=engine)
     plot = plot_data(layout, rs.moments, ss.moments, X["real"], X["synth"], entries)
     return DiagnoseReport(summary, entries, corr_pairs + cont_pairs, privacy, meta, plot)
 

@@ -106,8 +106,9 @@ def _labels(record: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 def build_meta(layout: Layout, sides: dict[str, tuple[Input, Scan]], *, sample: int, seed: int,
-               detection: bool, distinct_rows: int) -> dict[str, Any]:
-    """``meta`` for a report; ``sides`` maps ``real``/``synth``/``holdout`` to (input, scan)."""
+               detection: bool, distinct_rows: int, engine: str = "local") -> dict[str, Any]:
+    """``meta`` for a report; ``sides`` maps ``real``/``synth``/``holdout`` to (input, scan);
+    ``engine`` says where the one-pass statistics were computed (``local`` or ``dask``)."""
     real, synth = sides["real"][0], sides["synth"][0]
     record = synth.provenance or {}
     taken = {k: s.sample.num_rows for k, (_, s) in sides.items()}
@@ -115,6 +116,7 @@ def build_meta(layout: Layout, sides: dict[str, tuple[Input, Scan]], *, sample: 
     return {
         "mixsynth_version": package_version(),
         "inputs": {k: side.name for k, (side, _) in sides.items()},
+        "engine": engine,
         "rows": {k: s.rows for k, (_, s) in sides.items()},
         "sample": {
             "max_rows": sample, "seed": seed, "rows": taken,
