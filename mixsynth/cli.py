@@ -205,7 +205,7 @@ def generate(
 
 @app.command()
 def diagnose(
-    real: Annotated[str, typer.Argument(help="Real data: Parquet file or directory (streamed in row batches), .npy, or - for stdin (Parquet or Arrow IPC; stdin is buffered whole in memory because Parquet's footer comes last).")],
+    real: Annotated[str, typer.Argument(help="Real data: Parquet file or directory, local or fsspec URL (streamed in row batches), .npy, or - for stdin (Parquet or Arrow IPC; stdin is buffered whole in memory because Parquet's footer comes last).")],
     synth: Annotated[str, typer.Argument(help="Synthetic data, in the same forms; at most one of REAL, SYNTH and --holdout may be -.")],
     holdout: Annotated[str | None, typer.Option(help="Real rows not used for synthesis: adds holdout DCR and the share of synthetic rows closer to training than to holdout.")] = None,
     columns: Annotated[list[str] | None, typer.Option(help="Columns to compare (comma-separated or repeated); default all shared columns.")] = None,
