@@ -151,6 +151,7 @@ def test_cli_engine_dask(client, dataset, runner):
         ("{tmp}/x.npy", "Error: --engine dask reads Parquet files or datasets (path or URL), not "
                         "the .npy array '{tmp}/x.npy'; use --engine local\n"),
     ],
+    ids=["stdin", "npy"],
 )
 def test_cli_refuses_stdin_and_npy(tmp_path, runner, real, message):
     from mixsynth.cli import app

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.dataset as ds
 
 from mixsynth.diagnose.inputs import Input
 from mixsynth.diagnose.layout import Layout
@@ -62,8 +63,10 @@ def scan_fragment(
 
     ``take`` holds the sampled rows' indices inside this file.
     """
+    # Without pre_buffer a worker holds one row group, not the whole file (as inputs.py).
     batches = fragment.to_batches(
-        columns=layout.names, schema=schema, batch_size=batch_size(layout.d)
+        columns=layout.names, schema=schema, batch_size=batch_size(layout.d),
+        fragment_scan_options=ds.ParquetFragmentScanOptions(pre_buffer=False),
     )
     return scan_batches(batches, layout, take, schema, shift, bounds)
 
