@@ -64,7 +64,8 @@ def dict_array(values: pd.Series, categories: list[str] | None = None) -> pa.Dic
     cat = pd.Categorical(values.where(~values.isna(), None), categories=categories)
     codes = np.asarray(cat.codes, dtype=np.int32)
     if ((codes < 0) & ~mask).any():
-        raise ValueError("value outside the given categories")
+        msg = "value outside the given categories"
+        raise ValueError(msg)
     indices = pa.array(codes, type=pa.int32(), mask=mask)
     return pa.DictionaryArray.from_arrays(indices, pa.array(categories, type=pa.string()))
 
