@@ -13,8 +13,9 @@ from mixsynth.errors import (
     SolverError,
     UsageError,
 )
-from mixsynth.generate import Synthesizer, package_version
+from mixsynth.generate import Synthesizer
 from mixsynth.labels import LabelOptions
+from mixsynth.version import package_version
 from mixsynth.weights import Beta, EpBeta, Midpoint
 
 __version__ = package_version()

@@ -120,7 +120,6 @@ def generate(
     Examples
     --------
     >>> import pandas as pd
-    >>> import pandas as pd
     >>> df = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0], "g": ["a", "b", "a", "b"]})
     >>> out = generate(df, 6, seed=0)
     >>> out.shape, list(out.columns)

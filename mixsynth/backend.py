@@ -18,6 +18,7 @@ from typing import Any
 import array_api_compat.numpy as np_xp
 import numpy as np
 
+from mixsynth.console import first_line
 from mixsynth.errors import BackendUnavailable, UsageError
 from mixsynth.mix import mix
 
@@ -91,21 +92,17 @@ class Backend:
 NUMPY = Backend(np_xp, "numpy", to_host=np.asarray)
 
 
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-
-
 def _import_cupy() -> Any:
     try:
         import cupy  # noqa: PLC0415 - optional dependency, imported only when asked for
     except ModuleNotFoundError as exc:
         if exc.name not in (None, "cupy") and not str(exc.name).startswith("cupy"):
-            msg = f"cupy cannot be imported: {_first_line(exc)}; pip install 'mixsynth[gpu]'"
+            msg = f"cupy cannot be imported: {first_line(exc)}; pip install 'mixsynth[gpu]'"
             raise BackendUnavailable(msg) from None
         msg = "cupy is not installed; pip install 'mixsynth[gpu]'"
         raise BackendUnavailable(msg) from None
     except ImportError as exc:
-        msg = f"cupy cannot be imported: {_first_line(exc)}; pip install 'mixsynth[gpu]'"
+        msg = f"cupy cannot be imported: {first_line(exc)}; pip install 'mixsynth[gpu]'"
         raise BackendUnavailable(msg) from None
     return cupy
 
@@ -125,7 +122,7 @@ def _cupy_backend() -> Backend:
     except BackendUnavailable:
         raise
     except Exception as exc:  # noqa: BLE001 - any CUDA failure means "no usable device"
-        msg = f"no CUDA device: {_first_line(exc)}"
+        msg = f"no CUDA device: {first_line(exc)}"
         raise BackendUnavailable(msg) from None
     import array_api_compat.cupy as cp_xp  # noqa: PLC0415 - imports cupy
 

@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 from mixsynth import io
+from mixsynth.console import isatty as _isatty
 from mixsynth.errors import ExitStatus, MixsynthError, ThresholdFailed
 from mixsynth.generate import DEFAULT_CHUNK_ROWS, MAX_ROWS
 from mixsynth.job import GenerateRequest, generate_file
@@ -97,13 +98,6 @@ class Engine(str, Enum):
 
     local = "local"
     dask = "dask"
-
-
-def _isatty(stream: object) -> bool:
-    try:
-        return bool(stream.isatty())  # type: ignore[attr-defined]
-    except (AttributeError, ValueError):
-        return False
 
 
 def notice(message: str) -> None:

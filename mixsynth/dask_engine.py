@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
-import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
@@ -34,7 +33,6 @@ from mixsynth.draws import LOGICAL_BLOCK
 from mixsynth.errors import BackendUnavailable, InputError, UsageError
 from mixsynth.generate import DEFAULT_CHUNK_ROWS, MAX_ROWS
 from mixsynth.labels import LabelOptions
-from mixsynth.moments import NumericMatrix, PartialMoments, batch_moments
 from mixsynth.plan import select_columns
 from mixsynth.sharded import ShardedSynthesizer
 from mixsynth.weights import WeightLaw
@@ -43,7 +41,6 @@ __all__ = [
     "DEFAULT_PARTITION_ROWS",
     "DatasetResult",
     "client_for",
-    "dataset_moments",
     "generate_dataset",
     "require_dask",
     "tree_reduce",
@@ -317,22 +314,6 @@ def generate_dataset(
     return DatasetResult(output, names_out, m, synth.seed, synth.adjustments(), synth.provenance())
 
 
-def _fragment_moments(
-    fragment: Any,
-    schema: pa.Schema,
-    to_matrix: NumericMatrix,
-    shift: np.ndarray,
-    null_columns: list[str],
-    bounds: tuple[np.ndarray, np.ndarray] | None,
-    pairs: bool,
-    batch_rows: int,
-) -> PartialMoments:
-    batches = fragment.to_batches(columns=null_columns, schema=schema, batch_size=batch_rows)
-    return batch_moments(
-        batches, to_matrix, shift, null_columns=null_columns, bounds=bounds, pairs=pairs
-    )
-
-
 def _merge_all(merge: Callable[[T, T], T], *parts: T) -> T:
     return functools.reduce(merge, parts)
 
@@ -351,75 +332,3 @@ def tree_reduce(client: Any, futures: Sequence[Any], merge: Callable[[T, T], T],
         ]
     result: T = client.gather(level[0])
     return result
-
-
-def dataset_moments(
-    source: str,
-    columns: Sequence[str] | None = None,
-    *,
-    to_matrix: Callable[[pa.RecordBatch], np.ndarray] | None = None,
-    shift: np.ndarray | None = None,
-    bounds: tuple[np.ndarray, np.ndarray] | None = None,
-    pairs: bool = True,
-    scheduler: Any = None,
-    batch_rows: int = 65_536,
-) -> PartialMoments:
-    """One-pass moments of a Parquet dataset, reduced on a Dask cluster.
-
-    Each source file is summarised by one task, reading ``batch_rows`` rows at a time, and
-    the summaries are merged in a tree on the workers.
-
-    Parameters
-    ----------
-    source : str
-        Parquet file or directory, local or fsspec URL.
-    columns : sequence of str, optional
-        Columns to read (and count nulls in); default all.
-    to_matrix : callable, optional
-        Record batch -> float64 array of shape (rows, d), NaN for missing; must be
-        picklable. Default: :class:`~mixsynth.moments.NumericMatrix` of the numeric columns.
-    shift : array of shape (d,), optional
-        ``K`` for the shifted sums; default: the mean of the first batch read.
-    bounds : (low, high) arrays of shape (d,), optional
-        Count values below ``low`` / above ``high``.
-    pairs : bool
-        Also the d×d pairwise sums (cross-products).
-    scheduler : str or distributed.Client, optional
-
-    Returns
-    -------
-    PartialMoments
-        ``rows``, ``count``, ``sum``/``total``, ``sum_squares``/``squares``, ``pair_*``,
-        ``low``, ``high``, ``below``, ``above``, ``nulls``; ``mean()``, ``var()``, ``cov()``.
-    """
-    require_dask()
-    src = open_dataset(source)
-    names = list(columns) if columns is not None else src.schema.names
-    select_columns(src.schema.names, names)
-    matrix = to_matrix or NumericMatrix.for_schema(src.schema, names)
-    if shift is None:
-        first = next(
-            (
-                b
-                for f in src.fragments
-                for b in f.to_batches(columns=names, schema=src.schema, batch_size=batch_rows)
-                if b.num_rows
-            ),
-            None,
-        )
-        X = matrix(first) if first is not None else np.empty((0, 0))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            shift = np.nan_to_num(np.nansum(X, axis=0) / (~np.isnan(X)).sum(axis=0))
-    task = functools.partial(
-        _fragment_moments,
-        schema=src.schema,
-        to_matrix=matrix,
-        shift=shift,
-        null_columns=names,
-        bounds=bounds,
-        pairs=pairs,
-        batch_rows=batch_rows,
-    )
-    with client_for(scheduler) as client:
-        futures = client.map(task, list(src.fragments), pure=False)
-        return tree_reduce(client, futures, PartialMoments.merge)

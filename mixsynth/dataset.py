@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 
+from mixsynth.console import first_line
 from mixsynth.encode import encode
 from mixsynth.errors import InputError, SchemaError
 from mixsynth.schema import ColumnSpec, Kind, infer_kind, storage_type
@@ -46,10 +47,6 @@ __all__ = [
 _HASH_KEYS = ("mixsynth-key-0xa", "mixsynth-key-0xb")
 
 
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-
-
 def resolve_filesystem(url: str) -> tuple[pafs.FileSystem, str]:
     """A pyarrow filesystem and path for a local path or any fsspec URL (``s3://``, ``memory://``)."""
     if "://" not in url:
@@ -64,7 +61,7 @@ def resolve_filesystem(url: str) -> tuple[pafs.FileSystem, str]:
     try:
         fs, path = fsspec.core.url_to_fs(url)
     except (ValueError, ImportError) as exc:  # an unknown scheme, or its package is missing
-        msg = f"cannot open {url!r}: {_first_line(exc)}"
+        msg = f"cannot open {url!r}: {first_line(exc)}"
         raise InputError(msg) from None
     return pafs.PyFileSystem(pafs.FSSpecHandler(fs)), path
 
@@ -98,7 +95,7 @@ def open_dataset(source: str) -> SourceDataset:
         dataset = ds.dataset(path, filesystem=fs, format="parquet", partitioning="hive")
         fragments = tuple(dataset.get_fragments())
     except (pa.ArrowInvalid, OSError) as exc:
-        msg = f"cannot read {source!r} as a Parquet dataset: {_first_line(exc)}"
+        msg = f"cannot read {source!r} as a Parquet dataset: {first_line(exc)}"
         raise InputError(msg) from None
     if not fragments:
         msg = f"directory {source!r} holds no Parquet files; expected *.parquet files"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import secrets
 import warnings
 from collections.abc import Callable, Iterator, Mapping
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 import numpy as np
@@ -31,6 +30,7 @@ from mixsynth.space_plan import (
     repairable,
     resolve_repair,
 )
+from mixsynth.version import package_version  # re-exported: it used to live here
 from mixsynth.weights import WeightLaw, parse
 
 __all__ = ["DEFAULT_CHUNK_ROWS", "MAX_ROWS", "Synthesizer", "package_version"]
@@ -40,14 +40,6 @@ DEFAULT_CHUNK_ROWS = 16 * LOGICAL_BLOCK
 #: Largest ``-n`` accepted: row indices must stay exact in float64 and int64.
 MAX_ROWS = 2**53
 _RESAMPLE_ATTEMPTS = 8
-
-
-def package_version() -> str:
-    """Installed mixsynth version (``0+unknown`` when run from an uninstalled tree)."""
-    try:
-        return version("mixsynth")
-    except PackageNotFoundError:
-        return "0+unknown"
 
 
 def _warn(message: str) -> None:

@@ -25,6 +25,7 @@ import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 
 from mixsynth import provenance
+from mixsynth.console import first_line
 from mixsynth.errors import InputError, UsageError
 from mixsynth.memory import format_size, map_batches
 
@@ -62,15 +63,11 @@ def _is_terminal(stream: Any) -> bool:
         return False
 
 
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-
-
 def _npy_table(path: Path) -> pa.Table:
     try:
         arr = np.load(path, mmap_mode="r", allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:
-        msg = f"cannot read {str(path)!r} as a .npy array: {_first_line(exc)}"
+        msg = f"cannot read {str(path)!r} as a .npy array: {first_line(exc)}"
         raise InputError(msg) from None
     if arr.ndim == 0 or arr.dtype.kind not in "biuf":
         msg = f"{str(path)!r} holds a {arr.dtype} array of shape {arr.shape}; expected numbers, one row per item"
@@ -88,7 +85,7 @@ def _parquet_files(path: Path) -> ds.Dataset:
     try:
         dataset = ds.dataset(path, format="parquet", partitioning="hive")
     except (pa.ArrowInvalid, OSError) as exc:
-        msg = f"cannot read {str(path)!r} as a Parquet dataset: {_first_line(exc)}"
+        msg = f"cannot read {str(path)!r} as a Parquet dataset: {first_line(exc)}"
         raise InputError(msg) from None
     if not dataset.files:
         msg = f"directory {str(path)!r} holds no Parquet files; expected *.parquet files"
@@ -141,7 +138,7 @@ def _read_stdin(stream: IO[bytes], select: Select | None) -> Source:
         else:
             table = ipc.open_stream(pa.BufferReader(data)).read_all()
     except (pa.ArrowInvalid, OSError) as exc:
-        msg = f"stdin does not hold readable Parquet or Arrow IPC data: {_first_line(exc)}"
+        msg = f"stdin does not hold readable Parquet or Arrow IPC data: {first_line(exc)}"
         raise InputError(msg) from None
     if select is not None:
         table = table.select(select(table.column_names))
@@ -235,7 +232,7 @@ def read_source(
             return Source(table, src, record, mapped=True)
         return Source(pf.read(columns=cols), src, record)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError) as exc:
-        msg = f"cannot read {src!r} as Parquet: {_first_line(exc)}"
+        msg = f"cannot read {src!r} as Parquet: {first_line(exc)}"
         raise InputError(msg) from None
 
 
@@ -375,5 +372,5 @@ def write_parquet(
         # Disk full, read-only file system, unwritable directory: an expected failure with
         # a one-line message, not a traceback.
         where = "stdout" if dst == "-" else repr(dst)
-        msg = f"cannot write {where}: {exc.strerror or _first_line(exc)}"
+        msg = f"cannot write {where}: {exc.strerror or first_line(exc)}"
         raise InputError(msg) from None

@@ -14,18 +14,12 @@ from rich.table import Table
 from rich.text import Text
 
 from mixsynth.collapse.options import METRICS
+from mixsynth.console import isatty
 from mixsynth.errors import UsageError
 
 __all__ = ["FORMATS", "StudyOutput", "study_progress", "utility_metrics"]
 
 FORMATS = ("auto", "table", "json", "ndjson")
-
-
-def _isatty(stream: object) -> bool:
-    try:
-        return bool(stream.isatty())  # type: ignore[attr-defined]
-    except (AttributeError, ValueError):
-        return False
 
 
 def utility_metrics(records: Iterable[Mapping[str, Any]]) -> list[str]:
@@ -53,7 +47,7 @@ class StudyOutput:
             msg = f"--format expects one of {', '.join(FORMATS)}, got {fmt!r}"
             raise UsageError(msg)
         self.out = stdout or sys.stdout
-        self.fmt = ("table" if _isatty(self.out) else "ndjson") if fmt == "auto" else fmt
+        self.fmt = ("table" if isatty(self.out) else "ndjson") if fmt == "auto" else fmt
         self.records: list[dict[str, Any]] = []
 
     def add(self, record: dict[str, Any]) -> None:
@@ -155,7 +149,7 @@ class study_progress:  # noqa: N801 - used like a function: ``with study_progres
             TimeElapsedColumn(),
             console=Console(file=err),
             transient=True,
-            disable=not _isatty(err),
+            disable=not isatty(err),
         )
         self.task = self.bar.add_task("", total=total)
 

@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from mixsynth.console import isatty
 from mixsynth.diagnose import CHECKS, DiagnoseReport
 from mixsynth.errors import UsageError
 
@@ -370,7 +371,7 @@ def emit(
         raise UsageError(msg)
     out, err = stdout or sys.stdout, stderr or sys.stderr
     if fmt == "auto":
-        fmt = "table" if _isatty(out) else "json"
+        fmt = "table" if isatty(out) else "json"
     if fmt == "table":
         render_tables(report, _Console(file=out, highlight=False), thresholds)
         return
@@ -379,9 +380,3 @@ def emit(
     for note in report.meta["notes"]:
         print(f"mixsynth: note: {note}", file=err, flush=True)
 
-
-def _isatty(stream: object) -> bool:
-    try:
-        return bool(stream.isatty())  # type: ignore[attr-defined]
-    except (AttributeError, ValueError):
-        return False

@@ -210,40 +210,6 @@ def test_dask_output_equals_local_engine(client, cars_dir, tmp_path):
     assert result.adjusted == local.adjustments()
 
 
-def test_statistics_match_the_single_machine_engine(client, tmp_path):
-    from mixsynth.dask_engine import dataset_moments, generate_dataset
-
-    src = _split(pq.read_table(f"{ROOT}/tests/data/randhie.parquet"), tmp_path / "src")
-    generate_dataset(
-        str(src),
-        str(tmp_path / "out"),
-        30_000,
-        seed=3,
-        partition_rows=8192,
-        scheduler=client,
-        notify=_quiet,
-    )
-    local = _local(src, 30_000, seed=3)
-    pq.write_table(local, tmp_path / "local.parquet")
-    shift = np.zeros(len(NumericMatrix.for_schema(local.schema).columns))
-    dask_m = dataset_moments(str(tmp_path / "out"), shift=shift, scheduler=client)
-    local_m = batch_moments(
-        local.to_batches(),
-        NumericMatrix.for_schema(local.schema),
-        shift,
-        null_columns=local.column_names,
-    )
-    np.testing.assert_allclose(dask_m.cov(), local_m.cov(), rtol=1e-10)
-    np.testing.assert_allclose(dask_m.mean(), local_m.mean(), rtol=1e-12)
-    assert dask_m.rows == local_m.rows == 30_000
-    assert dask_m.nulls == local_m.nulls
-    np.testing.assert_array_equal(dask_m.low, local_m.low)
-    np.testing.assert_array_equal(dask_m.high, local_m.high)
-    real = dataset_moments(str(src), scheduler=client)
-    X = NumericMatrix.for_schema(local.schema)(pq.read_table(f"{ROOT}/tests/data/randhie.parquet"))
-    np.testing.assert_allclose(real.cov(), np.cov(X, rowvar=False), rtol=1e-9)
-
-
 def test_parents_are_uniform_over_all_partitions(client, tmp_path):
     # Each file holds one constant label, so a row's label tells which file its parent is in.
     src = tmp_path / "src"

@@ -33,7 +33,7 @@ from mixsynth.collapse.trajectory import BASELINE, SPLIT, Trajectory, build, see
 from mixsynth.collapse.utility import default_model
 from mixsynth.diagnose.report import jsonable
 from mixsynth.errors import MixsynthWarning
-from mixsynth.generate import package_version
+from mixsynth.version import package_version
 
 __all__ = ["BASELINE", "CollapseStudy", "collapse_study"]
 

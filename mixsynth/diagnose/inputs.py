@@ -20,14 +20,11 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from mixsynth import io, provenance
+from mixsynth.console import first_line
 from mixsynth.dataset import open_dataset, resolve_filesystem
 from mixsynth.errors import InputError, SchemaError, UsageError
 
 __all__ = ["Input", "from_data", "open_path"]
-
-
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 @dataclass
@@ -64,7 +61,7 @@ class Input:
                     fragment_scan_options=ds.ParquetFragmentScanOptions(pre_buffer=False),
                 )
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError) as exc:
-            msg = f"cannot read {self.name!r} as Parquet: {_first_line(exc)}"
+            msg = f"cannot read {self.name!r} as Parquet: {first_line(exc)}"
             raise InputError(msg) from None
 
     def fragments(self) -> tuple[Any, ...]:
@@ -87,7 +84,7 @@ class Input:
                 return src.read(columns=[name]).column(0)
             return src.to_table(columns=[name]).column(0)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError) as exc:
-            msg = f"cannot read {self.name!r} as Parquet: {_first_line(exc)}"
+            msg = f"cannot read {self.name!r} as Parquet: {first_line(exc)}"
             raise InputError(msg) from None
 
 
@@ -124,7 +121,7 @@ def open_path(path: str, *, stdin: Any = None) -> Input:
         record = provenance.loads(pf.metadata.metadata)
         return Input(path, pf.schema_arrow, pf.metadata.num_rows, record, pf)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError) as exc:
-        msg = f"cannot read {path!r} as Parquet: {_first_line(exc)}"
+        msg = f"cannot read {path!r} as Parquet: {first_line(exc)}"
         raise InputError(msg) from None
 
 
@@ -143,7 +140,7 @@ def from_data(data: Any, name: str, record: dict[str, Any] | None = None) -> Inp
         try:
             table = pa.Table.from_pandas(data, preserve_index=False)
         except (pa.ArrowTypeError, pa.ArrowInvalid, TypeError) as exc:
-            msg = f"the {name} DataFrame cannot be converted to Arrow: {_first_line(exc)}"
+            msg = f"the {name} DataFrame cannot be converted to Arrow: {first_line(exc)}"
             raise SchemaError(msg) from None
         record = record if record is not None else attrs
     elif isinstance(data, pa.Table):

@@ -9,7 +9,7 @@ from mixsynth.diagnose.layout import Layout
 from mixsynth.diagnose.privacy import COPY_TOLERANCE
 from mixsynth.diagnose.report import CHECKS
 from mixsynth.diagnose.stream import MAX_CATEGORIES, MAX_COV_DIMS, Scan
-from mixsynth.generate import package_version
+from mixsynth.version import package_version
 
 __all__ = ["SAMPLED_METRICS", "build_meta"]
 
