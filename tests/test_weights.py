@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -11,6 +13,8 @@ from hypothesis import strategies as st
 
 from mixsynth.errors import SolverError, UsageError
 from mixsynth.weights import Beta, EpBeta, Midpoint, parse, solve_alpha, solve_beta, symmetric
+from mixsynth.weights.laws import KNOWN_THETA_BAR
+from mixsynth.weights.parse import DEFAULT_BETA
 
 M = 400_000  # draws per moment check
 
@@ -79,6 +83,31 @@ def test_default_spec_is_the_paper_setting():
     law = parse("epbeta")
     assert (law.alpha, law.eps0, law.eps1) == (4.34, 0.3, 0.3)
     assert law.beta == pytest.approx(1.3256, abs=5e-5)
+
+
+def test_stored_default_beta_is_the_solvers_root():
+    # parse("epbeta") uses the stored beta (no scipy at start-up); the solver must agree
+    # with it to the last bits, or the default law would silently change.
+    assert solve_beta(4.34, 0.3, 0.3).beta == pytest.approx(DEFAULT_BETA, rel=1e-14, abs=0)
+    assert parse("epbeta") == EpBeta(4.34, DEFAULT_BETA, 0.3, 0.3)
+    assert parse("epbeta:alpha=4.34,eps0=0.3,eps1=0.3") == parse("epbeta")
+
+
+@pytest.mark.parametrize("params", sorted(KNOWN_THETA_BAR))
+def test_stored_theta_bar_matches_the_formula(params):
+    law = EpBeta(*params)
+    assert law.theta_bar() == KNOWN_THETA_BAR[params]
+    assert law._theta_bar() == pytest.approx(KNOWN_THETA_BAR[params], rel=1e-14, abs=0)
+
+
+def test_default_law_parses_without_scipy():
+    code = (
+        "import sys, mixsynth.weights as w; law = w.parse('epbeta'); "
+        "law.variance_factor(); law.theta_bar(); law.spec(); "
+        "print(sorted(m for m in sys.modules if m.startswith('scipy')))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
 
 
 def test_symmetric_solution_closed_form():

@@ -7,12 +7,18 @@ so ``mixsynth weights`` and the solver use the same formulas the tests check.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-__all__ = ["Beta", "EpBeta", "Midpoint", "WeightLaw", "format_number"]
+__all__ = ["KNOWN_THETA_BAR", "Beta", "EpBeta", "Midpoint", "WeightLaw", "format_number"]
+
+#: θ̄ of the default law ``epbeta`` (alpha, beta, eps0, eps1), stored so that a run with it
+#: does not import scipy for the incomplete Beta function (about 0.7 s of start-up); a test
+#: checks each entry against the formula.
+KNOWN_THETA_BAR = {(4.34, 1.3256407652103759, 0.3, 0.3): 0.9499931781690611}
 
 
 def format_number(x: float) -> str:
@@ -102,15 +108,36 @@ class EpBeta:
         mu = self.mean()
         return 1.0 - 2.0 * (mu - (self.var() + mu * mu))
 
+    def raw_moment(self, k: int) -> float:
+        """``E[λᵏ] = Σᵢ C(k,i) (−eps0)ᵏ⁻ⁱ Lⁱ E[Wⁱ]`` with ``E[Wⁱ] = Πᵣ₌₀ⁱ⁻¹ (alpha+r)/(alpha+beta+r)``."""
+        a, s, total, w = -self.eps0, self.alpha + self.beta, 0.0, 1.0
+        for i in range(k + 1):
+            total += math.comb(k, i) * a ** (k - i) * self.length**i * w
+            w *= (self.alpha + i) / (s + i)
+        return total
+
+    def u_second_moment(self) -> float:
+        """``E[u²]`` with ``u = λ(1−λ)``: ``E[λ²] − 2E[λ³] + E[λ⁴]``.
+
+        With independent standardised parents of raw kurtosis ``κ`` and a variance factor
+        of 1 (``E[u] = 0``), one round gives raw kurtosis ``κ + E[u²](2κ + 6)``.
+        """
+        m = self.raw_moment
+        return m(2) - 2.0 * m(3) + m(4)
+
     def theta_bar(self) -> float:
         """``E[max(λ, 1−λ)] = ½ + L·E|W − t|`` with ``t = (½ + eps0)/L``, via incomplete Beta."""
+        known = KNOWN_THETA_BAR.get((self.alpha, self.beta, self.eps0, self.eps1))
+        return known if known is not None else self._theta_bar()
+
+    def _theta_bar(self) -> float:
         from scipy import special  # loaded on first use: keeps start-up fast
 
         a, b, L = self.alpha, self.beta, self.length
         t = (0.5 + self.eps0) / L
         m = a / (a + b)
         below = t * special.betainc(a, b, t) - m * special.betainc(a + 1.0, b, t)
-        return 0.5 + L * ((m - t) + 2.0 * below)
+        return float(0.5 + L * ((m - t) + 2.0 * below))
 
     def sample(self, rng: np.random.Generator, m: int) -> np.ndarray:
         """Draw ``(λ, 1 − λ)`` for ``m`` rows, shape (m, 2)."""
@@ -179,6 +206,10 @@ class Midpoint:
     def theta_bar(self) -> float:
         """``θ̄ = ½``."""
         return 0.5
+
+    def u_second_moment(self) -> float:
+        """``E[u²] = 1/16`` (``u = λ(1−λ) = ¼``)."""
+        return 0.0625
 
     def sample(self, rng: np.random.Generator, m: int) -> np.ndarray:
         """Weights ``(½, ½)`` for ``m`` rows; draws nothing from ``rng``."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 from mixsynth.errors import SolverError, UsageError
+from mixsynth.weights.bootstrap import Bootstrap
 from mixsynth.weights.dirichlet import Dirichlet, EpDirichlet, preserving_alpha
 from mixsynth.weights.laws import Beta, EpBeta, Midpoint, WeightLaw
 from mixsynth.weights.solve import _check_eps, solve_alpha, solve_beta, symmetric
@@ -15,11 +16,15 @@ DEFAULT_SPEC = "epbeta"
 #: The paper's own setting (Lee, Im & Kim 2025, Fig. 1): alpha=4.34, eps0=eps1=0.3, beta solved.
 _DEFAULT_ALPHA = 4.34
 _DEFAULT_EPS = 0.3
+#: The β that the solver finds for the default law, stored so that parsing ``epbeta`` does
+#: not import scipy (about 0.6 s of every run's start-up); a test checks it against the solver.
+DEFAULT_BETA = 1.3256407652103759
 
 SPEC_HELP = (
     "epbeta (alpha=4.34, eps0=eps1=0.3, beta solved for variance factor 1); "
     "epbeta:alpha=A,eps0=E0,eps1=E1 (beta solved) or epbeta:eps=E (symmetric, solved); "
     "epbeta:alpha=A,beta=B,eps0=E0,eps1=E1 (explicit); beta:A,B; uniform; midpoint; "
+    "bootstrap (plain row resampling, the control); "
     "dirichlet:k=K,alpha=A (K parents); epdirichlet:k=K,eps=E (K parents, alpha solved)"
 )
 #: Most parents per synthetic row: each parent costs a gather of the whole block.
@@ -80,7 +85,10 @@ def _epbeta(spec: str, body: str) -> EpBeta:
         # `eps=E` alone asks for the symmetric law, whose solution is closed-form.
         _check_eps(eps0, eps1)
         return symmetric(eps0)
-    return solve_beta(p.get("alpha", _DEFAULT_ALPHA), eps0, eps1)
+    alpha = p.get("alpha", _DEFAULT_ALPHA)
+    if (alpha, eps0, eps1) == (_DEFAULT_ALPHA, _DEFAULT_EPS, _DEFAULT_EPS):
+        return EpBeta(alpha, DEFAULT_BETA, eps0, eps1)
+    return solve_beta(alpha, eps0, eps1)
 
 
 def _beta(spec: str, body: str) -> Beta:
@@ -130,7 +138,8 @@ def parse(spec: str | WeightLaw) -> WeightLaw:
     ----------
     spec : str or WeightLaw
         One of ``epbeta``, ``epbeta:alpha=A,eps0=E0,eps1=E1``, ``epbeta:eps=E``,
-        ``epbeta:alpha=A,beta=B,eps0=E0,eps1=E1``, ``beta:A,B``, ``uniform``, ``midpoint``.
+        ``epbeta:alpha=A,beta=B,eps0=E0,eps1=E1``, ``beta:A,B``, ``uniform``, ``midpoint``,
+        ``bootstrap``.
 
     Returns
     -------
@@ -161,12 +170,14 @@ def parse(spec: str | WeightLaw) -> WeightLaw:
         return _beta(spec, body)
     if name in ("dirichlet", "epdirichlet"):
         return _dirichlet(spec, body, expanded=name == "epdirichlet")
-    if name in ("uniform", "midpoint") and body.strip():
+    if name in ("uniform", "midpoint", "bootstrap") and body.strip():
         msg = f"bad weight spec {spec!r}: {name} takes no parameters"
         raise UsageError(msg)
     if name == "uniform":
         return Beta(1.0, 1.0)
     if name == "midpoint":
         return Midpoint()
+    if name == "bootstrap":
+        return Bootstrap()
     msg = f"unknown weight law {name!r} in {spec!r}; expected one of: {SPEC_HELP}"
     raise UsageError(msg)
