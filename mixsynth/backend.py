@@ -2,7 +2,7 @@
 
 The kernel (:func:`mixsynth.mix.mix`) is written once against the array API; a
 :class:`Backend` says which namespace runs it, on which device, and how arrays cross
-between host and device. Everything random is drawn on the host (DESIGN.md section 4), so
+between host and device. Everything random is drawn on the host (docs/design.md section 5), so
 only the encoded source, the parent indices and the weights travel to the device, and
 the mixed rows travel back. ``cupy`` is imported here and nowhere else, and only when asked.
 """

@@ -170,7 +170,7 @@ class Synthesizer:
     def _mix(self, d: Draws) -> np.ndarray:
         Y = self._mixer(d.parents, d.w)
         # A null parent makes a NaN; the row then takes the dominant parent's value, so
-        # the null mask is exactly the dominant parent's (DESIGN.md section 3).
+        # the null mask is exactly the dominant parent's (docs/design.md section 3).
         rows, cols = np.nonzero(np.isnan(Y))
         if rows.size:
             Y[rows, cols] = self._X_mix[d.dominant()[rows], cols]

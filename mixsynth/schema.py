@@ -1,4 +1,4 @@
-"""Column kinds: how each Arrow column is synthesised (DESIGN.md section 3)."""
+"""Column kinds: how each Arrow column is synthesised (docs/design.md section 3)."""
 
 from __future__ import annotations
 

@@ -315,7 +315,7 @@ def test_no_adjustment_line_when_nothing_moved(runner, src, tmp_path):
 
 
 def _beta_ab(a: float, theta_bar: float) -> dict:
-    """Beta(a, a): Var = 1/(4(2a+1)), c = (a+1)/(2a+1) (DESIGN.md section 2)."""
+    """Beta(a, a): Var = 1/(4(2a+1)), c = (a+1)/(2a+1) (docs/design.md section 2.4)."""
     return {
         "support": [0.0, 1.0],
         "mean": 0.5,

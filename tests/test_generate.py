@@ -1,4 +1,4 @@
-"""The generator against DESIGN.md's identities, on literal data and real tables."""
+"""The generator against docs/design.md's identities, on literal data and real tables."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def _gen(table, n, **kw):
 
 @pytest.fixture(scope="module")
 def bivariate():
-    """1000 rows of a bivariate normal with correlation 0.9 (DESIGN.md's Figure 1 setting)."""
+    """1000 rows of a bivariate normal with correlation 0.9 (the paper's Figure 1: docs/design.md section 2.2)."""
     rng = np.random.default_rng(20250302)
     xy = rng.multivariate_normal([1.0, -2.0], [[1.0, 0.9 * 2.0], [0.9 * 2.0, 4.0]], size=1000)
     return pa.table({"x": xy[:, 0], "y": xy[:, 1]})

@@ -1,4 +1,4 @@
-"""Weight laws: closed forms against sampling, and the EpBeta solver against DESIGN.md."""
+"""Weight laws: closed forms against sampling, and the EpBeta solver against docs/design.md section 2."""
 
 from __future__ import annotations
 
@@ -75,7 +75,7 @@ def test_solver_reproduces_the_paper_setting():
     law = solve_beta(4.34, 0.3, 0.3)
     assert law.beta == pytest.approx(1.3256, abs=5e-5)
     assert abs(law.variance_factor() - 1.0) < 1e-9
-    # The paper's rounded beta=1.33 is slightly off: factor 0.9986 (DESIGN.md).
+    # The paper's rounded beta=1.33 is slightly off: factor 0.9986 (docs/design.md section 2.2).
     assert EpBeta(4.34, 1.33, 0.3, 0.3).variance_factor() == pytest.approx(0.9986, abs=1e-4)
 
 
