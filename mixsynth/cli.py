@@ -93,6 +93,15 @@ class Precision(str, Enum):
     float64 = "float64"
 
 
+class Compression(str, Enum):
+    """``--compression`` choices (:data:`mixsynth.io.COMPRESSIONS`)."""
+
+    zstd = "zstd"
+    snappy = "snappy"
+    lz4 = "lz4"
+    none = "none"
+
+
 class Engine(str, Enum):
     """``--engine`` choices."""
 
@@ -162,7 +171,8 @@ def generate(
     genlabel_soft: Annotated[bool, typer.Option(help="GenLabel: also write the probabilities as COL__p_<class> columns.")] = False,
     nan: Annotated[NanPolicy, typer.Option(help="NaN/inf in float columns: error, or skip (treat as null).")] = NanPolicy.error,
     ids: Annotated[IdPolicy, typer.Option(help="Identifier columns (all values unique): regenerate fresh keys, or drop.")] = IdPolicy.regenerate,
-    chunk_rows: Annotated[int, typer.Option(help="Rows per output row group; does not change the rows.", min=1)] = DEFAULT_CHUNK_ROWS,
+    chunk_rows: Annotated[int, typer.Option("--row-group-size", "--chunk-rows", help="Rows per Parquet row group (the unit readers skip and load); does not change the rows.", min=1)] = DEFAULT_CHUNK_ROWS,
+    compression: Annotated[Compression, typer.Option(help="Parquet codec: zstd (smallest), snappy or lz4 (faster to write and read, larger), none; does not change the rows.")] = Compression.zstd,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No notices on stderr (errors still shown).")] = False,
     jobs: Annotated[int | None, typer.Option("--jobs", "-j", envvar="MIXSYNTH_JOBS", min=1, help="Worker threads; default: all cores. Does not change the rows.")] = None,
     backend: Annotated[BackendName, typer.Option(envvar="MIXSYNTH_BACKEND", help="Where rows are mixed: numpy (CPU), cupy (CUDA GPU; pip install 'mixsynth[gpu]'; exit 3 if unavailable), or auto (cupy if usable, else numpy).")] = BackendName.numpy,
@@ -187,7 +197,8 @@ def generate(
             bounds=bounds.value, repair=repair, space=space, target=target, nan=nan.value, ids=ids.value,
             bounds_overrides=load_json_object(bounds_file, "--bounds-file") if bounds_file else None,
             labels=LabelOptions(label_mode, balance, bins, genlabel_model, genlabel_gamma, genlabel_soft),
-            chunk_rows=chunk_rows, jobs=jobs, backend=backend.value, precision=precision.value,
+            chunk_rows=chunk_rows, compression=compression.value, jobs=jobs, backend=backend.value,
+            precision=precision.value,
             memory_limit=parse_size(memory_limit) if memory_limit is not None else None,
             engine=engine.value, scheduler=scheduler)
         report = generate_file(request, notify=tell, dry_run=dry_run, stdout_isatty=_isatty(sys.stdout),

@@ -32,6 +32,7 @@ from mixsynth.dataset import open_dataset, resolve_filesystem
 from mixsynth.draws import LOGICAL_BLOCK
 from mixsynth.errors import BackendUnavailable, InputError, UsageError
 from mixsynth.generate import DEFAULT_CHUNK_ROWS, MAX_ROWS
+from mixsynth.io import check_compression
 from mixsynth.labels import LabelOptions
 from mixsynth.plan import select_columns
 from mixsynth.sharded import ShardedSynthesizer
@@ -143,14 +144,16 @@ def _write_part(
     filesystem: pafs.FileSystem,
     chunk_rows: int,
     total: int,
+    compression: str = "zstd",
 ) -> np.ndarray:
     start, stop, path = span
     adjusted = np.zeros_like(synth.adjusted)
     with pq.ParquetWriter(
-        path, synth.output_schema_for(stop - start), filesystem=filesystem, compression="zstd"
+        path, synth.output_schema_for(stop - start), filesystem=filesystem, compression=compression
     ) as writer:
         for table, adj, _ in synth.part(start, stop, chunk_rows):
-            writer.write_table(table)
+            # One row group per chunk, as the local engine writes (pyarrow caps at 1Mi rows).
+            writer.write_table(table, row_group_size=max(table.num_rows, 1))
             adjusted += adj
         view = synth.clone()
         view.adjusted, view.rows_written = adjusted, total
@@ -223,6 +226,7 @@ def generate_dataset(
     nan: str = "error",
     ids: str = "regenerate",
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    compression: str = "zstd",
     partition_rows: int = DEFAULT_PARTITION_ROWS,
     backend: str = "numpy",
     precision: str = "auto",
@@ -247,6 +251,8 @@ def generate_dataset(
         As for :func:`mixsynth.generate`; the rows are the local engine's for the same seed.
         ``--repair variance`` is fitted on the client over the whole source (read once);
         ``space`` must be ``raw`` (rank scores need every row of a column).
+    compression : {"zstd", "snappy", "lz4", "none"}
+        Parquet codec of every file (``chunk_rows`` is the row-group size).
     backend, precision, memory_limit
         As for :class:`~mixsynth.generate.Synthesizer`, applied on each worker to the rows
         it gathers.
@@ -265,6 +271,7 @@ def generate_dataset(
     if source == "-":
         msg = "--engine dask reads a Parquet file or dataset (path or URL), not stdin"
         raise UsageError(msg)
+    check_compression(compression)
     require_dask()
     fs, out_path = _check_output(output, source)
     src = open_dataset(source)
@@ -305,6 +312,7 @@ def generate_dataset(
                 filesystem=fs,
                 chunk_rows=chunk_rows,
                 total=m,
+                compression=compression,
                 pure=False,
             )
             for adjusted in client.gather(futures):

@@ -67,6 +67,7 @@ class Estimate:
     output_bytes: int | None
     output: str
     source_mapped: bool = False
+    compression: str = "zstd"
 
     def lines(self) -> list[str]:
         """``key: value`` lines (for people and for ``grep``)."""
@@ -91,7 +92,7 @@ class Estimate:
             f"thread{'s' * (self.jobs != 1)}",
             f"backend: {self.backend}",
             f"peak memory: about {format_size(self.peak_bytes)}",
-            f"output: about {size} of zstd Parquet to {out}",
+            f"output: about {size} of {self.compression} Parquet to {out}",
             "dry run: nothing written",
         ]
 
@@ -104,7 +105,9 @@ def _tasks(rows: int, chunk_rows: int) -> int:
     return sum(per_chunk(min(chunk_rows, rows - s), s) for s in range(0, rows, chunk_rows))
 
 
-def _output_bytes_per_row(table: pa.Table, options: dict[str, Any]) -> tuple[float, float] | None:
+def _output_bytes_per_row(
+    table: pa.Table, options: dict[str, Any], compression: str = "zstd"
+) -> tuple[float, float] | None:
     """(Parquet bytes, Arrow bytes) per synthetic row, measured on a small run."""
     from mixsynth.generate import Synthesizer  # noqa: PLC0415 - generate imports this module's peers
 
@@ -120,7 +123,7 @@ def _output_bytes_per_row(table: pa.Table, options: dict[str, Any]) -> tuple[flo
     except MixsynthError:
         return None  # the sample can fail where the whole works (a column null in the sample)
     buf = _io.BytesIO()
-    pq.write_table(out, buf, compression="zstd")
+    pq.write_table(out, buf, compression=compression)
     return buf.tell() / out.num_rows, out.nbytes / out.num_rows
 
 
@@ -131,6 +134,7 @@ def estimate(
     output: str = "-",
     chunk_rows: int,
     jobs: int,
+    compression: str = "zstd",
     backend: str = "numpy",
     precision: str = "auto",
     memory_limit: int | None = None,
@@ -143,6 +147,8 @@ def estimate(
     ----------
     source_mapped : bool
         ``table`` lives in a memory-mapped file (:func:`mixsynth.io.read_source`).
+    compression : str
+        Parquet codec of the output (measured with it).
     options : dict, optional
         The other :class:`~mixsynth.generate.Synthesizer` arguments (``target``, ``ids``,
         ``weights``, ...), used for the kinds and for measuring the output size.
@@ -156,7 +162,7 @@ def estimate(
     n = table.num_rows
     encoded = n * plan.d * plan.dtype.itemsize
     spills = encoded > limit
-    measured = _output_bytes_per_row(table, {**options, "precision": precision})
+    measured = _output_bytes_per_row(table, {**options, "precision": precision}, compression)
     parquet_row, arrow_row = measured if measured else (None, 8.0 * len(specs))
     piece_work = PIECE_ROWS * (plan.d * plan.dtype.itemsize * _WORK_COPIES + 2 * arrow_row + 64)
     in_flight = jobs * piece_work + 2 * jobs * PIECE_ROWS * arrow_row
@@ -170,6 +176,6 @@ def estimate(
         dtype=plan.dtype.name, wide=plan.wide, rows=rows, chunk_rows=chunk_rows,
         tasks=_tasks(rows, chunk_rows), jobs=jobs,
         backend=backend, encoded_bytes=encoded, memory_limit=limit, spills=spills,
-        peak_bytes=int(peak), output=output, source_mapped=source_mapped,
+        peak_bytes=int(peak), output=output, source_mapped=source_mapped, compression=compression,
         output_bytes=int(parquet_row * rows) if parquet_row is not None else None,
     )

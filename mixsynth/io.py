@@ -29,7 +29,11 @@ from mixsynth.console import first_line
 from mixsynth.errors import InputError, UsageError
 from mixsynth.memory import format_size, map_batches
 
-__all__ = ["Source", "check_output", "read_source", "write_parquet"]
+__all__ = ["COMPRESSIONS", "Source", "check_compression", "check_output", "read_source", "write_parquet"]
+
+#: ``--compression`` choices: Parquet codecs that pyarrow, Spark and DuckDB all read
+#: (``none``: uncompressed). The codec changes the bytes of the file, never its rows.
+COMPRESSIONS = ("zstd", "snappy", "lz4", "none")
 
 Select = Callable[[list[str]], list[str]]
 
@@ -321,6 +325,20 @@ def _sink(dst: str, stdout: IO[bytes] | None) -> Iterator[Any]:
             os.unlink(tmp)
 
 
+def check_compression(name: str) -> str:
+    """``name`` if it is one of :data:`COMPRESSIONS`.
+
+    Raises
+    ------
+    UsageError
+        Any other name.
+    """
+    if name not in COMPRESSIONS:
+        msg = f"unknown compression {name!r}; expected one of {', '.join(COMPRESSIONS)}"
+        raise UsageError(msg)
+    return name
+
+
 def write_parquet(
     dst: str,
     schema: pa.Schema,
@@ -328,6 +346,7 @@ def write_parquet(
     footer: Callable[[], dict[str, Any]] | None = None,
     *,
     stdout: IO[bytes] | None = None,
+    compression: str = "zstd",
 ) -> None:
     """Write ``chunks`` as one Parquet file (a row group per chunk), atomically.
 
@@ -340,7 +359,9 @@ def write_parquet(
     footer : callable, optional
         Called after the last chunk; its record is stored under ``mixsynth`` in the
         footer's key-value metadata (so it can hold counts known only at the end).
-    
+    compression : {"zstd", "snappy", "lz4", "none"}
+        Parquet codec (see :data:`COMPRESSIONS`).
+
     Raises
     ------
     InputError
@@ -349,14 +370,16 @@ def write_parquet(
     # Produce the first chunk before opening the writer: the writer puts the Parquet magic
     # on stdout at once, and an error raised lazily by the chunk generator (a bad row count,
     # an unusable column) must leave stdout empty, not holding a stray "PAR1".
+    check_compression(compression)
     chunks = iter(chunks)
     first = next(chunks, None)
     try:
         with _sink(dst, stdout) as sink:
-            writer = pq.ParquetWriter(sink, schema, compression="zstd")
+            writer = pq.ParquetWriter(sink, schema, compression=compression)
             try:
                 for chunk in itertools.chain([first] if first is not None else [], chunks):
-                    writer.write_table(chunk)
+                    # One row group per chunk, even past pyarrow's default cap of 1Mi rows.
+                    writer.write_table(chunk, row_group_size=max(chunk.num_rows, 1))
                 if footer is not None:
                     record = provenance.dumps(footer()).decode()
                     writer.add_key_value_metadata({provenance.KEY.decode(): record})

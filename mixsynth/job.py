@@ -29,7 +29,8 @@ class GenerateRequest:
     """Everything ``mixsynth generate`` was asked to do, already parsed.
 
     Attributes mirror the command's options; ``rows=None`` means as many as the source,
-    ``jobs=None`` all cores, ``memory_limit=None`` half the RAM (bytes otherwise).
+    ``jobs=None`` all cores, ``memory_limit=None`` half the RAM (bytes otherwise);
+    ``chunk_rows`` is ``--row-group-size``.
     """
 
     source: str
@@ -48,6 +49,7 @@ class GenerateRequest:
     nan: str = "error"
     ids: str = "regenerate"
     chunk_rows: int = DEFAULT_CHUNK_ROWS
+    compression: str = "zstd"
     jobs: int | None = None
     backend: str = "numpy"
     precision: str = "auto"
@@ -93,7 +95,7 @@ def _on_dask(req: GenerateRequest, notify: Notify, dry_run: bool) -> None:
         raise UsageError(msg)
     result = generate_dataset(
         req.source, req.output, req.rows, columns=req.columns, exclude=req.exclude,
-        chunk_rows=req.chunk_rows, backend=req.backend, precision=req.precision,
+        chunk_rows=req.chunk_rows, compression=req.compression, backend=req.backend, precision=req.precision,
         memory_limit=req.memory_limit, scheduler=req.scheduler, **req.synthesizer_options(notify))
     if req.seed is None:
         notify(_seed_notice(result.seed))
@@ -141,7 +143,7 @@ def generate_file(
     jobs = req.jobs or default_jobs()
     if dry_run:
         plan = estimate(src.table, req.rows or src.table.num_rows, output=req.output, options=options,
-                        chunk_rows=req.chunk_rows, jobs=jobs, memory_limit=limit,
+                        chunk_rows=req.chunk_rows, compression=req.compression, jobs=jobs, memory_limit=limit,
                         backend=resolve_backend(req.backend, notify=notify).name,
                         precision=req.precision, source_mapped=src.mapped)
         return plan.lines()
@@ -154,6 +156,6 @@ def generate_file(
     chunks: Iterable[pa.Table] = synth.chunks(m, req.chunk_rows, jobs)
     record: dict = {}
     io.write_parquet(req.output, synth.output_schema_for(m), progress(chunks, m) if progress else chunks,
-                     footer=lambda: record.update(synth.provenance()) or record)
+                     footer=lambda: record.update(synth.provenance()) or record, compression=req.compression)
     _report_adjusted(synth.adjustments(), record, notify)
     return None

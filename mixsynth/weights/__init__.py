@@ -10,6 +10,7 @@ Examples
 1.0
 """
 
+from mixsynth.weights.bootstrap import Bootstrap
 from mixsynth.weights.dirichlet import Dirichlet, EpDirichlet, preserving_alpha
 from mixsynth.weights.laws import Beta, EpBeta, Midpoint, WeightLaw
 from mixsynth.weights.parse import DEFAULT_SPEC, SPEC_HELP, parse
@@ -19,6 +20,7 @@ __all__ = [
     "DEFAULT_SPEC",
     "SPEC_HELP",
     "Beta",
+    "Bootstrap",
     "Dirichlet",
     "EpBeta",
     "EpDirichlet",
