@@ -171,6 +171,81 @@ def test_chunk_rows_do_not_change_the_rows(runner, src, tmp_path, bounds):
     for t, r in rest:
         assert t.equals(t0)
         assert r["adjusted"] == r0["adjusted"]
+#: Each column chunk's codec as the Parquet metadata names it.
+CODECS = {"zstd": {"ZSTD"}, "snappy": {"SNAPPY"}, "lz4": {"LZ4"}, "none": {"UNCOMPRESSED"}}
+
+
+def _codecs(path) -> set[str]:
+    meta = pq.ParquetFile(path).metadata
+    return {
+        meta.row_group(g).column(c).compression
+        for g in range(meta.num_row_groups)
+        for c in range(meta.num_columns)
+    }
+
+
+def test_compression_and_row_group_size_do_not_change_the_rows(runner, tmp_path):
+    src = ROOT / "tests" / "data" / "randhie.parquet"
+    runs = [("zstd", 131_072), ("snappy", 4096), ("lz4", 10_000), ("none", 30_001)]
+    tables, sizes = [], {}
+    for codec, group in runs:
+        out = tmp_path / f"{codec}.parquet"
+        gen(runner, src, "-o", out, "-n", 30_001, "--seed", 3, "-q",
+            "--compression", codec, "--row-group-size", group)
+        assert _codecs(out) == CODECS[codec]
+        meta = pq.ParquetFile(out).metadata
+        assert meta.num_row_groups == math.ceil(30_001 / group)
+        assert meta.row_group(0).num_rows == min(group, 30_001)
+        tables.append(read(out))
+        sizes[codec] = out.stat().st_size
+    (t0, r0), *rest = tables
+    for t, r in rest:
+        assert t.equals(t0)
+        assert r == r0
+    assert sizes["zstd"] < 0.9 * sizes["none"]  # the codec did act
+
+
+def test_compression_on_stdout(runner, src, tmp_path):
+    gen(runner, src, "-o", tmp_path / "ref.parquet", "-n", 500, "--seed", 4, "-q")
+    result = gen(runner, src, "-o", "-", "-n", 500, "--seed", 4, "-q", "--compression", "snappy",
+                 "--row-group-size", 100)
+    piped = tmp_path / "piped.parquet"
+    piped.write_bytes(result.stdout_bytes)
+    assert _codecs(piped) == {"SNAPPY"}
+    assert pq.ParquetFile(piped).metadata.num_row_groups == 5
+    assert read(piped)[0].equals(read(tmp_path / "ref.parquet")[0])
+
+
+def test_dry_run_sizes_the_chosen_codec(runner, tmp_path):
+    src = ROOT / "tests" / "data" / "randhie.parquet"
+    sizes = {}
+    for codec in ("zstd", "none"):
+        out = gen(runner, src, "-n", 100_000, "--dry-run", "--compression", codec).stdout
+        line = next(x for x in out.splitlines() if x.startswith("output: "))
+        assert line.endswith(f" of {codec} Parquet to stdout")
+        sizes[codec] = line
+    assert sizes["zstd"] != sizes["none"]
+
+
+def test_unknown_compression_is_a_usage_error(runner, src, tmp_path):
+    result = runner.invoke(app, ["generate", str(src), "-o", str(tmp_path / "o.parquet"),
+                                 "--compression", "gzip"])
+    assert result.exit_code == 2
+    assert "'gzip' is not one of 'zstd', 'snappy', 'lz4', 'none'" in result.stderr
+    assert not (tmp_path / "o.parquet").exists()
+
+
+def test_row_groups_past_pyarrows_default_cap(tmp_path):
+    # pyarrow splits a write_table call at 1Mi rows unless told otherwise; one chunk must
+    # stay one row group, whatever its size.
+    rows = 2**20 + 5
+    table = pa.table({"i": np.arange(rows, dtype=np.int32)})
+    out = tmp_path / "big.parquet"
+    mixsynth.io.write_parquet(str(out), table.schema, [table], compression="none")
+    meta = pq.ParquetFile(out).metadata
+    assert (meta.num_row_groups, meta.row_group(0).num_rows) == (1, rows)
+    with pytest.raises(mixsynth.errors.UsageError, match="unknown compression 'brotli'; expected one of zstd"):
+        mixsynth.io.write_parquet(str(out), table.schema, [table], compression="brotli")
 
 
 # --- schema ----------------------------------------------------------------------------

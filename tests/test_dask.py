@@ -210,6 +210,23 @@ def test_dask_output_equals_local_engine(client, cars_dir, tmp_path):
     assert result.adjusted == local.adjustments()
 
 
+def test_dask_compression_and_row_groups(client, cars_dir, tmp_path):
+    from mixsynth.dask_engine import generate_dataset
+
+    out = tmp_path / "out"
+    generate_dataset(str(cars_dir), str(out), 3000, seed=7, partition_rows=1500, chunk_rows=400,
+                     compression="snappy", scheduler=client, notify=_quiet)
+    files = sorted(out.glob("part-*.parquet"))
+    metas = [pq.ParquetFile(f).metadata for f in files]
+    assert [m.num_row_groups for m in metas] == [4, 4]
+    assert {m.row_group(g).column(c).compression for m in metas
+            for g in range(m.num_row_groups) for c in range(m.num_columns)} == {"SNAPPY"}
+    assert _rows(ds.dataset(out).to_table()) == _rows(_local(cars_dir, 3000))
+    with pytest.raises(UsageError, match="unknown compression 'gzip'"):
+        generate_dataset(str(cars_dir), str(tmp_path / "o2"), 10, compression="gzip",
+                         scheduler=client, notify=_quiet)
+
+
 def test_parents_are_uniform_over_all_partitions(client, tmp_path):
     # Each file holds one constant label, so a row's label tells which file its parent is in.
     src = tmp_path / "src"
