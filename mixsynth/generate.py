@@ -22,8 +22,10 @@ from mixsynth.plan import build_bounds, plan_columns
 from mixsynth.relabel import Labeler
 from mixsynth.repair import MAX_STRETCH, Repair, fit_repair, stretch
 from mixsynth.schema import ColumnSpec, Kind, is_mixed
+from mixsynth.anchor import Anchor, fit_anchor
 from mixsynth.space_plan import (
     PILOT_ATTEMPT,
+    anchor_columns,
     pilot_rows,
     plan_space,
     repair_record,
@@ -111,9 +113,9 @@ class Synthesizer:
                         if wants_labeler else None)
         self.bounds = build_bounds(self.enc, bounds, bounds_overrides)
         self.repair: Repair | None = None
+        self.anchor: Anchor | None = None
         self.repair_mode = resolve_repair(repair, self.law, space, self.bounds)
-        if self.repair_mode == "variance":
-            self.repair = self._fit_repair()
+        self._fit_correction()
         self.bounds_policy = bounds
         self.target = target
         self.nan = nan
@@ -178,12 +180,32 @@ class Synthesizer:
             self.rank_gauss.inverse(Y)
         if self.repair is not None:
             stretch(Y, self.repair)
+        if self.anchor is not None:
+            self.anchor.apply(Y, self.enc.X, d.parents, d.w, d.u)
         return Y
 
-    def _fit_repair(self) -> Repair:
+    def _fit_correction(self) -> None:
+        """Fit what ``--repair`` asks for on the seeded pilot (before any block is made)."""
+        if self.repair_mode == "variance":
+            self.repair = self._fit_repair()
+        elif self.repair_mode == "marginals":
+            self.anchor = self._fit_anchor()
+
+    def _pilot(self) -> tuple[Draws, np.ndarray]:
+        """The pilot's draws and mixed rows: its own random streams, so it never depends on
+        the blocks or how they are chunked."""
         rows = pilot_rows(self.enc.X.shape[1])
         d = draw(self.seed, 0, rows, self.n, self.law, attempt=PILOT_ATTEMPT, groups=self.groups)
-        fitted = fit_repair(self.enc.X, self._mix(d), self.bounds, repairable(self.enc, self.bounds),
+        return d, self._mix(d)
+
+    def _fit_anchor(self) -> Anchor:
+        d, pilot = self._pilot()
+        columns, rounded = anchor_columns(self.enc)
+        return fit_anchor(self.enc.X, pilot, d, columns, rounded, self.law.k == 2)
+
+    def _fit_repair(self) -> Repair:
+        d, pilot = self._pilot()
+        fitted = fit_repair(self.enc.X, pilot, self.bounds, repairable(self.enc, self.bounds),
                             self.law.variance_factor())
         for feat in self.enc.features:
             if fitted.capped[feat.cols].any():
@@ -308,7 +330,7 @@ class Synthesizer:
                 "theta_bar": law.theta_bar(),
             },
             "space": self.space,
-            "repair": repair_record(self.repair_mode, self.repair, self.enc),
+            "repair": repair_record(self.repair_mode, self.repair, self.enc, self.anchor),
             "bounds": {
                 "policy": self.bounds_policy,
                 "columns": {

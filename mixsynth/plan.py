@@ -81,7 +81,7 @@ def plan_specs(
     InputError
         Fewer than two rows (mixing needs two parents).
     SchemaError
-        An unsupported type, or a column that is entirely null.
+        An unsupported type, or a target column that is entirely null.
     """
     if n < 2:
         msg = f"the source has {n} row{'s' if n != 1 else ''}; mixing needs at least 2"
@@ -90,8 +90,14 @@ def plan_specs(
     for fld in schema:
         kind = kind_of(fld)
         if all_null(fld.name):
-            msg = f"column {fld.name!r} is entirely null; nothing to synthesise (use --exclude {fld.name})"
-            raise SchemaError(msg)
+            if fld.name == target:
+                msg = f"the --target column {fld.name!r} is entirely null; nothing to learn labels from"
+                raise SchemaError(msg)
+            # Real tables have them (a survey's unasked question, the latest year of a
+            # series): the synthetic column is null too, so the schema stays the source's.
+            notify(f"column {fld.name!r} is entirely null; written as nulls")
+            specs.append(ColumnSpec(fld.name, Kind.EMPTY, fld))
+            continue
         if fld.name != target and looks_like_id(fld.name, kind):
             if ids == "drop":
                 notify(f"column {fld.name!r} looks like an identifier (all values unique); dropped")
@@ -147,12 +153,12 @@ def _override(name: str, value: object, origin: int = 0) -> tuple[float, float]:
 
 
 def _auto_policy(feat: Feature, low: float) -> str:
-    kind, t = feat.spec.kind, feat.spec.field.type
-    if kind is Kind.TEMPORAL:
-        # Dates, timestamps and durations may extrapolate like any number; a time of day
-        # past midnight is no time at all, so those stay in the observed range.
-        return "clip" if pa.types.is_time(t) else "none"
-    return "clip" if kind is Kind.INTEGER or low >= 0 else "none"
+    # Every kind stays in its observed range: dates of 2051 from a 1959-2009 series,
+    # negative counts or ages of 130 are not data. Anchoring (the default repair) keeps
+    # values in range by construction and wins back what clipping would cost; a column
+    # can still opt out with [null, null] in --bounds-file.
+    del feat, low
+    return "clip"
 
 
 def _representable_range(feat: Feature) -> tuple[float, float] | None:

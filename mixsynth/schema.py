@@ -29,6 +29,7 @@ class Kind(str, Enum):
     CATEGORICAL = "categorical"  # taken from one parent (dictionary-encoded)
     STRING = "string"  # taken from one parent
     ID = "id"  # not mixed: regenerated or dropped
+    EMPTY = "empty"  # entirely null: passes through as nulls of its type
 
 
 def is_mixed(kind: Kind) -> bool:
@@ -115,8 +116,8 @@ def infer_kind(name: str, t: pa.DataType) -> Kind:
             return Kind.TENSOR
         raise _unsupported(name, t, " (only numeric fixed-size lists are mixed)")
     if types.is_null(s):
-        msg = f"column {name!r} is entirely null (type null); nothing to synthesise (use --exclude {name})"
-        raise SchemaError(msg)
+        # pandas writes an all-None column as Arrow's null type: it passes through as such.
+        return Kind.EMPTY
     raise _unsupported(name, t)
 
 

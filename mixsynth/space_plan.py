@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
+from mixsynth.anchor import Anchor
 from mixsynth.bounds import Bounds
 from mixsynth.encode import Encoded
 from mixsynth.errors import UsageError
 from mixsynth.repair import Repair
-from mixsynth.schema import Kind
+from mixsynth.schema import Kind, storage_type
 from mixsynth.space import RankGauss
 from mixsynth.weights import WeightLaw
 
@@ -18,6 +20,7 @@ __all__ = [
     "PILOT_ATTEMPT",
     "REPAIR_MODES",
     "SPACES",
+    "anchor_columns",
     "pilot_rows",
     "plan_space",
     "repair_record",
@@ -26,7 +29,7 @@ __all__ = [
 ]
 
 SPACES = ("raw", "rank-gauss")
-REPAIR_MODES = ("auto", "variance", "none")
+REPAIR_MODES = ("auto", "marginals", "variance", "none")
 #: The repair pilot draws from streams ``(block, PILOT_ATTEMPT)``, apart from the output's.
 PILOT_ATTEMPT = 1000
 _PILOT_ROWS = 100_000
@@ -54,16 +57,32 @@ def plan_space(space: str, enc: Encoded) -> RankGauss | None:
 
 
 def resolve_repair(repair: str, law: WeightLaw, space: str, bounds: Bounds) -> str:
-    """``auto`` means ``variance`` when bounds are active, the law keeps variance and the
-    space is raw (rank-gauss stays in range by construction); otherwise ``none``."""
+    """``auto`` means ``marginals`` (anchoring, :mod:`mixsynth.anchor`) when the law keeps
+    variance, mixes and the space is raw; otherwise ``none``: a shrinking law is left to
+    shrink (that is what comparing laws measures), plain row resampling has nothing to
+    correct, and rank-gauss maps each column back through its own ranks already."""
     if repair not in REPAIR_MODES:
         msg = f"unknown --repair {repair!r}; expected one of {', '.join(REPAIR_MODES)}"
         raise UsageError(msg)
     if repair != "auto":
         return repair
-    active = bool(np.isin(bounds.policy, ["clip", "reflect"]).any())
     keeps = abs(law.variance_factor() - 1.0) < 1e-9
-    return "variance" if active and keeps and space == "raw" else "none"
+    copies = law.spec().split(":")[0] == "bootstrap"
+    return "marginals" if keeps and not copies and space == "raw" else "none"
+
+
+def anchor_columns(enc: Encoded) -> tuple[np.ndarray, np.ndarray]:
+    """Columns of ``X`` to anchor (every mixed column) and those to round to whole
+    numbers (integers, ticks, integer tensor elements)."""
+    d = enc.X.shape[1]
+    columns, rounded = np.ones(d, dtype=bool), np.zeros(d, dtype=bool)
+    for feat in enc.features:
+        t = feat.spec.field.type
+        if feat.spec.kind is Kind.TENSOR:
+            rounded[feat.cols] = pa.types.is_integer(storage_type(t).value_type)
+        else:
+            rounded[feat.cols] = feat.spec.kind in (Kind.INTEGER, Kind.TEMPORAL)
+    return columns, rounded
 
 
 def repairable(enc: Encoded, bounds: Bounds) -> np.ndarray:
@@ -76,9 +95,14 @@ def repairable(enc: Encoded, bounds: Bounds) -> np.ndarray:
     return ok
 
 
-def repair_record(mode: str, repair: Repair | None, enc: Encoded) -> dict[str, Any]:
-    """Provenance: the stretch and the pilot variance ratios per column (median over tensor elements)."""
+def repair_record(mode: str, repair: Repair | None, enc: Encoded, anchor: Anchor | None = None) -> dict[str, Any]:
+    """Provenance: the anchoring maps, or the shift, stretch and pilot variance ratios per
+    column (median over tensor elements)."""
     record: dict[str, Any] = {"mode": mode}
+    if anchor is not None:
+        names = {j: f.spec.name for f in enc.features for j in range(f.start, f.start + f.width)}
+        record["columns"] = anchor.record(names)
+        return record
     if repair is None:
         return record
     med = lambda a, f: float(np.nanmedian(a[f.cols]))  # noqa: E731

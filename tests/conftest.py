@@ -41,6 +41,21 @@ def rng() -> np.random.Generator:
     return np.random.default_rng(0)
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deselect ``gpu`` tests unless the ``-m`` expression names them (``pytest -m gpu``).
+
+    Without CUDA they could only skip, and no test here skips because of its environment;
+    a marker in ``addopts`` would not do, since any ``-m`` given on the command line (``-m
+    "not slow"``) replaces it.
+    """
+    if "gpu" in (config.getoption("markexpr") or ""):
+        return
+    gpu = [item for item in items if item.get_closest_marker("gpu")]
+    if gpu:
+        config.hook.pytest_deselected(items=gpu)
+        items[:] = [item for item in items if not item.get_closest_marker("gpu")]
+
+
 def _cupy_backend():
     from mixsynth.backend import resolve
     from mixsynth.errors import BackendUnavailable

@@ -87,13 +87,14 @@ def test_stdout_holds_only_parquet_and_notices_go_to_stderr(runner, src, table):
     assert out.num_rows == 75
     assert out.column_names == table.column_names
     lines = result.stderr.splitlines()
-    assert len(lines) == 3, lines
+    assert len(lines) == 2, lines
     assert lines[0] == (
         "mixsynth: column 'user_id' looks like an identifier (all values unique); "
         "writing fresh values instead of mixing (--ids drop to leave it out)"
     )
     assert SEED_LINE.match(lines[1])
-    assert re.fullmatch(r"mixsynth: bounds adjusted values: count \d+ \(clip\)", lines[2])
+    # Anchoring keeps every value in the observed range: nothing for the bounds to move.
+    assert adjusted_on_stderr(result.stderr) == {}
     # Fresh identifiers continue past the largest real one.
     assert out.column("user_id").to_pylist() == list(range(140, 215))
 
@@ -171,6 +172,8 @@ def test_chunk_rows_do_not_change_the_rows(runner, src, tmp_path, bounds):
     for t, r in rest:
         assert t.equals(t0)
         assert r["adjusted"] == r0["adjusted"]
+
+
 #: Each column chunk's codec as the Parquet metadata names it.
 CODECS = {"zstd": {"ZSTD"}, "snappy": {"SNAPPY"}, "lz4": {"LZ4"}, "none": {"UNCOMPRESSED"}}
 
@@ -339,11 +342,12 @@ def test_provenance_record(runner, src, tmp_path, table):
         "low": float(counts.min()),
         "high": float(counts.max()),
     }
+    xs = table.column("x").to_numpy()
     assert cols["x"] == {
-        "policy": "none",
-        "low": None,
-        "high": None,
-    }  # negative values: not clipped
+        "policy": "clip",
+        "low": float(xs.min()),
+        "high": float(xs.max()),
+    }  # negative values are clipped to the observed range too
     assert record["source"] == {
         "rows": 40,
         "schema_sha256": provenance.schema_fingerprint(table.schema),
@@ -356,18 +360,19 @@ def test_provenance_record(runner, src, tmp_path, table):
     }
     # The counts printed on stderr are the ones stored.
     printed = adjusted_on_stderr(result.stderr)
-    assert record["adjusted"]["count"] > 0
-    assert record["adjusted"]["x"] == 0
-    assert printed == {
-        name: (n, cols[name]["policy"]) for name, n in record["adjusted"].items() if n
-    }
+    assert record["adjusted"] == {"x": 0, "count": 0}  # anchored values stay in range
+    assert printed == {}
+    assert record["repair"]["mode"] == "marginals"
+    assert record["repair"]["columns"]["count"]["form"] in ("discrete", "continuous")
+    assert abs(record["repair"]["columns"]["x"]["pilot_mean_shift_sd"]) < 0.05
 
 
 @pytest.mark.parametrize("policy", ["clip", "reflect", "resample"])
 def test_adjusted_counts_on_stderr_equal_the_stored_ones(runner, src, tmp_path, policy):
     out = tmp_path / "o.parquet"
     result = gen(
-        runner, src, "-o", out, "-n", 3000, "--seed", 5, "--bounds", policy, "--chunk-rows", 1000
+        runner, src, "-o", out, "-n", 3000, "--seed", 5, "--bounds", policy, "--chunk-rows", 1000,
+        "--repair", "none",  # anchoring would leave nothing out of range to count
     )
     synth, record = read(out)
     printed = adjusted_on_stderr(result.stderr)

@@ -139,7 +139,8 @@ def test_taken_columns_only_hold_source_values():
 
 def test_integers_are_whole_in_dtype_and_do_not_wrap():
     table = _every_kind()
-    out, synth = _gen(table, 5000, bounds="none")  # extrapolation past 255 must clip, never wrap
+    # Without anchoring, extrapolation past 255 must clip, never wrap.
+    out, synth = _gen(table, 5000, bounds="none", repair="none")
     u8 = out["u8"].to_numpy()
     # Source values are 200..255; a wrapped 256+ would show up as 0..30.
     assert u8.dtype == np.uint8
@@ -151,7 +152,7 @@ def test_integers_are_whole_in_dtype_and_do_not_wrap():
 
 def test_auto_bounds_keep_integers_and_non_negative_columns_in_range():
     table = _every_kind()
-    out, synth = _gen(table, 5000, bounds="auto")
+    out, synth = _gen(table, 5000, bounds="auto", repair="none")
     for name in ("i8", "u8", "i32_null", "u64"):
         col = out[name]
         assert pa.compute.min(col).as_py() >= pa.compute.min(table[name]).as_py()
@@ -160,14 +161,14 @@ def test_auto_bounds_keep_integers_and_non_negative_columns_in_range():
 
 
 def test_epbeta_reaches_outside_the_range_without_bounds(bivariate):
-    out, synth = _gen(bivariate, 10_000, bounds="none")
+    out, synth = _gen(bivariate, 10_000, bounds="none", repair="none")
     assert out["x"].to_numpy().max() > bivariate["x"].to_numpy().max()
     assert sum(synth.adjustments().values()) == 0
 
 
 @pytest.mark.parametrize("policy", ["clip", "reflect", "resample"])
 def test_bounds_policies_keep_values_in_range_and_count(bivariate, policy):
-    out, synth = _gen(bivariate, 20_000, bounds=policy)
+    out, synth = _gen(bivariate, 20_000, bounds=policy, repair="none")
     for name in ("x", "y"):
         v, r = out[name].to_numpy(), bivariate[name].to_numpy()
         assert v.min() >= r.min()
@@ -310,21 +311,24 @@ def test_explicit_non_preserving_epbeta_warns_with_its_factor():
         mixsynth.generate(table, 5, seed=0, weights="epbeta:alpha=4.34,beta=1.33,eps0=0.3,eps1=0.3")
 
 
-def test_auto_bounds_leave_dates_free_but_keep_times_of_day_in_the_day():
+def test_auto_bounds_keep_dates_and_times_of_day_in_the_observed_range():
     table = pa.table({
         "tod": pa.array([0, 86_399_000_000], pa.int64()).cast(pa.time64("us")),
         "day": pa.array([18000, 18010], pa.int32()).cast(pa.date32()),
     })
-    _, auto = _gen(table, 4000, bounds="auto", repair="none")
+    out, auto = _gen(table, 4000, bounds="auto", repair="none")
     cols = auto.provenance()["bounds"]["columns"]
-    assert cols["day"]["policy"] == "none"
+    assert cols["day"] == {"policy": "clip", "low": 18000.0, "high": 18010.0}
     assert cols["tod"]["policy"] == "clip"
-    out, free = _gen(table, 4000, bounds="none")
+    assert auto.adjustments()["day"] > 0  # EpBeta overshoots the period; the clip counts it
+    days = out["day"].cast(pa.int32()).to_numpy()
+    assert (days.min(), days.max()) == (18000, 18010)
+    out, free = _gen(table, 4000, bounds="none", repair="none")
     cols = free.provenance()["bounds"]["columns"]
     assert cols["tod"] == {"policy": "dtype", "low": 0.0, "high": 86_399_999_999.0}
     assert free.adjustments()["tod"] > 0  # EpBeta overshoots midnight; the safety clip counts it
     days = out["day"].cast(pa.int32()).to_numpy()
-    assert days.min() < 18000 or days.max() > 18010  # dates may extrapolate
+    assert days.min() < 18000 or days.max() > 18010  # --bounds none lets dates extrapolate
 
 
 def test_stdin_that_is_a_terminal_is_refused():

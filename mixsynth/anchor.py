@@ -1,0 +1,268 @@
+"""Marginal anchoring: map every mixed column back onto its source marginal.
+
+Variance-preserving weights keep the mean, the variance and the covariances of the mixed
+columns in expectation, but not their shape: kurtosis grows every round (see
+``docs/design.md``, "The kurtosis identity"), values leave the observed range, and columns
+with few distinct values (0/1 indicators, answer codes, years) get values they never had.
+Clipping and rounding those values afterwards moves the means of every column with mass at
+a bound, and the error compounds over rounds.
+
+Anchoring fixes all of this with one monotone map per encoded column, fitted once on the
+run's seeded pilot (so the output is the same for any chunking, jobs or engine):
+
+    synthetic value  ->  its rank r among the pilot's mixed values  ->  the source quantile at r
+
+Because the map is monotone, it keeps the ranks that mixing produced (and so most of the
+dependence between columns); because ``r`` is uniform, the output has the source's
+marginal. Three forms:
+
+* **continuous** columns (many distinct values): the source quantile function interpolated
+  linearly between order statistics at the Hazen positions ``(i - 1/2)/n``. It creates new
+  values between observed ones, never leaves ``[min, max]``, and keeps the mean exactly
+  and the variance up to ``sum(gaps**2)/(6n)`` (negligible on real tables). Integer and
+  temporal columns are rounded with ties broken by the row's seeded uniform.
+* **discrete** columns (at most :data:`MAX_DISCRETE` distinct values, and at least five
+  rows per value on average): the source value whose cumulative share covers ``r``, so the
+  set of values and each value's share are kept.
+* **two-valued** columns mixed from two parents (0/1 indicators): the value on the mixed
+  value's side of the midpoint, ties (``midpoint`` weights) taken from the row's chosen
+  parent. With independent parents the pairs ``(a, b)`` and ``(b, a)`` are equally likely,
+  so this keeps the share exactly; and because every indicator of a one-hot group is cut
+  at its midpoint, a row never gets two of them (``y_a + y_b = 1`` for such a pair).
+
+Pilot values that repeat (the pairs of a parent with itself give its value back exactly)
+are atoms of the pilot distribution; a value in an atom gets a rank spread uniformly over
+the atom's mass by the row's uniform, which makes ``r`` exactly uniform.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from mixsynth.draws import Draws
+
+__all__ = ["MAX_DISCRETE", "Anchor", "ColumnMap", "fit_anchor"]
+
+#: Most distinct values a column may have to keep its exact set of values.
+MAX_DISCRETE = 64
+#: Fewest rows per distinct value (on average) for a column to count as discrete: a small
+#: table of measurements has few values only because it has few rows.
+_ROWS_PER_VALUE = 5
+#: Knots kept of the pilot's and the source's distributions (atoms are always kept).
+_PILOT_KNOTS = 4096
+_SOURCE_KNOTS = 8192
+
+
+@dataclass(frozen=True)
+class ColumnMap:
+    """The fitted map of one encoded column.
+
+    Attributes
+    ----------
+    form : {"continuous", "discrete", "two-valued"}
+    values : float array
+        Source order statistics (continuous, subsampled) or distinct values (the others).
+    positions : float array
+        Hazen positions of ``values`` (continuous) or cumulative shares (discrete).
+    knots, ranks : float array
+        Pilot values and their mid-ranks (the pilot CDF, linear between knots).
+    atoms, atom_low, atom_mass : float array
+        Pilot values that repeat, the pilot CDF just below each, and each one's mass.
+    rounded : bool
+        Round to whole numbers (integer and temporal columns).
+    """
+
+    form: str
+    values: np.ndarray
+    positions: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    knots: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    ranks: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    atoms: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    atom_low: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    atom_mass: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    rounded: bool = False
+
+    def rank(self, y: np.ndarray, u: np.ndarray) -> np.ndarray:
+        """Pilot CDF at ``y``, randomised by ``u`` inside atoms (uniform when ``y`` ~ pilot)."""
+        r = np.interp(y, self.knots, self.ranks, left=0.0, right=1.0)
+        if self.atoms.size:
+            i = np.minimum(np.searchsorted(self.atoms, y), self.atoms.size - 1)
+            hit = self.atoms[i] == y
+            r[hit] = self.atom_low[i[hit]] + u[hit] * self.atom_mass[i[hit]]
+        return r
+
+    def quantile(self, r: np.ndarray, u: np.ndarray) -> np.ndarray:
+        """Source value at rank ``r``."""
+        if self.form == "discrete":
+            i = np.minimum(np.searchsorted(self.positions, r, side="right"), self.values.size - 1)
+            return self.values[i]
+        v = np.interp(r, self.positions, self.values)
+        return _round_half_random(v, u) if self.rounded else v
+
+    def record(self) -> dict[str, Any]:
+        """What provenance keeps of the map: its form and size."""
+        size = {"continuous": "knots"}.get(self.form, "values")
+        return {"form": self.form, size: int(self.values.size)}
+
+
+def _round_half_random(v: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Nearest whole number; an exact half goes up when ``u < 1/2`` (no bias either way)."""
+    low = np.floor(v)
+    frac = v - low
+    return low + (frac > 0.5) + ((frac == 0.5) & (u < 0.5))
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """Fitted maps of the anchored columns of ``X``.
+
+    Attributes
+    ----------
+    maps : dict of int to ColumnMap
+        Encoded column index -> its map.
+    check : dict of int to (float, float)
+        On the pilot, after mapping: mean shift in source standard deviations and the
+        variance ratio (mapped / source) per column.
+    """
+
+    maps: dict[int, ColumnMap]
+    check: dict[int, tuple[float, float]]
+
+    def apply(self, Y: np.ndarray, X: np.ndarray, parents: np.ndarray, w: np.ndarray, u: np.ndarray) -> None:
+        """Map the mixed rows ``Y`` (shape (m, d)) in place; NaN (null) stays NaN.
+
+        ``X``, ``parents``, ``w`` and ``u`` are the source and the rows' draws, for ties of
+        two-valued columns (the chosen parent's value) and for randomised ranks.
+        """
+        chosen: np.ndarray | None = None
+        for j, m in self.maps.items():
+            y = Y[:, j].astype(np.float64)
+            null = np.isnan(y)
+            if m.form == "two-valued":
+                low, high = m.values
+                mid = low + (high - low) / 2.0
+                out = np.where(y > mid, high, low)
+                tie = y == mid
+                if tie.any():
+                    if chosen is None:
+                        chosen = _chosen(parents, w, u)
+                    out[tie] = X[chosen[tie], j]
+            else:
+                out = m.quantile(m.rank(y, u), u)
+            Y[:, j] = np.where(null, np.nan, out)
+
+    def record(self, names: dict[int, str]) -> dict[str, Any]:
+        """Provenance: per column (by ``names``, encoded index -> name) the map and the pilot check."""
+        out: dict[str, Any] = {}
+        for j, m in self.maps.items():
+            shift, ratio = self.check[j]
+            out.setdefault(names[j], m.record() | {
+                "pilot_mean_shift_sd": round(shift, 6),
+                "pilot_variance_ratio": round(ratio, 6),
+            })
+        return out
+
+
+def _chosen(parents: np.ndarray, w: np.ndarray, u: np.ndarray) -> np.ndarray:
+    # The same rule as Draws.chosen (taken columns): parent j with probability ∝ clip(w_j, 0).
+    p = np.clip(w, 0.0, None)
+    cum = np.cumsum(p, axis=1)
+    pick = np.minimum((u[:, None] * cum[:, -1:] >= cum).sum(axis=1), w.shape[1] - 1)
+    return np.take_along_axis(parents, pick[:, None], axis=1)[:, 0]
+
+
+def _subsample(n: int, most: int) -> np.ndarray:
+    """Evenly spaced indices into ``range(n)``, both ends included."""
+    if n <= most:
+        return np.arange(n)
+    return np.unique(np.linspace(0, n - 1, most).round().astype(np.int64))
+
+
+def _pilot_cdf(y: np.ndarray) -> dict[str, np.ndarray]:
+    values, counts = np.unique(y, return_counts=True)
+    p = float(y.size)
+    below = np.concatenate([[0.0], np.cumsum(counts)[:-1]])
+    keep = np.union1d(_subsample(values.size, _PILOT_KNOTS), np.flatnonzero(counts > 1))
+    atoms = counts > 1
+    return {
+        "knots": values[keep],
+        "ranks": ((below + counts / 2.0) / p)[keep],
+        "atoms": values[atoms],
+        "atom_low": below[atoms] / p,
+        "atom_mass": counts[atoms] / p,
+    }
+
+
+def _column_map(x: np.ndarray, y: np.ndarray, rounded: bool, two_parents: bool) -> ColumnMap:
+    values, counts = np.unique(x, return_counts=True)
+    discrete = values.size <= min(MAX_DISCRETE, max(2, x.size // _ROWS_PER_VALUE))
+    if discrete and values.size == 2 and two_parents:
+        return ColumnMap("two-valued", values)
+    if discrete:
+        return ColumnMap("discrete", values, np.cumsum(counts)[:-1] / x.size, **_pilot_cdf(y), rounded=rounded)
+    xs = np.sort(x)
+    keep = _subsample(xs.size, _SOURCE_KNOTS)
+    return ColumnMap("continuous", xs[keep], (keep + 0.5) / xs.size, **_pilot_cdf(y), rounded=rounded)
+
+
+def fit_anchor(
+    X: np.ndarray,
+    pilot: np.ndarray,
+    draws: Draws,
+    columns: np.ndarray,
+    rounded: np.ndarray,
+    two_parents: bool,
+) -> Anchor:
+    """Fit the map of each column in ``columns`` from the source and the mixed pilot.
+
+    Parameters
+    ----------
+    X : array of shape (n, d)
+        Encoded source rows (NaN = null).
+    pilot : array of shape (p, d)
+        Mixed pilot rows (nulls already filled from the dominant parent, not bounded).
+    draws : Draws
+        The pilot rows' draws (parents index ``X``), for the check on the pilot.
+    columns, rounded : bool arrays of shape (d,)
+        Columns to anchor; those to round to whole numbers.
+    two_parents : bool
+        The law mixes two parents (two-valued columns are then cut at their midpoint).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> X = (rng.random((5000, 1)) < 0.1).astype(float)
+    >>> lam = rng.uniform(-0.3, 1.3, 20_000)
+    >>> p = rng.integers(0, 5000, (20_000, 2))
+    >>> pilot = lam[:, None] * X[p[:, 0]] + (1 - lam[:, None]) * X[p[:, 1]]
+    >>> d = Draws(p, np.stack([lam, 1 - lam], axis=1), rng.random(20_000))
+    >>> a = fit_anchor(X, pilot, d, np.array([True]), np.array([True]), True)
+    >>> a.maps[0].form
+    'two-valued'
+    >>> mapped = pilot.copy(); a.apply(mapped, X, d.parents, d.w, d.u)
+    >>> np.unique(mapped).tolist(), bool(abs(mapped.mean() - X.mean()) < 0.01)
+    ([0.0, 1.0], True)
+    """
+    maps: dict[int, ColumnMap] = {}
+    check: dict[int, tuple[float, float]] = {}
+    for j in np.flatnonzero(columns):
+        x = X[:, j].astype(np.float64)
+        x = x[~np.isnan(x)]
+        y = pilot[:, j].astype(np.float64)
+        ok = ~np.isnan(y)
+        if x.size == 0 or not ok.any():
+            continue
+        m = _column_map(x, np.sort(y[ok]), bool(rounded[j]), two_parents)
+        maps[int(j)] = m
+        mapped = pilot[:, j : j + 1].astype(np.float64)
+        one = Anchor({0: m}, {})
+        one.apply(mapped, X[:, j : j + 1], draws.parents, draws.w, draws.u)
+        sd = float(x.std())
+        got = mapped[ok, 0]
+        shift = float((got.mean() - x.mean()) / sd) if sd > 0 else 0.0
+        ratio = float(got.var() / x.var()) if sd > 0 else 1.0
+        check[int(j)] = (shift, ratio)
+    return Anchor(maps, check)
