@@ -18,6 +18,7 @@ import functools
 import os
 import secrets
 import shutil
+import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,9 +97,19 @@ def client_for(scheduler: Any = None) -> Iterator[Any]:
         with client_for(address) as client:
             yield client
         return
+    # dashboard_address=":0": None still binds 8787 in current distributed, and a busy 8787
+    # then warns (an error for callers that treat warnings as errors). The scheduler's and
+    # workers' scratch space goes to a temporary directory removed afterwards, not
+    # dask-scratch-space in the system temp folder, which distributed leaves behind (the
+    # scheduler takes it from temporary-directory only, the workers from local_directory).
     with (
+        tempfile.TemporaryDirectory(prefix="mixsynth-dask-", ignore_cleanup_errors=True) as scratch,
+        dask.config.set({"temporary-directory": scratch}),
         distributed.LocalCluster(
-            n_workers=os.cpu_count() or 1, threads_per_worker=1, dashboard_address=None
+            n_workers=os.cpu_count() or 1,
+            threads_per_worker=1,
+            dashboard_address=":0",
+            local_directory=scratch,
         ) as cluster,
         distributed.Client(cluster) as client,
     ):

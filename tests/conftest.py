@@ -1,9 +1,10 @@
-"""Shared fixtures: a CLI runner, a Parquet writer into tmp_path, a seeded rng."""
+"""Shared fixtures: a CLI runner, a Parquet writer into tmp_path, a seeded rng, a Dask cluster."""
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -90,3 +91,44 @@ def backend(request):
 def xp(backend):
     """The array namespace of ``backend`` (numpy, array_api_strict, cupy)."""
     return backend.xp
+
+
+@contextlib.contextmanager
+def local_cluster(n_workers: int, directory: Path) -> Iterator:
+    """A ``distributed.Client`` on an in-process LocalCluster of ``n_workers`` workers.
+
+    ``processes=False`` keeps the workers in this process (fast start, ``memory://`` visible
+    to them); the scheduler, workers and task graph are still distributed's own.
+    ``dashboard_address=":0"`` because ``None`` still binds 8787, and a busy 8787 warns,
+    which ``filterwarnings = error`` turns into test errors. Scratch space goes to
+    ``directory``, not ``dask-scratch-space`` in the system temp folder (the scheduler
+    reads ``temporary-directory``, the workers ``local_directory``).
+    """
+    import dask  # the test extra installs it: no skip
+    import distributed
+
+    with (
+        dask.config.set({"temporary-directory": str(directory)}),
+        distributed.LocalCluster(
+            n_workers=n_workers,
+            threads_per_worker=1,
+            processes=False,
+            dashboard_address=":0",
+            local_directory=str(directory),
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        yield client
+
+
+@pytest.fixture(scope="session")
+def dask_client(tmp_path_factory):
+    """One 2-worker LocalCluster's client, shared by every Dask test of the session."""
+    with local_cluster(2, tmp_path_factory.mktemp("dask")) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def make_dask_client() -> Callable[[int, Path], contextlib.AbstractContextManager]:
+    """:func:`local_cluster`, for a test that needs a cluster of another size."""
+    return local_cluster

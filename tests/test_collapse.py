@@ -234,6 +234,7 @@ def test_bad_stop_rules(text: str, message: str) -> None:
         parse_stop(text)
 
 
+@pytest.mark.slow
 def test_resume_after_interruption_gives_the_same_trajectory(tmp_path: Path) -> None:
     table = _classes(180)
     opts = {
@@ -368,6 +369,7 @@ def test_weights_law_factors_used_for_predictions() -> None:
     assert [r["predicted_variance_factor"] for r in records] == pytest.approx([1, c, c * c])
 
 
+@pytest.mark.slow
 def test_defaults_keep_epbeta_variance_over_ten_rounds_on_a_real_table() -> None:
     # breast_cancer: 30 non-negative columns, so the defaults clip every column and repair
     # the variance. 20 000 rows a round keep the resampling noise to ~1 % per round.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import glob
+import os
 import sys
 from pathlib import Path
 
@@ -53,16 +54,15 @@ def _rows(table: pa.Table) -> list[dict]:
 
 
 @pytest.fixture(scope="module", params=[1, 2], ids=["1-worker", "2-workers"])
-def client(request):
-    # processes=False keeps the cluster in this process (fast start, memory:// visible to
-    # the workers); the scheduler and workers are still real distributed ones.
-    with (
-        distributed.LocalCluster(
-            n_workers=request.param, threads_per_worker=1, processes=False, dashboard_address=None
-        ) as cluster,
-        distributed.Client(cluster) as c,
-    ):
-        yield c
+def client(request, dask_client, make_dask_client, tmp_path_factory):
+    # The session's shared 2-worker cluster; a 1-worker one only for this module (an
+    # in-process cluster starts in about a second), so the rows are shown not to depend
+    # on the number of workers.
+    if request.param == 2:
+        yield dask_client
+        return
+    with make_dask_client(1, tmp_path_factory.mktemp("dask1")) as one:
+        yield one
 
 
 @pytest.fixture(scope="module")
@@ -396,6 +396,8 @@ def test_cli_engine_dask_on_worker_processes(cars_dir, tmp_path):
     import subprocess
 
     out = tmp_path / "out"
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
     done = subprocess.run(
         [
             sys.executable,
@@ -417,6 +419,9 @@ def test_cli_engine_dask_on_worker_processes(cars_dir, tmp_path):
         text=True,
         timeout=120,
         check=False,
+        env={**os.environ, "TMPDIR": str(scratch)},
     )
     assert done.returncode == 0, done.stderr
     assert _rows(ds.dataset(out).to_table()) == _rows(_local(cars_dir, 3000))
+    # The cluster's spill space (dask-scratch-space) went to a temporary directory, now gone.
+    assert list(scratch.iterdir()) == []

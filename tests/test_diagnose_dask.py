@@ -43,17 +43,10 @@ def _write(table: pa.Table, path: Path, cuts: tuple[float, float]) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def client():
-    # processes=False: the workers share this process (fast start, memory:// visible to
-    # them), but the scheduler, workers and task graph are distributed's own.
-    with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
-        ) as cluster,
-        distributed.Client(cluster) as c,
-    ):
-        yield c
+@pytest.fixture
+def client(dask_client):
+    """The session's shared 2-worker LocalCluster (tests/conftest.py)."""
+    return dask_client
 
 
 @pytest.fixture(scope="module", params=sorted(TABLES))

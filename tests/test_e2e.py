@@ -6,9 +6,10 @@ import json
 import os
 import pty
 import select
-import shutil
+import shlex
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -18,15 +19,17 @@ import pytest
 
 import mixsynth
 
-MIXSYNTH = shutil.which("mixsynth")
+# The command as this interpreter runs it, so the tests never depend on (or skip for) PATH.
+MIXSYNTH = [sys.executable, "-m", "mixsynth"]
 ROOT = Path(__file__).resolve().parents[1]
-pytestmark = pytest.mark.skipif(MIXSYNTH is None, reason="the mixsynth command is not installed")
 ENV = {k: v for k, v in os.environ.items() if not k.startswith("MIXSYNTH_")}
 
 
 def sh(script: str, cwd: Path, **kw) -> subprocess.CompletedProcess:
+    """Run ``script`` in bash, where ``mixsynth`` is this interpreter's ``-m mixsynth``."""
+    command = f'mixsynth() {{ {shlex.quote(sys.executable)} -m mixsynth "$@"; }}'
     return subprocess.run(
-        ["bash", "-c", f"set -o pipefail; {script}"],
+        ["bash", "-c", f"set -o pipefail; {command}; {script}"],
         cwd=cwd,
         env=ENV,
         capture_output=True,
@@ -119,7 +122,7 @@ def test_refuses_to_write_binary_to_a_terminal(tmp_path, tmp_parquet, table):
     leader, follower = pty.openpty()
     try:
         proc = subprocess.run(
-            [MIXSYNTH, "generate", str(src), "-n", "10"],
+            [*MIXSYNTH, "generate", str(src), "-n", "10"],
             stdout=follower,
             stderr=subprocess.PIPE,
             stdin=subprocess.DEVNULL,
@@ -145,7 +148,7 @@ def _stderr_on_a_terminal(args: list[str]) -> tuple[int, bytes]:
     leader, follower = pty.openpty()
     try:
         proc = subprocess.run(
-            [MIXSYNTH, *args],
+            [*MIXSYNTH, *args],
             stdout=subprocess.DEVNULL,
             stderr=follower,
             stdin=subprocess.DEVNULL,
@@ -183,7 +186,7 @@ def test_ctrl_c_leaves_no_partial_output(tmp_path):
     out = tmp_path / "out.parquet"
     proc = subprocess.Popen(
         [
-            MIXSYNTH,
+            *MIXSYNTH,
             "generate",
             str(ROOT / "sample_data/digits.parquet"),
             "-n",

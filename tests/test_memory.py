@@ -95,6 +95,7 @@ def test_mixing_happens_in_float32_and_output_keeps_the_schema():
     assert synth._mix(draw(1, 0, 10, 200, synth.law)).dtype == np.float32
 
 
+@pytest.mark.slow
 def test_float64_precision_gives_nearly_the_same_rows():
     table = _digits_like()
     a = pa.concat_tables(Synthesizer(table, seed=1, notify=_quiet).chunks(3000))
@@ -137,6 +138,7 @@ def test_allocate_in_ram_under_the_limit(spill_dir):
     assert float(b.sum()) == 45.0
 
 
+@pytest.mark.slow
 def test_cli_memory_limit_spills_with_identical_output(runner, tmp_parquet, tmp_path, spill_dir):
     src = tmp_parquet(_digits_like(300))
     outs = []
@@ -221,6 +223,7 @@ def _peak_rss_mib(rows: str, tmp_path) -> float:
     return int(done.stdout.split()[-1]) / 1024
 
 
+@pytest.mark.slow
 def test_peak_memory_does_not_grow_with_rows(tmp_path):
     small, large = _peak_rss_mib("2.7e5", tmp_path), _peak_rss_mib("1.35e6", tmp_path)
     # 5x the rows (3 vs 11 row groups); output is written block by block, so the peak stays.
