@@ -116,6 +116,7 @@ def test_json_document_and_tables(runner, src: Path) -> None:
     assert runner.invoke(app, [*args]).stdout.startswith("{")  # auto: not a terminal -> NDJSON
 
 
+@pytest.mark.slow
 def test_plot_is_a_png(runner, src: Path, tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")
     out = tmp_path / "c.png"
@@ -142,6 +143,7 @@ def test_plot_is_a_png(runner, src: Path, tmp_path: Path) -> None:
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.slow
 def test_interrupted_run_keeps_rounds_and_resume_matches(
     runner, src: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

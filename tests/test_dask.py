@@ -77,6 +77,7 @@ def cars_dir(tmp_path_factory):
 
 @pytest.mark.parametrize("path", REAL_TABLES, ids=lambda p: Path(p).stem)
 @pytest.mark.parametrize("bounds", ["auto", "resample"])
+@pytest.mark.slow
 def test_sharded_rows_equal_local_rows(tmp_path, path, bounds):
     src = _split(pq.read_table(path), tmp_path / "src")
     expected = _local(src, 2500, bounds=bounds)
@@ -132,6 +133,7 @@ def test_nan_error_names_the_global_row(tmp_path):
     assert "first at row 33" in str(sharded.value)
 
 
+@pytest.mark.slow
 def test_within_class_labels_match_local(tmp_path):
     table = pq.read_table(f"{ROOT}/tests/data/breast_cancer.parquet")
     src = _split(table, tmp_path / "src")

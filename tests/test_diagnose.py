@@ -252,6 +252,7 @@ def test_copies_of_training_rows_are_closer_to_train(rng: np.random.Generator) -
     assert report.summary["closer_to_train_fraction"] == 1.0
 
 
+@pytest.mark.slow
 def test_detection_auc(rng: np.random.Generator) -> None:
     real = pa.table({"x": rng.normal(size=400), "y": rng.normal(size=400)})
     same = pa.table({"x": rng.normal(size=400), "y": rng.normal(size=400)})

@@ -204,12 +204,14 @@ def _pipeline(weights: str) -> dict:
     return json.loads(done.stdout)["summary"]
 
 
+@pytest.mark.slow
 def test_pipeline_epbeta_keeps_variance() -> None:
     summary = _pipeline("epbeta")
     assert 0.85 <= summary["variance_ratio_median"] <= 1.15
     assert summary["predicted_variance_factor"] == pytest.approx(1.0)
 
 
+@pytest.mark.slow
 def test_pipeline_uniform_shrinks_variance_to_two_thirds() -> None:
     summary = _pipeline("uniform")
     assert summary["variance_ratio_median"] == pytest.approx(2 / 3, abs=0.07)
@@ -217,6 +219,7 @@ def test_pipeline_uniform_shrinks_variance_to_two_thirds() -> None:
     assert summary["predicted_variance_factor"] == pytest.approx(2 / 3)
 
 
+@pytest.mark.slow
 def test_closed_stdout_pipe_is_a_quiet_exit_0(pair) -> None:
     real, synth = pair
     command = (

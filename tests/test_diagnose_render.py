@@ -62,6 +62,7 @@ def test_auto_is_a_table_on_a_terminal_and_json_otherwise(wide_report) -> None:
     assert json.loads(pipe.getvalue())["meta"]["rows"] == {"real": 80, "synth": 120}
 
 
+@pytest.mark.slow
 def test_plot_of_a_wide_report(wide_report, tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")
     from mixsynth.diagnose.plot import write_plot

@@ -51,6 +51,7 @@ def table(rng) -> pa.Table:
     )
 
 
+@pytest.mark.slow
 def test_stdin_to_stdout_pipeline(tmp_path, tmp_parquet, table):
     tmp_parquet(table, "x.parquet")
     result = sh(
@@ -85,6 +86,7 @@ def test_weights_json_is_one_line_on_stdout(tmp_path):
     assert json.loads(result.stdout)["variance_factor"] == pytest.approx(2 / 3)
 
 
+@pytest.mark.slow
 def test_stdout_closed_early_exits_quietly(tmp_path):
     # cli._errors_to_exit maps BrokenPipeError to exit 0 with nothing on stderr.
     result = sh(
@@ -102,6 +104,7 @@ def test_stdout_closed_early_exits_quietly(tmp_path):
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+@pytest.mark.slow
 def test_disk_full_on_stdout(tmp_path, tmp_parquet, table):
     src = tmp_parquet(table)
     result = sh(f"mixsynth generate {src} -o - --seed 1 -q > /dev/full", tmp_path, text=True)
@@ -109,6 +112,7 @@ def test_disk_full_on_stdout(tmp_path, tmp_parquet, table):
     assert result.stderr == "Error: cannot write stdout: No space left on device\n"
 
 
+@pytest.mark.slow
 def test_error_in_a_real_process(tmp_path):
     result = sh("mixsynth generate missing.parquet -o out.parquet", tmp_path, text=True)
     assert result.returncode == 1
@@ -117,6 +121,7 @@ def test_error_in_a_real_process(tmp_path):
     assert sorted(os.listdir(tmp_path)) == []
 
 
+@pytest.mark.slow
 def test_refuses_to_write_binary_to_a_terminal(tmp_path, tmp_parquet, table):
     src = tmp_parquet(table)
     leader, follower = pty.openpty()
@@ -169,6 +174,7 @@ def _stderr_on_a_terminal(args: list[str]) -> tuple[int, bytes]:
 
 
 @pytest.mark.parametrize("quiet", [False, True], ids=["bar", "quiet"])
+@pytest.mark.slow
 def test_progress_bar_on_a_terminal_only_without_quiet(tmp_path, tmp_parquet, table, quiet):
     # Fixed in cli.progress: --quiet used to leave the progress bar on.
     src = tmp_parquet(table)
@@ -182,6 +188,7 @@ def test_progress_bar_on_a_terminal_only_without_quiet(tmp_path, tmp_parquet, ta
         assert b"/300,000 rows" in seen
 
 
+@pytest.mark.slow
 def test_ctrl_c_leaves_no_partial_output(tmp_path):
     out = tmp_path / "out.parquet"
     proc = subprocess.Popen(

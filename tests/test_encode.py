@@ -58,6 +58,7 @@ def tables(draw):
 
 @settings(max_examples=150, deadline=None)
 @given(table=tables(), data=st.data())
+@pytest.mark.slow
 def test_decode_of_encoded_rows_is_the_table(table, data):
     specs = [ColumnSpec(f.name, infer_kind(f.name, f.type), f) for f in table.schema]
     enc = encode(table, specs)

@@ -137,6 +137,7 @@ def test_genlabel_agrees_with_bayes_far_more_than_dominant_for_mixed_points():
 
 
 @pytest.mark.parametrize("model", ["gmm:2", "kde"])
+@pytest.mark.slow
 def test_genlabel_other_models_run(model):
     table, *_ = _three_classes()
     out = mixsynth.generate(table, 500, seed=1, target="label", label_mode="genlabel", genlabel_model=model)

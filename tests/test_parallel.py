@@ -35,6 +35,7 @@ def _generate(table, rows, chunk_rows, jobs, **kw):
 
 
 @pytest.mark.parametrize("bounds", ["auto", "resample"])
+@pytest.mark.slow
 def test_same_rows_for_every_jobs_and_chunk_size(bounds):
     table = _source()
     rows = 3 * PIECE_ROWS + 1234

@@ -123,6 +123,7 @@ def test_symmetric_solution_closed_form():
     eps0=st.floats(0.05, 1.0),
     eps1=st.floats(0.05, 1.0),
 )
+@pytest.mark.slow
 def test_solved_beta_gives_factor_one(alpha, eps0, eps1):
     try:
         law = solve_beta(alpha, eps0, eps1)
