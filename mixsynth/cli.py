@@ -147,6 +147,22 @@ def progress(items: Iterable[pa.Table], total: int, label: str, *, quiet: bool =
             bar.advance(task, item.num_rows)
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from mixsynth.version import package_version  # noqa: PLC0415
+
+        print(f"mixsynth {package_version()}", flush=True)
+        raise typer.Exit(ExitStatus.OK)
+
+
+@app.callback()
+def _main(
+    version: Annotated[bool, typer.Option("--version", is_eager=True, callback=_print_version,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """Synthetic tabular and array data by covariance-preserving Mixup."""
+
+
 @app.command()
 def generate(
     source: Annotated[str, typer.Argument(help=(
@@ -220,9 +236,10 @@ def diagnose(
     as_json: Annotated[bool, typer.Option("--json", help="Short for --format json.")] = False,
     sample: Annotated[str, typer.Option(help="Rows per side (seeded) for KS, Wasserstein, quantiles, Cramér's V, distinct values, DCR and detection; moments (skewness and kurtosis too), covariance, ranges and counts use all rows.")] = "50000",
     seed: Annotated[int, typer.Option(help="Seed for the samples and the detection classifier.")] = 0,
-    fail_under: Annotated[list[str] | None, typer.Option(help="METRIC=VALUE (a summary key), repeatable; exit 4 if a check fails. Lower bounds (fail below): variance_ratio_median, variance_ratio_min, total_variance_ratio, measured_variance_factor, dcr_p5, dcr_median. Every other metric is lower-is-better, so its VALUE is an upper bound (fail above).")] = None,
+    fail_under: Annotated[list[str] | None, typer.Option(help="METRIC=VALUE (a summary key), repeatable; exit 4 if a check fails. Lower bounds (fail below): variance_ratio_median, variance_ratio_min, total_variance_ratio, measured_variance_factor, dcr_p5, dcr_median, quality_score, column_shapes, column_pair_trends. Every other metric is lower-is-better, so its VALUE is an upper bound (fail above).")] = None,
     plot: Annotated[Path | None, typer.Option(help="Also write a PNG: variance ratios, correlation heatmaps, marginals (needs pip install 'mixsynth[plot]').")] = None,
     detection: Annotated[bool, typer.Option("--detection", help="Also cross-validate a real-vs-synthetic classifier (ROC AUC, 0.5 = indistinguishable; slower).")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No notes on stderr (errors and failed thresholds still shown).")] = False,
     engine: Annotated[Engine, typer.Option(envvar="MIXSYNTH_ENGINE", help="local, or dask: Dask workers scan the Parquet files (paths or fsspec URLs; not - or .npy) for moments, covariance, ranges and counts, and pick the sampled rows in the same pass (pip install 'mixsynth[dask]'); the report equals the local one up to float rounding.")] = Engine.local,
     scheduler: Annotated[str | None, typer.Option(help="With --engine dask: the scheduler's address (e.g. tcp://host:8786); default: Dask's configured scheduler-address, else a LocalCluster on this machine.")] = None,
 ) -> None:
@@ -244,7 +261,7 @@ def diagnose(
                                 sample=parse_count(sample, "--sample"),
                                 detection=detection or "detection_auc" in checks,
                                 engine=engine.value, scheduler=scheduler)
-        emit(report, "json" if as_json else fmt, thresholds=checks)
+        emit(report, "json" if as_json else fmt, thresholds=checks, notes=not quiet)
         if plot is not None:
             write_plot(report, plot)
         failed = failed_checks(report.summary, checks)

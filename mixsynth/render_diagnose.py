@@ -67,6 +67,9 @@ TSV_FIELDS = (
 
 _SHOWN_PAIRS = 5
 _SUMMARY_ROWS = (
+    "quality_score",
+    "column_shapes",
+    "column_pair_trends",
     "variance_ratio_median",
     "variance_ratio_min",
     "variance_ratio_max",
@@ -75,6 +78,7 @@ _SUMMARY_ROWS = (
     "corr_max_abs_diff",
     "corr_mean_abs_diff",
     "cramers_v_max_abs_diff",
+    "eta_max_abs_diff",
     "ks_mean",
     "ks_max",
     "wasserstein_mean",
@@ -260,10 +264,13 @@ def _columns_table(report: DiagnoseReport, width: int) -> Table:
     return table
 
 
+_MEASURES = {"correlation": "corr", "cramers_v": "Cramér's V", "eta_squared": "η² (a → b)"}
+
+
 def _pairs_table(report: DiagnoseReport) -> Table | None:
     pairs = [
         p
-        for kind in ("correlation", "cramers_v")
+        for kind in ("correlation", "cramers_v", "eta_squared")
         for p in [q for q in report.pairs if q["kind"] == kind][:_SHOWN_PAIRS]
     ]
     if not pairs:
@@ -273,7 +280,7 @@ def _pairs_table(report: DiagnoseReport) -> Table | None:
         table.add_column(head, justify="left" if i < 3 else "right", overflow="fold")
     for p in pairs:
         table.add_row(
-            "corr" if p["kind"] == "correlation" else "Cramér's V",
+            _MEASURES[p["kind"]],
             p["a"],
             p["b"],
             _num(p["real"], "+.3f"),
@@ -359,12 +366,14 @@ def emit(
     thresholds: Mapping[str, float] | None = None,
     stdout: IO[str] | None = None,
     stderr: IO[str] | None = None,
+    notes: bool = True,
 ) -> None:
     """Write the report to stdout: ``table`` (rich), ``json``, ``ndjson``, ``tsv``, or
     ``auto`` (table on a TTY, JSON otherwise); the module docstring describes each.
 
     With the pipe formats the notes also go to stderr, one ``mixsynth: note: ...`` line
-    each, since nobody reads ``meta.notes`` in a pipe (and NDJSON/TSV do not carry them).
+    each, since nobody reads ``meta.notes`` in a pipe (and NDJSON/TSV do not carry them);
+    ``notes=False`` (``diagnose --quiet``) leaves them out there (JSON still carries them).
     """
     if fmt not in FORMATS:
         msg = f"--format expects one of {', '.join(FORMATS)}, got {fmt!r}"
@@ -377,6 +386,6 @@ def emit(
         return
     render = {"json": render_json, "ndjson": render_ndjson, "tsv": render_tsv}[fmt]
     print(render(report), file=out, flush=True)
-    for note in report.meta["notes"]:
+    for note in report.meta["notes"] if notes else ():
         print(f"mixsynth: note: {note}", file=err, flush=True)
 

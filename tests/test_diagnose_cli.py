@@ -252,3 +252,16 @@ def test_help_lists_every_format(runner) -> None:
     listed = text.split("--format <str>")[1].split("[default: auto]")[0]
     assert all(f"{name} (" in listed or f"{name}," in listed for name in FORMATS)
     assert "distinct values" in text
+
+
+@pytest.mark.parametrize("quiet", [[], ["-q"], ["--quiet"]], ids=["notes", "-q", "--quiet"])
+def test_quiet_keeps_notes_off_stderr(runner, tmp_path, quiet) -> None:
+    # A column on one side only is a note: on stderr in a pipe, unless -q; JSON keeps it.
+    pq.write_table(pa.table({"x": [1.0, 2.0, 3.0], "extra": [1, 2, 3]}), tmp_path / "real.parquet")
+    pq.write_table(pa.table({"x": [1.5, 2.5, 2.0]}), tmp_path / "synth.parquet")
+    result = run(runner, tmp_path / "real.parquet", tmp_path / "synth.parquet", *quiet)
+    assert result.exit_code == 0, result.stderr
+    notes = json.loads(result.stdout)["meta"]["notes"]
+    assert "columns on one side only: real ['extra'], synth []" in notes
+    expected = "" if quiet else "".join(f"mixsynth: note: {note}\n" for note in notes)
+    assert result.stderr == expected

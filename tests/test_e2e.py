@@ -225,3 +225,13 @@ def test_ctrl_c_leaves_no_partial_output(tmp_path):
     assert proc.returncode == 130
     assert stderr == "Interrupted.\n"
     assert sorted(os.listdir(tmp_path)) == []
+
+
+@pytest.mark.parametrize("args", [["--version"], ["generate", "--help"]], ids=["version", "help"])
+def test_python_dash_m_runs_the_command(args):
+    done = subprocess.run([*MIXSYNTH, *args], capture_output=True, text=True, env=ENV, timeout=60, check=False)
+    assert (done.returncode, done.stderr) == (0, "")
+    if args == ["--version"]:
+        assert done.stdout == f"mixsynth {mixsynth.__version__}\n"
+    else:
+        assert done.stdout.startswith("Usage: mixsynth generate [OPTIONS] ")
