@@ -46,7 +46,9 @@ def mix(X: Array, parents: Array, w: Array, /, *, xp: Any = None) -> Array:
     # In-place on fresh arrays: this is memory-bound, and skipping the temporaries makes it
     # 30-40 % faster (k = 2, 32768 x 200 float64). With k = 2, ``base`` is not read after
     # the update, so it can hold the result; the rounding is the same as without the trick.
-    out = base if k == 2 else xp.asarray(base, copy=True)
+    # With more parents the result starts as a second gather of the last parent (a copy
+    # that, unlike ``asarray(copy=True)``, NumPy 1.26 takes as well).
+    out = base if k == 2 else xp.take(X, parents[:, k - 1], axis=0)
     for j in range(k - 1):
         diff = xp.take(X, parents[:, j], axis=0)
         diff -= base
