@@ -4,7 +4,9 @@ Modules by concept: :mod:`~mixsynth.diagnose.inputs` (streamed row sources),
 :mod:`~mixsynth.diagnose.layout` (which columns, as numbers),
 :mod:`~mixsynth.diagnose.stream` (one pass: moments, counts, sample),
 :mod:`~mixsynth.diagnose.marginals` (per column), :mod:`~mixsynth.diagnose.structure`
-(covariance, correlation, contingency), :mod:`~mixsynth.diagnose.privacy` (DCR),
+(covariance, correlation, contingency), :mod:`~mixsynth.diagnose.groups` (η² of
+category → number pairs), :mod:`~mixsynth.diagnose.quality` (SDMetrics' quality score),
+:mod:`~mixsynth.diagnose.privacy` (DCR),
 :mod:`~mixsynth.diagnose.detection` (classifier AUC), :mod:`~mixsynth.diagnose.report`
 (the report and ``--fail-under`` checks), :mod:`~mixsynth.diagnose.plot` (``--plot``).
 """

@@ -9,12 +9,14 @@ from typing import Any
 import numpy as np
 
 from mixsynth.diagnose.detection import detection_auc
+from mixsynth.diagnose.groups import eta_pairs
 from mixsynth.diagnose.inputs import Input, from_data, open_path
 from mixsynth.diagnose.layout import Layout, numeric_block, plan_layout
 from mixsynth.diagnose.marginals import categorical_entries, element_metrics, numeric_entries
 from mixsynth.diagnose.meta import build_meta
 from mixsynth.diagnose.plot import plot_data
 from mixsynth.diagnose.privacy import dcr, distance_space
+from mixsynth.diagnose.quality import quality
 from mixsynth.diagnose.report import DiagnoseReport, summarise
 from mixsynth.diagnose.stream import Scan, sample_indices, scan
 from mixsynth.diagnose.structure import contingency, correlation, covariance
@@ -218,6 +220,8 @@ def _run(
     entries += categorical_entries(layout, rs, ss)
     corr, corr_pairs = correlation(layout, rs.moments, ss.moments)
     cont, cont_pairs = contingency(layout, rs.sample, ss.sample)
+    eta, eta_list = eta_pairs(layout, rs.groups, ss.groups)
+    score, score_meta = quality(layout, rs.sample, ss.sample, X["real"], X["synth"])
     space = dict(zip(X, distance_space(layout, rs.moments, rs.counts,
                                        [(X[k], s.sample) for k, (_, s) in sides.items()]),
                      strict=True))
@@ -225,7 +229,7 @@ def _run(
     privacy.update(detection_auc(space["real"], space["synth"], seed) if detection
                    else {"detection_auc": None})
     summary = summarise(
-        entries, covariance(rs.moments, ss.moments), corr, cont,
+        entries, covariance(rs.moments, ss.moments), corr, cont, eta, score,
         {k: privacy.get(k) for k in ("dcr_p5", "dcr_median", "exact_copy_fraction",
                                      "closer_to_train_fraction", "detection_auc")},
         _labels(entries, target, synth.provenance),
@@ -234,8 +238,9 @@ def _run(
     )
     meta = build_meta(layout, sides, sample=sample, seed=seed, detection=detection,
                       distinct_rows=equal[0].shape[0], engine=engine)
-    plot = plot_data(layout, rs.moments, ss.moments, X["real"], X["synth"], entries)
-    return DiagnoseReport(summary, entries, corr_pairs + cont_pairs, privacy, meta, plot)
+    meta["quality"] = score_meta
+    plot = plot_data(layout, rs.moments, ss.moments, X["real"], X["synth"], entries, eta_list)
+    return DiagnoseReport(summary, entries, corr_pairs + cont_pairs + eta_list, privacy, meta, plot)
 
 
 def _equal_rows(

@@ -15,7 +15,8 @@ __all__ = ["SAMPLED_METRICS", "build_meta"]
 
 #: Metrics computed on the seeded sample rather than on all rows.
 SAMPLED_METRICS = (
-    "ks", "wasserstein", "quantiles", "cramers_v", "distinct", "dcr", "detection_auc",
+    "ks", "wasserstein", "quantiles", "cramers_v", "distinct", "quality_score", "dcr",
+    "detection_auc",
 )
 
 _DEFINITIONS = {
@@ -36,6 +37,10 @@ _DEFINITIONS = {
     "label_agreement": "share of synthetic rows whose GenLabel label equals the dominant "
                        "parent's label (from generate's record)",
     "target_tv": "total variation distance of the class frequencies of the target column",
+    "eta_squared": "correlation ratio of a (categorical a, numeric b) pair: the share of b's "
+                   "variance explained by a's groups, SS_between / SS_total (all rows)",
+    "quality_score": "SDMetrics' single-table QualityReport score (mean of column_shapes and "
+                     "column_pair_trends) on the sampled rows; meta.quality says how",
     "tensor": "a tensor column's entry: medians over its elements (skewness_diff and "
               "mean_drift: the element that moved most)",
 }

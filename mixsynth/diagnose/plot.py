@@ -1,4 +1,4 @@
-"""``--plot``: variance ratios, correlation heatmaps and marginal overlays in one image.
+"""``--plot``: variance ratios, correlation heatmaps, marginal overlays and η² in one image.
 
 matplotlib is an optional extra (``pip install 'mixsynth[plot]'``), imported only here.
 Its absence is a :class:`~mixsynth.errors.BackendUnavailable` (exit 3), the code for "a
@@ -25,12 +25,14 @@ __all__ = ["check_plot", "plot_data", "write_plot"]
 _LABELLED = 25  # heatmaps with more dimensions get no tick labels
 _MARGINALS = 4
 _CORR_DIMS = 40
+_ETA_PAIRS = 12
 
 
 def plot_data(layout: Layout, real: Moments, synth: Moments, Xr: np.ndarray, Xs: np.ndarray,
-              entries: list[dict[str, Any]]) -> PlotData:
-    """What the figure needs beyond the report: the first 40 correlation dimensions and the
-    sampled values of the (up to 4) scalar numeric columns with the largest KS."""
+              entries: list[dict[str, Any]], eta: list[dict[str, Any]] | None = None) -> PlotData:
+    """What the figure needs beyond the report: the first 40 correlation dimensions, the
+    sampled values of the (up to 4) scalar numeric columns with the largest KS, and the
+    worst η² pairs."""
     labels = layout.labels()[:_CORR_DIMS]
     k = len(labels)
     cr, cs = real.corr(), synth.corr()
@@ -39,7 +41,7 @@ def plot_data(layout: Layout, real: Moments, synth: Moments, Xr: np.ndarray, Xs:
     marginals = [(c.name, Xr[:, c.start][~np.isnan(Xr[:, c.start])],
                   Xs[:, c.start][~np.isnan(Xs[:, c.start])]) for c in scalar[:_MARGINALS]]
     return PlotData(labels, None if cr is None else cr[:k, :k], None if cs is None else cs[:k, :k],
-                    marginals, layout.d)
+                    marginals, layout.d, list(eta or [])[:_ETA_PAIRS])
 
 
 def check_plot(path: str | Path) -> None:
@@ -93,6 +95,19 @@ def _bars(ax: Any, report: DiagnoseReport) -> None:
     )
 
 
+def _eta(ax: Any, pairs: list[dict[str, Any]]) -> None:
+    """Real and synthetic η² of the worst (categorical → numeric) pairs, side by side."""
+    y = np.arange(len(pairs))
+    ax.barh(y - 0.2, [p["real"] for p in pairs], height=0.4, label="real")
+    ax.barh(y + 0.2, [p["synth"] for p in pairs], height=0.4, label="synthetic")
+    ax.set_yticks(y, [f"{p['a']} → {p['b']}" for p in pairs], fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("η² (share of the number's variance explained by the category)")
+    ax.set_title("category → number association, worst pairs")
+    ax.legend(loc="lower right", fontsize=8)
+
+
 def _heatmap(fig: Any, ax: Any, corr: np.ndarray | None, labels: list[str], title: str) -> None:
     ax.set_title(title)
     if corr is None or corr.size == 0:
@@ -129,8 +144,9 @@ def write_plot(report: DiagnoseReport, path: str | Path) -> None:
 
     data = report.plot
     marginals = data.marginals if data else []
-    fig = Figure(figsize=(14, 13), layout="constrained")
-    grid = fig.add_gridspec(3, max(len(marginals), 2))
+    eta = data.eta if data else []
+    fig = Figure(figsize=(14, 17 if eta else 13), layout="constrained")
+    grid = fig.add_gridspec(4 if eta else 3, max(len(marginals), 2))
     _bars(fig.add_subplot(grid[0, :]), report)
     half = grid.ncols // 2
     labels = data.labels if data else []
@@ -141,6 +157,8 @@ def write_plot(report: DiagnoseReport, path: str | Path) -> None:
     ks = {e["name"]: e["ks"] for e in report.columns}
     for i, (name, real, synth) in enumerate(marginals):
         _marginal(fig.add_subplot(grid[2, i]), name, real, synth, ks.get(name))
+    if eta:
+        _eta(fig.add_subplot(grid[3, :]), eta)
     try:
         fig.savefig(path, dpi=90)
     except ValueError as exc:

@@ -33,6 +33,7 @@ CHECKS: dict[str, str] = {
     "corr_max_abs_diff": "max",
     "corr_mean_abs_diff": "max",
     "cramers_v_max_abs_diff": "max",
+    "eta_max_abs_diff": "max",
     "ks_mean": "max",
     "ks_max": "max",
     "wasserstein_mean": "max",
@@ -49,6 +50,9 @@ CHECKS: dict[str, str] = {
     "exact_copy_fraction": "max",
     "closer_to_train_fraction": "max",
     "detection_auc": "max",
+    "quality_score": "min",
+    "column_shapes": "min",
+    "column_pair_trends": "min",
 }
 
 
@@ -61,6 +65,7 @@ class PlotData:
     corr_synth: np.ndarray | None
     marginals: list[tuple[str, np.ndarray, np.ndarray]]
     dims: int = 0  # numeric dimensions in all; the heatmaps show the first len(labels)
+    eta: list[dict[str, Any]] = field(default_factory=list)  # worst η² pairs, as in ``pairs``
 
 
 def jsonable(value: Any) -> Any:
@@ -93,7 +98,7 @@ class DiagnoseReport:
     columns : list of dict
         One entry per compared column (``name``, ``kind``, ``group`` and its metrics).
     pairs : list of dict
-        Worst column pairs: correlation and Cramér's V differences.
+        Worst column pairs: correlation, Cramér's V and η² (categorical → numeric) differences.
     privacy : dict
         Distances to closest records (on the sampled rows).
     meta : dict

@@ -1,8 +1,8 @@
 """One pass over a side's record batches: moments, ranges, counts and a seeded sample.
 
 Everything that can be merged batch by batch (non-null counts, sums of ``z``, ``z³``,
-``z⁴`` and ``z·zᵀ``, min/max, out-of-range counts, null counts, category counts) is
-computed on all rows.
+``z⁴`` and ``z·zᵀ``, min/max, out-of-range counts, null counts, category counts, and
+per-category sums for η² in :mod:`~mixsynth.diagnose.groups`) is computed on all rows.
 The sums are of ``z = x − K`` with ``K`` the real side's first-batch mean, the
 "shifted data" form of the variance, which keeps the subtraction in
 ``Σz² − (Σz)²/n`` from cancelling when ``|mean| ≫ std``. The rows that distances need
@@ -23,6 +23,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from mixsynth.diagnose.groups import GroupSums
 from mixsynth.diagnose.inputs import Input
 from mixsynth.diagnose.layout import Layout, category_values, numeric_block
 
@@ -58,6 +59,7 @@ class Scan:
     counts: dict[str, Counter[str]]
     too_many: set[str]
     sample: pa.Table
+    groups: GroupSums | None = None  # per-category sums for η² (None: not collected)
 
     def merge(self, other: Scan) -> Scan:
         """The scan of this scan's rows followed by ``other``'s (same shift and bounds).
@@ -84,6 +86,8 @@ class Scan:
             counts,
             too_many,
             pa.concat_tables(samples),
+            None if self.groups is None or other.groups is None
+            else self.groups.merge(other.groups),
         )
 
 
@@ -172,6 +176,7 @@ def scan_batches(
     counts: dict[str, Counter[str]] = {c.name: Counter() for c in layout.categorical}
     too_many: set[str] = set()
     picked: list[pa.Table] = []
+    groups = GroupSums([c.name for c in layout.categorical], shift)
     offset = 0
     for batch in batches:
         b = batch.num_rows
@@ -179,6 +184,7 @@ def scan_batches(
             continue
         X = numeric_block(batch, layout)
         moments.update(X, bounds)
+        groups.update(batch, X)
         for col in layout.numeric:
             null = batch.column(col.name).null_count
             nulls[col.name] += null
@@ -198,4 +204,4 @@ def scan_batches(
         offset += b
     empty = pa.schema([schema.field(n) for n in names]).empty_table()
     sample = pa.concat_tables(picked) if picked else empty
-    return Scan(offset, moments, nulls, nonfinite, counts, too_many, sample)
+    return Scan(offset, moments, nulls, nonfinite, counts, too_many, sample, groups)
