@@ -187,6 +187,7 @@ def _codecs(path) -> set[str]:
     }
 
 
+@pytest.mark.slow
 def test_compression_and_row_group_size_do_not_change_the_rows(runner, tmp_path):
     src = ROOT / "tests" / "data" / "randhie.parquet"
     runs = [("zstd", 131_072), ("snappy", 4096), ("lz4", 10_000), ("none", 30_001)]
@@ -255,6 +256,7 @@ def test_row_groups_past_pyarrows_default_cap(tmp_path):
 
 
 @pytest.mark.parametrize("path", REAL_TABLES, ids=lambda p: Path(p).name)
+@pytest.mark.slow
 def test_output_schema_equals_input_schema(runner, tmp_path, path):
     out = tmp_path / "o.parquet"
     gen(runner, path, "-o", out, "-n", 50, "--seed", 1, "-q")
@@ -531,6 +533,7 @@ def test_explicit_non_preserving_epbeta_warns_on_generate(runner, src, tmp_path)
 # --- sources: .npy, directories, stdin ---------------------------------------------------
 
 
+@pytest.mark.slow
 def test_npy_digits_give_a_tensor_column(runner, tmp_path):
     out = tmp_path / "o.parquet"
     gen(runner, ROOT / "sample_data" / "digits.npy", "-o", out, "-n", 300, "--seed", 1, "-q")
@@ -605,6 +608,7 @@ def test_weights_help(runner):
     assert "Example: mixsynth weights" in " ".join(result.stdout.split())
 
 
+@pytest.mark.slow
 def test_python_m_mixsynth_help():
     result = subprocess.run(
         [sys.executable, "-m", "mixsynth", "--help"],

@@ -66,6 +66,7 @@ def _by(records: list[dict], name: str) -> list[dict]:
     return [r for r in records if r["trajectory"] == name]
 
 
+@pytest.mark.slow
 def test_replace_rounds_follow_c_to_the_r() -> None:
     # 2000 real rows -> 1500 training rows; every round has m = 4000 rows of d = 4 columns.
     rounds, m, d = 5, 4000, 4

@@ -78,6 +78,7 @@ def test_ndjson_lines_carry_the_contract(runner, src: Path) -> None:
     assert lines[0]["variance_ratio_median"] == pytest.approx(1.0)
 
 
+@pytest.mark.slow
 def test_utility_present_with_target(runner, src: Path) -> None:
     result = runner.invoke(
         app,

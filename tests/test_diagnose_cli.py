@@ -137,6 +137,7 @@ def test_input_errors_exit_1(runner, pair, tmp_path) -> None:
     assert "have no columns in common" in result.stderr
 
 
+@pytest.mark.slow
 def test_table_format_on_wide_and_narrow_terminals(runner, tmp_path, rng) -> None:
     wide = pa.table({f"feature_{i:03d}_with_a_long_name": rng.normal(size=50) for i in range(120)})
     pq.write_table(wide, tmp_path / "wide.parquet")
@@ -171,6 +172,7 @@ def test_table_names_the_upper_bounds(runner, pair) -> None:
     assert "before bounds adjustment" in result.stdout
 
 
+@pytest.mark.slow
 def test_plot_writes_a_png(runner, pair, tmp_path) -> None:
     pytest.importorskip("matplotlib")
     out = tmp_path / "diag.png"

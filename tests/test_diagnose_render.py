@@ -20,9 +20,13 @@ class _Tty(io.StringIO):
         return True
 
 
-@pytest.fixture
-def wide_report(rng: np.random.Generator):
-    """150 numeric columns, a categorical pair, a tensor column and a constant column."""
+@pytest.fixture(scope="module")
+def wide_report():
+    """150 numeric columns, a categorical pair, a tensor column and a constant column.
+
+    Module-scoped: diagnosing it takes seconds, and the renderers only read the report.
+    """
+    rng = np.random.default_rng(0)
     cols = {f"a_rather_long_feature_name_{i:03d}": rng.normal(size=80) for i in range(150)}
     cols["const"] = np.ones(80)
     cols["g"] = rng.choice(["p", "q"], 80)

@@ -78,6 +78,7 @@ def test_stdin_to_stdout_pipeline(tmp_path, tmp_parquet, table):
     assert set(out.column("g").to_pylist()) <= {"a", "b", "c"}
 
 
+@pytest.mark.slow
 def test_weights_json_is_one_line_on_stdout(tmp_path):
     result = sh("mixsynth weights uniform --json", tmp_path, text=True)
     assert result.returncode == 0, result.stderr

@@ -200,6 +200,7 @@ def test_null_mask_comes_from_the_dominant_parent():
         np.testing.assert_array_equal(out_null, src_null[dominant])
 
 
+@pytest.mark.slow
 def test_categories_come_from_parent_zero_with_probability_clip_lambda():
     n, m = 500, 60_000
     table = pa.table({"x": np.arange(n, dtype=float), "who": pa.array([f"r{i}" for i in range(n)]).dictionary_encode()})
@@ -260,6 +261,7 @@ def test_constant_column_stays_constant():
 
 
 @pytest.mark.parametrize("path", REAL_TABLES, ids=lambda p: p.rsplit("/", 1)[-1])
+@pytest.mark.slow
 def test_real_tables_keep_schema_and_variance(path):
     table = pq.read_table(path)
     out, synth = _gen(table, 40_000, seed=3, nan="skip")

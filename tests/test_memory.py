@@ -85,6 +85,7 @@ def test_forced_precisions():
         layout(table, _specs(table), "half")
 
 
+@pytest.mark.slow
 def test_mixing_happens_in_float32_and_output_keeps_the_schema():
     table = _digits_like()
     synth = Synthesizer(table, seed=1, notify=_quiet)
@@ -239,6 +240,7 @@ def test_provenance_records_backend_and_precision(tmp_parquet, runner, tmp_path)
     assert (record["backend"], record["precision"]) == ("numpy", "float32")
 
 
+@pytest.mark.slow
 def test_large_source_is_read_through_a_memory_map(tmp_path, spill_dir):
     from mixsynth import io
 

@@ -117,6 +117,7 @@ def test_bad_jobs_are_usage_errors():
     assert default_jobs() >= 1
 
 
+@pytest.mark.slow
 def test_cli_jobs_1_and_2_write_the_same_file(runner, tmp_parquet, tmp_path):
     src = tmp_parquet(_source())
     outs = []
