@@ -95,7 +95,14 @@ def test_every_case_is_pinned_and_no_pin_is_stale():
     assert sorted(_pinned()) == sorted(f"{t}/{o}" for t, o in _cases())
 
 
-@pytest.mark.parametrize(("table", "opts"), _cases(), ids=[f"{t}/{o}" for t, o in _cases()])
+def _params() -> list:
+    # The default options stay in the fast loop (pytest -m "not slow"); the others are slow.
+    return [
+        pytest.param(t, o, id=f"{t}/{o}", marks=() if o == "default" else pytest.mark.slow) for t, o in _cases()
+    ]
+
+
+@pytest.mark.parametrize(("table", "opts"), _params())
 def test_output_is_unchanged(table, opts, tmp_path):
     got = generated_hash(table, opts, tmp_path)
     assert got == _pinned()[f"{table}/{opts}"], (
