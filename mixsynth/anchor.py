@@ -131,11 +131,26 @@ class Anchor:
     maps: dict[int, ColumnMap]
     check: dict[int, tuple[float, float]]
 
-    def apply(self, Y: np.ndarray, X: np.ndarray, parents: np.ndarray, w: np.ndarray, u: np.ndarray) -> None:
+    def apply(
+        self,
+        Y: np.ndarray,
+        X: np.ndarray,
+        parents: np.ndarray,
+        w: np.ndarray,
+        u: np.ndarray,
+        strata: int | None = None,
+    ) -> None:
         """Map the mixed rows ``Y`` (shape (m, d)) in place; NaN (null) stays NaN.
 
         ``X``, ``parents``, ``w`` and ``u`` are the source and the rows' draws, for ties of
         two-valued columns (the chosen parent's value) and for randomised ranks.
+        ``strata``: when given, ``m`` is a multiple of it and each run of ``strata`` rows
+        (a logical block) is stratified: its ranks are replaced by one jittered position
+        per stratum ``[i/s, (i+1)/s)`` in rank order, so the block's marginal is the
+        source's up to one value in ``s``, instead of a sample of it. A round then adds
+        almost no sampling noise to means, variances and value shares (plain resampling
+        adds ``1/sqrt(n)`` of them), while the order of the rows, which carries the
+        dependence between columns, is the mixing's.
         """
         chosen: np.ndarray | None = None
         for j, m in self.maps.items():
@@ -148,10 +163,13 @@ class Anchor:
                 tie = y == mid
                 if tie.any():
                     if chosen is None:
-                        chosen = _chosen(parents, w, u)
+                        chosen = Draws(parents, w, u).chosen()
                     out[tie] = X[chosen[tie], j]
             else:
-                out = m.quantile(m.rank(y, u), u)
+                r = m.rank(y, u)
+                if strata:
+                    _stratify(r, null, u, strata)
+                out = m.quantile(r, u)
             Y[:, j] = np.where(null, np.nan, out)
 
     def record(self, names: dict[int, str]) -> dict[str, Any]:
@@ -166,12 +184,18 @@ class Anchor:
         return out
 
 
-def _chosen(parents: np.ndarray, w: np.ndarray, u: np.ndarray) -> np.ndarray:
-    # The same rule as Draws.chosen (taken columns): parent j with probability ∝ clip(w_j, 0).
-    p = np.clip(w, 0.0, None)
-    cum = np.cumsum(p, axis=1)
-    pick = np.minimum((u[:, None] * cum[:, -1:] >= cum).sum(axis=1), w.shape[1] - 1)
-    return np.take_along_axis(parents, pick[:, None], axis=1)[:, 0]
+def _stratify(r: np.ndarray, null: np.ndarray, u: np.ndarray, strata: int) -> None:
+    """Replace the ranks ``r`` of each run of ``strata`` rows by stratified positions, in place."""
+    # The jitter inside a stratum: the low-order digits of the row's uniform, nearly
+    # independent of its rank (u also spreads ranks inside atoms) and of other columns'.
+    jitter = (u * 4096.0) % 1.0
+    for lo in range(0, r.size, strata):
+        block = slice(lo, lo + strata)
+        live = np.flatnonzero(~null[block]) + lo
+        if live.size == 0:
+            continue
+        order = live[np.argsort(r[live], kind="stable")]
+        r[order] = (np.arange(live.size) + jitter[order]) / live.size
 
 
 def _subsample(n: int, most: int) -> np.ndarray:

@@ -315,6 +315,7 @@ def generate_dataset(
                 (s, min(s + partition_rows, m), f"{path}/part-{i:0{width}d}.parquet")
                 for i, s in enumerate(starts)
             ]
+            synth.total_rows = m  # the last logical block is stratified over its part
             shipped = client.scatter(synth, broadcast=True)
             futures = client.map(
                 _write_part,

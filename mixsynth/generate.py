@@ -121,6 +121,8 @@ class Synthesizer:
         self.nan = nan
         self.adjusted = np.zeros(self.enc.X.shape[1], dtype=np.int64)
         self.rows_written = 0
+        #: Rows of the whole output (the last logical block is stratified over its part).
+        self.total_rows: int | None = None
 
     def _init_run(self, *, weights: str | WeightLaw, seed: int | None, nan: str, ids: str,
                   notify: Callable[[str], None] | None, backend: str | Backend) -> None:
@@ -169,7 +171,9 @@ class Synthesizer:
         meta = provenance.output_metadata(self.source_schema.metadata, [f.name for f in fields], rows)
         return pa.schema(fields, metadata=meta)
 
-    def _mix(self, d: Draws) -> np.ndarray:
+    def _mix(self, d: Draws, strata: int | None = None) -> np.ndarray:
+        """Mixed, null-filled, corrected rows for ``d``; ``strata`` (whole logical blocks
+        only) stratifies the anchored columns per block (see :meth:`Anchor.apply`)."""
         Y = self._mixer(d.parents, d.w)
         # A null parent makes a NaN; the row then takes the dominant parent's value, so
         # the null mask is exactly the dominant parent's (docs/design.md section 3).
@@ -181,7 +185,7 @@ class Synthesizer:
         if self.repair is not None:
             stretch(Y, self.repair)
         if self.anchor is not None:
-            self.anchor.apply(Y, self.enc.X, d.parents, d.w, d.u)
+            self.anchor.apply(Y, self.enc.X, d.parents, d.w, d.u, strata)
         return Y
 
     def _fit_correction(self) -> None:
@@ -263,13 +267,31 @@ class Synthesizer:
         return (self.labeler.apply(table, Y, d) if self.labeler else table), adjusted
 
     def _mixed_rows(self, start: int, stop: int) -> tuple[Draws, np.ndarray, np.ndarray]:
-        d = draw(self.seed, start, stop, self.n, self.law, groups=self.groups)
-        Y = self._mix(d)
+        d, Y = self._whole_blocks(start, stop, lambda whole, strata: self._mix(whole, strata))
         adjusted = np.zeros(Y.shape[1], dtype=np.int64)
         if self.bounds.active("resample").any():
             adjusted += self._resample(Y, d, start, stop)
         adjusted += apply_bounds(Y, self.bounds)
         return d, Y, adjusted
+
+    def _whole_blocks(
+        self, start: int, stop: int, mix: Callable[[Draws, int | None], np.ndarray]
+    ) -> tuple[Draws, np.ndarray]:
+        """Draws and mixed rows ``start:stop``, mixed as the whole logical blocks around them
+        when anchoring stratifies per block (so a row never depends on the chunking)."""
+        if self.anchor is None:
+            d = draw(self.seed, start, stop, self.n, self.law, groups=self.groups)
+            return d, mix(d, None)
+        lo = start - start % LOGICAL_BLOCK
+        hi = -(-stop // LOGICAL_BLOCK) * LOGICAL_BLOCK
+        # The last block is stratified over the rows that are written, not all 8192: on a
+        # table of a few thousand rows, a stratified 8192 cut to n would be a mere sample.
+        hi = min(hi, self.total_rows) if self.total_rows else hi
+        whole = draw(self.seed, lo, hi, self.n, self.law, groups=self.groups)
+        Y = mix(whole, LOGICAL_BLOCK)
+        s = slice(start - lo, stop - lo)
+        d = Draws(whole.parents[s].copy(), whole.w[s].copy(), whole.u[s].copy())
+        return d, (Y[s].copy() if (s.start, s.stop) != (0, hi - lo) else Y)
 
     def chunks(
         self, rows: int, chunk_rows: int = DEFAULT_CHUNK_ROWS, jobs: int = 1
@@ -285,6 +307,7 @@ class Synthesizer:
         if chunk_rows < 1:
             msg = f"chunk_rows must be >= 1, got {chunk_rows}"
             raise UsageError(msg)
+        self.total_rows = rows
         for stop, table, adjusted in parallel.run_blocks(self.block, rows, chunk_rows, jobs):
             self.adjusted += adjusted
             self.rows_written = stop

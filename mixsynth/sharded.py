@@ -188,6 +188,7 @@ class ShardedSynthesizer(Synthesizer):
             self.repair, self.anchor = view.repair, view.anchor
         self.adjusted = np.zeros(self.enc.X.shape[1], dtype=np.int64)
         self.rows_written = 0
+        self.total_rows: int | None = None
 
     @property
     def n(self) -> int:
@@ -375,10 +376,16 @@ class ShardedSynthesizer(Synthesizer):
             bad = out_of_bounds(Y, self.bounds, cols)
         return counts, rows
 
-    def _block_with(
-        self, rows: _Rows, d: Draws, start: int, stop: int
-    ) -> tuple[pa.Table, np.ndarray, _Rows]:
-        Y = rows.view._mix(Draws(rows.local(d.parents), d.w, d.u))
+    def _block_with(self, rows: _Rows, start: int, stop: int) -> tuple[pa.Table, np.ndarray, _Rows]:
+        held = [rows]
+
+        def mix(whole: Draws, strata: int | None) -> np.ndarray:
+            # Anchoring mixes whole logical blocks: fetch the parents past the range too.
+            held[0] = self._extend(held[0], whole.parents)
+            return held[0].view._mix(Draws(held[0].local(whole.parents), whole.w, whole.u), strata)
+
+        d, Y = self._whole_blocks(start, stop, mix)
+        rows = held[0]
         adjusted = np.zeros(Y.shape[1], dtype=np.int64)
         if self.bounds.active("resample").any():
             counts, rows = self._resample_sharded(rows, Y, d, start, stop)
@@ -405,9 +412,7 @@ class ShardedSynthesizer(Synthesizer):
         rows = self._fetch(_distinct(d.parents, self.n))
         for lo in range(start, stop, chunk_rows):
             hi = min(lo + chunk_rows, stop)
-            s = slice(lo - start, hi - start)
-            chunk = Draws(d.parents[s].copy(), d.w[s].copy(), d.u[s].copy())
-            table, adjusted, rows = self._block_with(rows, chunk, lo, hi)
+            table, adjusted, rows = self._block_with(rows, lo, hi)
             yield table, adjusted, rows
 
 

@@ -354,12 +354,15 @@ def test_cli_engine_dask(client, cars_dir, tmp_path, runner):
             "7",
             "--bounds",
             "reflect",
+            "--repair",  # without anchoring, so that the bounds have values to move
+            "none",
         ],
     )
     assert result.exit_code == 0, result.output
     assert result.stdout == ""
     assert "bounds adjusted values:" in result.stderr
-    assert _rows(ds.dataset(out).to_table()) == _rows(_local(cars_dir, 2500, bounds="reflect"))
+    expected = _local(cars_dir, 2500, bounds="reflect", repair="none")
+    assert _rows(ds.dataset(out).to_table()) == _rows(expected)
 
 
 @pytest.mark.parametrize(
