@@ -1,8 +1,15 @@
-"""mixsynth benchmarks, one command: the I/O floor, peers, growth, cores and engines.
+"""mixsynth benchmarks, one command: the I/O floor, codecs, peers, growth, cores and engines.
 
-    python benchmarks/run.py            # full run (about 10 minutes on 2 cores)
-    python benchmarks/run.py --quick    # smaller sizes (about 2 minutes)
-    python benchmarks/run.py --results benchmarks/RESULTS.md
+    python benchmarks/run.py            # full run (about 15 minutes on 2 cores)
+    python benchmarks/run.py --quick    # smaller sizes (about 3 minutes)
+    python benchmarks/run.py --no-peers --results benchmarks/RESULTS.md
+    python benchmarks/run.py --sections floor,codecs   # only these sections
+
+The floor (section 1) is what no generator can avoid: reading the source and writing a
+table of exactly the output's rows and values, with the output's own codec and row-group
+size (``tasks.py floor``; the values come memory-mapped from an Arrow file made beforehand,
+so producing them costs nothing). Section 1 also compares ``--jobs 1`` with all cores and
+peak memory across ``-n``; section 2 the codecs of ``--compression``.
 
 Needs ``pip install -e '.[bench]'`` (SDV pins pandas<3, so use a separate virtual
 environment). Every measurement is a separate process started from here: wall time is
@@ -31,6 +38,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.dataset as ds
+import pyarrow.ipc
 import pyarrow.parquet as pq
 
 HERE = Path(__file__).resolve().parent
@@ -40,7 +48,8 @@ sys.path.insert(0, str(HERE))
 from tasks import NUMERIC  # noqa: E402
 
 FULL = {
-    "floor": [10**6, 10**7],
+    "floor": [10**6, 8 * 10**6],
+    "codecs_n": 4 * 10**6,
     "growth_n": [10**5, 10**6, 10**7],
     "growth_input": [10**5, 10**6, 10**7],
     "input": 10**6,
@@ -49,6 +58,7 @@ FULL = {
 }
 QUICK = {
     "floor": [10**5, 10**6],
+    "codecs_n": 10**5,
     "growth_n": [10**4, 10**5, 10**6],
     "growth_input": [10**4, 10**5, 10**6],
     "input": 10**5,
@@ -175,42 +185,73 @@ def quality(real: pa.Table, out: Path) -> dict[str, float]:
     return summary
 
 
-def section_floor(work: Path, inputs: dict[int, Path], sizes: dict) -> str:
-    src = inputs[sizes["input"]]
+#: What ``mixsynth generate`` writes by default (``--compression``, ``--row-group-size``).
+CODEC, ROW_GROUP = "zstd", 16 * 8192
+
+
+def arrow_values(parquet: Path, arrow: Path) -> None:
+    """The rows of ``parquet`` as an uncompressed Arrow IPC file (the floor maps it)."""
+    table = pq.read_table(parquet)
+    table = table.replace_schema_metadata(None)
+    with pa.OSFile(str(arrow), "wb") as sink, pyarrow.ipc.new_file(sink, table.schema) as writer:
+        writer.write_table(table)
+
+
+def floor_run(src: Path, out: Path, work: Path, m: int, codec: str = CODEC, group: int = ROW_GROUP) -> Run:
+    """Time the floor for the rows that mixsynth wrote to ``out``."""
+    values = work / "values.arrow"
+    arrow_values(out, values)
+    run = best(task("floor", src, work / "floor.parquet", m) + [str(values), codec, str(group)], "floor")
+    same = pq.read_table(work / "floor.parquet").equals(pq.read_table(out).replace_schema_metadata(None))
+    values.unlink()
+    if not same:
+        print(f"FAILED: the floor's table differs from mixsynth's ({m} rows)", file=sys.stderr)
+    return run
+
+
+def section_floor(work: Path, sizes: dict) -> str:
+    src, cores = BASE, default_cores()
     start_mix = min(measure([sys.executable, "-m", "mixsynth", "--help"]).wall for _ in range(3))
     start_floor = min(
         measure([sys.executable, "-c", "import numpy, pyarrow.parquet"]).wall for _ in range(3)
     )
-    rows = []
+    rows, mine = [], {}
+    n = pq.read_metadata(src).num_rows
     for m in sizes["floor"]:
-        floor = best(task("floor", src, work / "floor.parquet", m), "floor")
-        mine = best(
-            mixsynth(src, "-n", m, "-o", work / "mix.parquet", "--seed", 0, "-q"), "mixsynth"
-        )
-        ratio = mine.wall / floor.wall
-        work_ratio = (mine.wall - start_mix) / (floor.wall - start_floor)
+        out = work / "mix.parquet"
+        mine[m] = best(mixsynth(src, "-n", m, "-o", out, "--seed", 0, "-q"), "mixsynth")
+        floor = floor_run(src, out, work, m)
+        ratio = mine[m].wall / floor.wall
+        work_ratio = (mine[m].wall - start_mix) / (floor.wall - start_floor)
         rows.append(
             [
-                fmt_rows(sizes["input"]),
+                fmt_rows(n),
                 fmt_rows(m),
                 f"{floor.wall:.2f} s",
                 f"{floor.rss_mb:.0f} MB",
-                f"{mine.wall:.2f} s",
-                f"{mine.rss_mb:.0f} MB",
-                f"{ratio:.2f}×",
+                f"{mine[m].wall:.2f} s",
+                f"{mine[m].rss_mb:.0f} MB",
+                f"**{ratio:.2f}×**",
                 f"{work_ratio:.2f}×",
-                "yes" if ratio <= 2 else "**no**",
             ]
         )
+    big, small = max(sizes["floor"]), min(sizes["floor"])
+    one = best(mixsynth(src, "-n", big, "-o", work / "mix.parquet", "--seed", 0, "-q", "--jobs", 1), "jobs 1")
+    speedup = one.wall / mine[big].wall
+    flat = mine[big].rss_mb / mine[small].rss_mb
     return (
-        "## 1. I/O floor\n\nFloor: pyarrow reads the source and writes the same number of rows "
-        "(source rows cycled, not mixed), zstd, 131,072-row row groups, as `mixsynth generate` "
-        "writes them. Wall times include interpreter start and imports: "
+        "## 1. I/O floor, cores, memory\n\n"
+        f"Source `tests/data/randhie.parquet` ({fmt_rows(n)} rows, 10 columns), default options "
+        f"({CODEC}, {ROW_GROUP:,}-row row groups, all {cores} cores). Floor: read the source, and "
+        "write a table of exactly the output's rows and values with the output's codec and "
+        "row-group size (the values memory-mapped from an Arrow file made beforehand, so "
+        "making them costs nothing; the floor's file holds the same table as mixsynth's). Wall "
+        "times include interpreter start and imports: "
         f"`python -m mixsynth --help` takes {start_mix:.2f} s, `import numpy, pyarrow.parquet` "
         f'{start_floor:.2f} s (best of 3); "after start-up" subtracts these.\n\n'
         + table(
             [
-                "input rows",
+                "source rows",
                 "output rows",
                 "floor time",
                 "floor peak RSS",
@@ -218,10 +259,41 @@ def section_floor(work: Path, inputs: dict[int, Path], sizes: dict) -> str:
                 "mixsynth peak RSS",
                 "mixsynth / floor",
                 "after start-up",
-                "≤ 2× floor",
             ],
             rows,
         )
+        + f"\n\n{fmt_rows(big)} rows: `--jobs 1` {one.wall:.2f} s, all {cores} cores "
+        f"{mine[big].wall:.2f} s: **{speedup:.2f}× faster** with {cores} cores. Peak RSS at "
+        f"{fmt_rows(big)} rows / at {fmt_rows(small)} rows: **{flat:.2f}×** (flat in `-n`)."
+    )
+
+
+def section_codecs(work: Path, sizes: dict) -> str:
+    src, m = BASE, sizes["codecs_n"]
+    rows = []
+    for codec in ("zstd", "snappy", "lz4", "none"):
+        out = work / f"codec_{codec}.parquet"
+        mine = best(mixsynth(src, "-n", m, "-o", out, "--seed", 0, "-q", "--compression", codec), codec)
+        floor = floor_run(src, out, work, m, codec)
+        rows.append(
+            [
+                f"`--compression {codec}`",
+                f"{mine.wall:.2f} s",
+                f"{floor.wall:.2f} s",
+                f"{mine.wall / floor.wall:.2f}×",
+                f"{out.stat().st_size / 2**20:.1f} MiB",
+                f"{out.stat().st_size / m:.2f}",
+            ]
+        )
+    same = all(
+        pq.read_table(work / f"codec_{c}.parquet").equals(pq.read_table(work / "codec_zstd.parquet"))
+        for c in ("snappy", "lz4", "none")
+    )
+    return (
+        f"## 2. Codecs\n\n`tests/data/randhie.parquet` to {fmt_rows(m)} rows, "
+        f"{ROW_GROUP:,}-row row groups; each codec's floor writes with that codec. The rows are "
+        f"the same for every codec: {'yes' if same else '**no**'}.\n\n"
+        + table(["codec", "mixsynth time", "floor time", "mixsynth / floor", "file size", "bytes per row"], rows)
     )
 
 
@@ -287,7 +359,7 @@ def section_peers(work: Path, sizes: dict) -> str:
             ]
         )
     text = (
-        f"## 2. Peers\n\nSame Parquet input for all: `tests/data/randhie.parquet`"
+        f"## 3. Peers\n\nSame Parquet input for all: `tests/data/randhie.parquet`"
         f"{' (first ' + fmt_rows(n) + ' rows)' if sizes['peers_rows'] else ''}, "
         f"{fmt_rows(n)} rows in, "
         f"{fmt_rows(n)} synthetic rows out. Quality from `mixsynth.diagnose.diagnose(real, synth, "
@@ -343,11 +415,15 @@ def section_growth(work: Path, inputs: dict[int, Path], sizes: dict) -> str:
             ]
         )
     return (
-        "## 3. Growth\n\nFirst rows: fixed input, more output rows (peak RSS should stay flat in "
+        "## 4. Growth\n\nFirst rows: fixed input, more output rows (peak RSS should stay flat in "
         "`-n`: output is written block by block). Last rows: more input rows, fixed output (the "
         "encoded source is held in memory, so RSS grows with the input).\n\n"
         + table(["input rows", "output rows", "time", "peak RSS", "throughput"], rows)
     )
+
+
+def default_cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def _same_rows(a: pa.Table, b: pa.Table) -> bool:
@@ -405,7 +481,7 @@ def section_cores(work: Path, inputs: dict[int, Path], sizes: dict) -> str:
         ds.dataset(work / "dask_out0").to_table(), pq.read_table(work / "dir_local.parquet")
     )
     return (
-        f"## 4. Cores and engines\n\n{fmt_rows(sizes['input'])} input rows, "
+        f"## 5. Cores and engines\n\n{fmt_rows(sizes['input'])} input rows, "
         f"{fmt_rows(m)} output rows. `--jobs 2` vs `--jobs 1`: speed-up {speedup:.2f}× "
         "(time with 1 job / time with 2). Dask engine output identical to the local "
         f"engine's for the same seed: {'yes' if same else '**no**'}.\n\n"
@@ -413,6 +489,7 @@ def section_cores(work: Path, inputs: dict[int, Path], sizes: dict) -> str:
     )
 
 
+SECTIONS = ("floor", "codecs", "peers", "growth", "cores", "gpu")
 BEGIN, END = "<!-- benchmarks/run.py: begin -->", "<!-- benchmarks/run.py: end -->"
 
 
@@ -431,12 +508,24 @@ def write_results(path: Path, report: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes")
+    parser.add_argument("--no-peers", action="store_true", help="skip the peers (SDV, SMOTE, scikit-bio)")
+    parser.add_argument(
+        "--sections",
+        default=",".join(SECTIONS),
+        help=f"comma-separated subset of {', '.join(SECTIONS)} (default: all)",
+    )
     parser.add_argument(
         "--results",
         type=Path,
         help="also write the report (with the machine) to this Markdown file",
     )
     args = parser.parse_args()
+    wanted = [s.strip() for s in args.sections.split(",") if s.strip()]
+    if args.no_peers:
+        wanted = [s for s in wanted if s != "peers"]
+    unknown = set(wanted) - set(SECTIONS)
+    if unknown:
+        parser.error(f"unknown sections {sorted(unknown)}; expected some of {', '.join(SECTIONS)}")
     sizes = QUICK if args.quick else FULL
     global REPEAT
     REPEAT = 1 if args.quick else 3
@@ -444,19 +533,26 @@ def main() -> None:
     load0 = f"{os.getloadavg()[0]:.2f}"
     work = Path(tempfile.mkdtemp(prefix="mixsynth-bench-"))
     try:
-        inputs = build_inputs(work, [sizes["input"], *sizes["growth_input"]])
-        sections = [
-            section_floor(work, inputs, sizes),
-            section_peers(work, sizes),
-            section_growth(work, inputs, sizes),
-            section_cores(work, inputs, sizes),
-            "## 5. GPU\n\nNo GPU was lent to this run: the CuPy backend (`--backend cupy`) is not "
-            "measured here.",
-        ]
+        needs_inputs = {"growth", "cores"} & set(wanted)
+        inputs = build_inputs(work, [sizes["input"], *sizes["growth_input"]]) if needs_inputs else {}
+        runners = {
+            "floor": lambda: section_floor(work, sizes),
+            "codecs": lambda: section_codecs(work, sizes),
+            "peers": lambda: section_peers(work, sizes),
+            "growth": lambda: section_growth(work, inputs, sizes),
+            "cores": lambda: section_cores(work, inputs, sizes),
+            "gpu": lambda: (
+                "## GPU\n\nThe CuPy backend (`--backend cupy`) is measured on a CUDA machine by "
+                "`python benchmarks/gpu.py` (results in `benchmarks/RESULTS_gpu.md`)."
+            ),
+        }
+        sections = [runners[name]() for name in SECTIONS if name in wanted]
     finally:
         shutil.rmtree(work, ignore_errors=True)
     minutes = (time.perf_counter() - t0) / 60
     command = "python benchmarks/run.py" + (" --quick" if args.quick else "")
+    if wanted != list(SECTIONS):
+        command += " --sections " + ",".join(wanted)
     load = (
         f"load average {load0} at the start, {os.getloadavg()[0]:.2f} at the end "
         "(the machine is shared)"
