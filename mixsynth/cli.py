@@ -289,7 +289,7 @@ def weights_command(
 def collapse_study(
     real: Annotated[str, typer.Argument(help="Real table: Parquet file or directory, .npy, or - for stdin (Parquet or Arrow IPC; stdin is buffered whole in memory because Parquet's footer comes last).")],
     rounds: Annotated[int, typer.Option("--rounds", "-k", help="Rounds of re-synthesis after round 0 (the real training rows).")],
-    weights: Annotated[list[str] | None, typer.Option("--weights", "-w", help=f"Weight law, repeatable (default: epbeta, beta:1,1, midpoint): {SPEC_HELP}.")] = None,
+    weights: Annotated[list[str] | None, typer.Option("--weights", "-w", help=f"Weight law, repeatable (default: epbeta, beta:1,1, midpoint, bootstrap): {SPEC_HELP}.")] = None,
     baseline: Annotated[bool, typer.Option(help="Also run the model-based baseline gmm (a GaussianMixture refitted each round).")] = True,
     mode: Annotated[str, typer.Option(help="replace: round r+1 from round r; accumulate: from the real rows plus every earlier round.")] = "replace",
     rows: Annotated[str | None, typer.Option("--rows", "-n", help="Rows per synthetic round (e.g. 5000, 1e4); default: as many as the real training rows.")] = None,

@@ -7,6 +7,7 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 from threadpoolctl import threadpool_limits
 
@@ -17,7 +18,7 @@ from mixsynth.collapse.utility import Evaluator
 from mixsynth.diagnose import diagnose
 from mixsynth.errors import MixsynthWarning
 
-__all__ = ["EXTRA", "Measures", "forward_warnings"]
+__all__ = ["EXTRA", "Measures", "forward_warnings", "kurtosis_change"]
 
 #: diagnose numbers recorded beside the contract's.
 EXTRA = (
@@ -28,6 +29,23 @@ EXTRA = (
     "null_rate_max_diff",
     "skewness_max_abs_diff",
 )
+
+
+def kurtosis_change(columns: list[dict[str, Any]]) -> dict[str, float | None]:
+    """Synthetic minus real **excess** kurtosis per numeric column of a diagnose report
+    (all rows; a tensor column's medians), None where either is undefined.
+
+    A variance-keeping two-parent law raises it every round (the raw kurtosis becomes
+    ``κ + E[u²](2κ + 6)`` with ``u = λ(1 − λ)``); the bootstrap control keeps it on average.
+    """
+    out: dict[str, float | None] = {}
+    for e in columns:
+        if e["group"] != "numeric":
+            continue
+        real, synth = e.get("kurtosis_real"), e.get("kurtosis_synth")
+        ok = real is not None and synth is not None and np.isfinite(real) and np.isfinite(synth)
+        out[e["name"]] = float(synth - real) if ok else None
+    return out
 
 
 def forward_warnings(
@@ -72,8 +90,9 @@ class Measures:
         self._real: dict[str, Any] | None = None
 
     def numbers(self, table: pa.Table) -> dict[str, Any]:
-        """diagnose's summary (the contract's keys and :data:`EXTRA`), the shape ratios and
-        the within-class variance ratio of ``table`` against the training rows."""
+        """diagnose's summary (the contract's keys and :data:`EXTRA`), the shape ratios, the
+        change of excess kurtosis per column (``kurtosis_change``) and its median absolute
+        value, and the within-class variance ratio of ``table`` against the training rows."""
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", MixsynthWarning)
             report = diagnose(
@@ -91,6 +110,9 @@ class Measures:
         shape = self.shape.ratios(table)
         for k in SHAPE_METRICS:
             numbers[k] = summary[k] if summary.get(k) is not None else shape[k]
+        numbers["kurtosis_change"] = kurtosis_change(report.columns)
+        changes = [abs(v) for v in numbers["kurtosis_change"].values() if v is not None]
+        numbers["kurtosis_change_median_abs"] = float(np.median(changes)) if changes else None
         return numbers | {k: summary.get(k) for k in EXTRA}
 
     def predicted_total(self, factor: float | None, label_mode: str | None) -> float | None:

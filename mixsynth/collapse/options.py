@@ -22,8 +22,9 @@ __all__ = [
     "parse_stop",
 ]
 
-#: The laws a study compares by default (the GMM baseline runs beside them).
-DEFAULT_WEIGHTS = ("epbeta", "beta:1,1", "midpoint")
+#: The laws a study compares by default (the GMM baseline runs beside them); ``bootstrap``
+#: (plain row resampling) is the control: the finite-sample drift every law has anyway.
+DEFAULT_WEIGHTS = ("epbeta", "beta:1,1", "midpoint", "bootstrap")
 #: Rows per side for diagnose's sorting/neighbour metrics (KS, DCR) in each round.
 DEFAULT_SAMPLE = 5000
 #: Per-round numbers of a record (besides ``utility``), in the order tables show them.
@@ -35,6 +36,7 @@ METRICS = (
     "corr_max_abs_diff",
     "ks_mean",
     "kurtosis_ratio_median",
+    "kurtosis_change_median_abs",
     "distinct_ratio_median",
     "out_of_range_fraction",
     "exact_copy_fraction",

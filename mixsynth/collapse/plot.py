@@ -26,6 +26,7 @@ _COLOURS = {
     "beta": "#ff9f1c",
     "uniform": "#ff9f1c",
     "midpoint": "#d73027",
+    "bootstrap": "#636363",
     "gmm": "#7b3294",
     "dirichlet": "#4575b4",
     "epdirichlet": "#74add1",
