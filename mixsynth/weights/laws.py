@@ -37,9 +37,23 @@ def format_number(x: float) -> str:
 class WeightLaw(Protocol):
     """What the generator needs from a weight law."""
 
-    k: int
-    #: True for laws meant to keep variance (EpBeta, EpDirichlet): a factor != 1 is flagged.
-    aims_to_preserve: bool
+    # Read-only members, so frozen dataclasses (whose fields cannot be set) are laws too.
+    @property
+    def k(self) -> int:
+        """Parents per synthetic row."""
+
+    @property
+    def aims_to_preserve(self) -> bool:
+        """True for laws meant to keep variance (EpBeta, EpDirichlet): a factor != 1 is flagged."""
+
+    def support(self) -> tuple[float, float]:
+        """Smallest and largest value one weight can take."""
+
+    def mean(self) -> float:
+        """Mean of the first weight."""
+
+    def var(self) -> float:
+        """Variance of the first weight."""
 
     def sample(self, rng: np.random.Generator, m: int) -> np.ndarray:
         """Draw weights of shape (m, k) whose rows sum to 1."""

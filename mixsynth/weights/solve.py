@@ -8,6 +8,9 @@ mean of λ away from the ends of the support.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import overload
+
 import numpy as np
 
 from mixsynth.errors import SolverError
@@ -18,7 +21,7 @@ __all__ = ["feasible_alpha_range", "solve_alpha", "solve_beta", "symmetric"]
 _GRID = np.geomspace(1e-4, 1e4, 161)
 
 
-def _smallest_root(f) -> float | None:
+def _smallest_root(f: Callable[[float], float]) -> float | None:
     from scipy.optimize import brentq  # loaded on first use: keeps start-up fast
 
     values = np.array([f(x) for x in _GRID])
@@ -61,6 +64,10 @@ def _check_eps(eps0: float, eps1: float) -> None:
         raise SolverError(msg)
 
 
+@overload
+def solve_beta(alpha: float, eps0: float, eps1: float) -> EpBeta: ...
+@overload
+def solve_beta(alpha: float, eps0: float, eps1: float, *, _raise: bool) -> EpBeta | None: ...
 def solve_beta(alpha: float, eps0: float, eps1: float, *, _raise: bool = True) -> EpBeta | None:
     """Find ``beta`` so that ``EpBeta(alpha, beta, eps0, eps1)`` has variance factor 1.
 
