@@ -43,8 +43,10 @@ def kurtosis_change(columns: list[dict[str, Any]]) -> dict[str, float | None]:
         if e["group"] != "numeric":
             continue
         real, synth = e.get("kurtosis_real"), e.get("kurtosis_synth")
-        ok = real is not None and synth is not None and np.isfinite(real) and np.isfinite(synth)
-        out[e["name"]] = float(synth - real) if ok else None
+        if real is None or synth is None or not (np.isfinite(real) and np.isfinite(synth)):
+            out[e["name"]] = None
+        else:
+            out[e["name"]] = float(synth - real)
     return out
 
 
@@ -110,8 +112,9 @@ class Measures:
         shape = self.shape.ratios(table)
         for k in SHAPE_METRICS:
             numbers[k] = summary[k] if summary.get(k) is not None else shape[k]
-        numbers["kurtosis_change"] = kurtosis_change(report.columns)
-        changes = [abs(v) for v in numbers["kurtosis_change"].values() if v is not None]
+        change = kurtosis_change(report.columns)
+        numbers["kurtosis_change"] = change
+        changes = [abs(v) for v in change.values() if v is not None]
         numbers["kurtosis_change_median_abs"] = float(np.median(changes)) if changes else None
         return numbers | {k: summary.get(k) for k in EXTRA}
 

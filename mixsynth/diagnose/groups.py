@@ -143,7 +143,7 @@ def eta_squared(n: np.ndarray, s: np.ndarray, q: np.ndarray) -> np.ndarray:
 
 
 def eta_pairs(
-    layout: Layout, real: GroupSums, synth: GroupSums
+    layout: Layout, real: GroupSums | None, synth: GroupSums | None
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """η² of every (categorical, numeric dimension) pair, real vs synthetic.
 
@@ -155,18 +155,21 @@ def eta_pairs(
         The worst pairs (kind ``eta_squared``; ``a`` the categorical, ``b`` the numeric).
     """
     labels = layout.labels()
-    found = []
-    for cat in layout.categorical:
-        er, es = real.eta_squared(cat.name), synth.eta_squared(cat.name)
+    found: list[dict[str, Any]] = []
+    diffs: list[float] = []
+    sides = [] if real is None or synth is None else [
+        (c.name, real.eta_squared(c.name), synth.eta_squared(c.name)) for c in layout.categorical
+    ]
+    for name, er, es in sides:
         if er is None or es is None:
             continue
         for j in np.flatnonzero(np.isfinite(er) & np.isfinite(es)):
-            found.append({"kind": "eta_squared", "a": cat.name, "b": labels[j],
-                          "real": float(er[j]), "synth": float(es[j]),
-                          "abs_diff": float(abs(es[j] - er[j]))})
+            diffs.append(float(abs(es[j] - er[j])))
+            found.append({"kind": "eta_squared", "a": name, "b": labels[j],
+                          "real": float(er[j]), "synth": float(es[j]), "abs_diff": diffs[-1]})
     summary: dict[str, Any] = {"eta_max_abs_diff": None, "eta_mean_abs_diff": None,
                                "eta_pairs": len(found)}
-    if found:
-        diffs = [p["abs_diff"] for p in found]
+    if diffs:
         summary.update(eta_max_abs_diff=max(diffs), eta_mean_abs_diff=float(np.mean(diffs)))
-    return summary, sorted(found, key=lambda p: -p["abs_diff"])[:_LISTED]
+    worst = np.argsort(-np.asarray(diffs), kind="stable")[:_LISTED]
+    return summary, [found[i] for i in worst]
