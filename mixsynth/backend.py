@@ -19,7 +19,7 @@ import numpy as np
 
 from mixsynth.console import first_line
 from mixsynth.errors import BackendUnavailable, UsageError
-from mixsynth.mix import mix
+from mixsynth.mix import mix, mix_scaled
 
 __all__ = ["BACKENDS", "NUMPY", "Backend", "Mixer", "resolve"]
 
@@ -94,6 +94,8 @@ _HOST_NAMESPACES = ("numpy", "array_api_compat.numpy")
 #: NumPy (1.26 and 2) has every function the kernel calls, and the compat wrapper costs
 #: 0.2-0.3 s of start-up (it touches every NumPy submodule, f2py included) on every run.
 NUMPY = Backend(np, "numpy", to_host=np.asarray)
+#: Bytes of ``|X|`` looked at a time when finding each column's largest value.
+_SLICE_BYTES = 64 * 2**20
 
 
 def _import_cupy() -> Any:
@@ -195,14 +197,41 @@ class Mixer:
     ``X`` moves to the device once, on first use (and is safe to share between threads);
     each call moves one block's parents and weights there and brings the mixed rows back.
     Weights are cast to ``X``'s dtype on the host, so mixing happens in the encoded
-    precision on every backend.
+    precision on every backend. Columns whose values come near the dtype's largest float
+    are mixed without overflow (:func:`~mixsynth.mix.mix_scaled`): finite in, finite out.
     """
 
     def __init__(self, backend: Backend, X: np.ndarray) -> None:
         self.backend = backend
         self.X = X
         self._device_X: Array | None = None
+        self._magnitude: np.ndarray | None = None
         self._lock = threading.Lock()
+
+    def _largest(self) -> np.ndarray:
+        """Largest ``|value|`` of each column of ``X`` (nulls ignored), computed once."""
+        with self._lock:
+            if self._magnitude is None:
+                top = np.zeros(self.X.shape[1], dtype=self.X.dtype)
+                step = max(1, _SLICE_BYTES // max(1, self.X.shape[1] * self.X.itemsize))
+                for lo in range(0, self.X.shape[0], step):
+                    # fmax ignores NaN (nulls); in row slices so |X| is never held whole.
+                    np.fmax(top, np.fmax.reduce(np.abs(self.X[lo : lo + step]), axis=0), out=top)
+                self._magnitude = top
+            return self._magnitude
+
+    def _overflow_scale(self, w: np.ndarray) -> np.ndarray | None:
+        """Per-column powers of two under which no step of the mix overflows, or None when
+        no column can (the usual case: then nothing changes)."""
+        if self.X.shape[1] == 0:
+            return None
+        # Each step of mix() is bounded by |X| * (1 + 2 * sum_j |w_j|), j < k - 1.
+        spread = 1.0 + 2.0 * float(np.abs(w[:, :-1]).sum(axis=1).max(initial=0.0))
+        risky = self._largest() >= float(np.finfo(self.X.dtype).max) / spread
+        if not risky.any():
+            return None
+        steps = np.where(risky, np.ceil(np.log2(spread)) + 1, 0).astype(np.int64)
+        return np.ldexp(np.ones(len(steps), dtype=self.X.dtype), -steps)
 
     def _on_device(self) -> Array:
         if self.backend.on_host:
@@ -226,11 +255,17 @@ class Mixer:
         """Mixed rows for ``parents`` (int, (m, k)) and weights ``w`` ((m, k)): host (m, d)."""
         b = self.backend
         w = w.astype(self.X.dtype, copy=False)
+        scale = self._overflow_scale(w)
         if b.on_host:
-            return mix(self.X, parents, w, xp=b.xp)
+            if scale is None:
+                return mix(self.X, parents, w, xp=b.xp)
+            return mix_scaled(self.X, parents, w, scale, xp=b.xp)
         X = self._on_device()
         with b.stream():
-            out = mix(X, b.to_device(parents), b.to_device(w), xp=b.xp)
+            if scale is None:
+                out = mix(X, b.to_device(parents), b.to_device(w), xp=b.xp)
+            else:
+                out = mix_scaled(X, b.to_device(parents), b.to_device(w), b.to_device(scale), xp=b.xp)
             return b.to_host(out)
 
     def release(self) -> None:

@@ -246,6 +246,16 @@ def _int_array(values: np.ndarray, t: pa.DataType, mask: np.ndarray) -> pa.Array
     return pa.array(ints, type=t, mask=mask)
 
 
+def _within_float(values: np.ndarray, t: pa.DataType) -> np.ndarray:
+    """``values`` clipped to the finite range of float type ``t``: a float16 (or float32)
+    column is mixed in a wider dtype, where a mix of values near its largest float can
+    pass it, and the cast would turn that into ±inf (finite in, finite out)."""
+    high = np.finfo(t.to_pandas_dtype()).max
+    if values.dtype.itemsize <= np.dtype(t.to_pandas_dtype()).itemsize:
+        return values
+    return np.clip(values, -high, high)
+
+
 def _decode_feature(feat: Feature, Y: np.ndarray) -> pa.Array:
     t = feat.spec.field.type
     s = storage_type(t)
@@ -256,7 +266,7 @@ def _decode_feature(feat: Feature, Y: np.ndarray) -> pa.Array:
         if pa.types.is_integer(s.value_type):
             child = _int_array(flat, s.value_type, child_mask)
         else:
-            child = pa.array(flat, mask=child_mask).cast(s.value_type)
+            child = pa.array(_within_float(flat, s.value_type), mask=child_mask).cast(s.value_type)
         # A null list was encoded as a row of NaN; a row of NaN decodes to a null list.
         row_null = child_mask.reshape(block.shape).all(axis=1)
         mask = pa.array(row_null) if row_null.any() else None
@@ -266,7 +276,7 @@ def _decode_feature(feat: Feature, Y: np.ndarray) -> pa.Array:
     values = block[:, 0]
     mask = np.isnan(values)
     if feat.spec.kind is Kind.FLOAT:
-        return pa.array(values, mask=mask).cast(t)
+        return pa.array(_within_float(values, t), mask=mask).cast(t)
     if feat.spec.kind is Kind.INTEGER:
         return _int_array(values, t, mask)
     ticks = np.rint(np.nan_to_num(values)).astype(np.int64) + feat.origin

@@ -647,3 +647,56 @@ def test_failure_mid_write_to_stdout_leaves_no_valid_footer(runner, src, monkeyp
     assert not result.stdout_bytes.endswith(b"PAR1")
     with pytest.raises(pa.ArrowInvalid):
         pq.read_table(pa.BufferReader(result.stdout_bytes))
+
+
+# --- finite in, finite out ------------------------------------------------------------------
+
+F64, F32, F16 = (float(np.finfo(t).max) for t in (np.float64, np.float32, np.float16))
+
+
+def _near_limit(rng, high: float, arrow_type: pa.DataType, n: int = 200) -> pa.Table:
+    # Opposite signs near the limit: X[p_j] - X[p_last] overflows; weights above 1 extrapolate past it.
+    values = rng.choice([-0.99, 0.99, 0.6, -0.1], size=n) * high
+    return pa.table({"v": pa.array(values).cast(arrow_type), "y": rng.normal(size=n)})
+
+
+@pytest.mark.parametrize(
+    ("high", "arrow_type", "options"),
+    [
+        (F64, pa.float64(), ["--bounds", "none", "--repair", "none"]),
+        (F64, pa.float64(), ["--bounds", "clip", "--repair", "none"]),
+        (F64, pa.float64(), ["--bounds", "resample", "--repair", "none"]),
+        (F64, pa.float64(), ["--weights", "dirichlet:k=3,alpha=1", "--bounds", "none", "--repair", "none"]),
+        (F32, pa.float32(), ["--bounds", "none", "--repair", "none"]),
+        (F32, pa.float32(), []),
+        (F16, pa.float16(), ["--bounds", "none", "--repair", "none"]),
+        (F16, pa.float16(), ["--bounds", "none"]),
+        (F16, pa.float16(), []),
+    ],
+    ids=["f64-none", "f64-clip", "f64-resample", "f64-dirichlet", "f32-none", "f32-defaults", "f16-none",
+         "f16-bounds-none", "f16-defaults"],
+)
+def test_values_near_the_type_limit_stay_finite(runner, tmp_parquet, out, rng, high, arrow_type, options):
+    src = tmp_parquet(_near_limit(rng, high, arrow_type))
+    result = gen(runner, src, "-o", out, "--seed", 3, "-q", *options)
+    assert (result.exit_code, result.stderr) == (0, "")  # no numpy warning text either
+    column = pq.read_table(out).column("v")
+    assert column.type == arrow_type
+    values = column.to_numpy().astype(np.float64)
+    assert np.isfinite(values).all()
+    assert np.abs(values).max() <= high
+
+
+def test_collapse_study_refuses_values_it_cannot_square(runner, tmp_parquet, rng):
+    src = tmp_parquet(_near_limit(rng, F64, pa.float64()))
+    result = runner.invoke(app, ["collapse-study", str(src), "--rounds", "1", "--format", "json"])
+    message = assert_error(result, 1, "column 'v' has values up to 1.78e+308 in magnitude")
+    assert message.endswith("needs |value| <= 1e+150: rescale the column (generate itself mixes such values)")
+
+
+def test_collapse_study_on_float16_values_near_the_limit(runner, tmp_parquet, rng):
+    src = tmp_parquet(_near_limit(rng, F16, pa.float16(), n=120))
+    result = runner.invoke(app, ["collapse-study", str(src), "--rounds", "1", "--format", "json", "-q"])
+    assert (result.exit_code, result.stderr) == (0, "")
+    records = json.loads(result.stdout)["records"]
+    assert {r["round"] for r in records} == {0, 1}

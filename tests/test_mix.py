@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from mixsynth.mix import mix
+from mixsynth.mix import mix, mix_scaled
 
 
 def _cupy_or_skip():
@@ -97,3 +97,57 @@ def test_cupy_matches_numpy():
     w = np.hstack([w, 1 - w])
     gpu = mix(cupy.asarray(X), cupy.asarray(parents), cupy.asarray(w)).get()
     np.testing.assert_allclose(gpu, mix(X, parents, w), rtol=1e-12, atol=1e-12)
+
+
+# --- near the largest float: finite in, finite out -------------------------------------------
+
+
+def test_scaled_mix_rounds_exactly_as_the_plain_one(rng):
+    # A power of two only moves the exponent, so the two paths give the same bits.
+    X = rng.normal(size=(60, 4)) * np.array([1.0, 1e-3, 1e6, 3.0])
+    parents = rng.integers(0, 60, size=(200, 3))
+    w = rng.dirichlet(np.ones(3), size=200) * 1.6 - 0.2  # rows still sum to 1
+    w[:, 2] = 1.0 - w[:, :2].sum(axis=1)
+    scale = np.array([0.25, 1.0, 2.0**-7, 0.5])
+    np.testing.assert_array_equal(mix_scaled(X, parents, w, scale), mix(X, parents, w))
+
+
+def test_scaled_mix_of_values_near_the_float64_limit():
+    big = 1.5e308
+    X = np.array([[-big, 1.0], [big, np.nan], [big, 4.0]])
+    parents = np.array([[0, 1], [1, 0], [2, 0], [1, 0]])
+    w = np.array([[0.5, 0.5], [1.3, -0.3], [0.25, 0.75], [-0.3, 1.3]])
+    with np.errstate(all="raise"):  # no step overflows
+        out = mix_scaled(X, parents, w, np.array([0.25, 1.0]))
+    # Plain mix(): (big - -big) overflows, giving inf and NaN here.
+    assert out[0, 0] == 0.0
+    assert out[1, 0] == np.finfo(np.float64).max  # 1.3 big + 0.3 big: past the range
+    assert out[2, 0] == -0.5 * big
+    assert out[3, 0] == -np.finfo(np.float64).max
+    assert np.isnan(out[:, 1]).tolist() == [True, True, False, True]  # a null parent stays NaN
+    assert out[2, 1] == 1.75
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_mixer_gives_finite_rows_near_the_dtype_limit(dtype, rng):
+    from mixsynth.backend import NUMPY, Mixer
+
+    high = np.finfo(dtype).max
+    X = rng.choice([-0.95, 0.9, 0.5, -0.2], size=(50, 2)).astype(dtype) * high
+    X[:, 1] = rng.normal(size=50)  # an ordinary column beside it: mixed as before
+    parents = rng.integers(0, 50, size=(400, 2))
+    w = rng.uniform(-0.3, 1.3, size=400)
+    w = np.column_stack([w, 1 - w])
+    with np.errstate(all="raise"):
+        out = Mixer(NUMPY, X)(parents, w)
+    assert np.isfinite(out).all()
+    assert out.dtype == dtype
+    np.testing.assert_array_equal(out[:, 1], mix(X[:, 1:], parents, w.astype(dtype))[:, 0])
+    wd = w.astype(dtype).astype(np.longdouble)  # the weights as the mixer uses them
+    exact = wd[:, 0] * X[parents[:, 0], 0] + wd[:, 1] * X[parents[:, 1], 0]
+    inside = np.abs(exact) < high
+    # Within the rounding of the dtype, relative to the parents' size (they may cancel).
+    tol = 4 * np.finfo(dtype).eps * high
+    np.testing.assert_allclose(out[inside, 0], exact[inside].astype(np.float64), rtol=0, atol=tol)
+    assert (np.abs(out[~inside, 0]) == high).all()
+    assert (np.sign(out[~inside, 0]) == np.sign(exact[~inside])).all()

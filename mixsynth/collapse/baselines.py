@@ -242,6 +242,11 @@ def _decode_column(Z: np.ndarray, c: _Column) -> pa.Array:
     if pa.types.is_integer(value_type):
         info = np.iinfo(value_type.to_pandas_dtype())
         X = np.clip(np.rint(X), info.min, info.max)
+    else:
+        # A model sample can pass a float16/float32 column's largest float; the cast would
+        # make it ±inf (finite in, finite out).
+        high = np.finfo(value_type.to_pandas_dtype()).max
+        X = np.clip(X, -high, high)
     flat = pa.array(X.reshape(-1).astype(value_type.to_pandas_dtype()), type=value_type)
     if c.role == "tensor":
         arr = pa.FixedSizeListArray.from_arrays(flat, s.list_size, mask=pa.array(null))

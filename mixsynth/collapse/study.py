@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from mixsynth import provenance
 from mixsynth.api import as_table
@@ -32,10 +33,33 @@ from mixsynth.collapse.state import StudyState
 from mixsynth.collapse.trajectory import BASELINE, SPLIT, Trajectory, build, seed_for
 from mixsynth.collapse.utility import default_model
 from mixsynth.diagnose.report import jsonable
-from mixsynth.errors import MixsynthWarning
+from mixsynth.errors import MixsynthWarning, SchemaError
 from mixsynth.version import package_version
 
 __all__ = ["BASELINE", "CollapseStudy", "collapse_study"]
+
+#: Largest |value| a float column may hold: every round squares values (variances,
+#: covariances, model fits), and squares of larger ones overflow float64.
+MAX_MAGNITUDE = 1e150
+
+
+def _refuse_huge_values(table: pa.Table) -> None:
+    """A SchemaError naming the first float column with a value beyond :data:`MAX_MAGNITUDE`."""
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        t = column.type
+        while pa.types.is_fixed_size_list(t) or isinstance(t, pa.BaseExtensionType):
+            t = t.value_type if pa.types.is_fixed_size_list(t) else t.storage_type
+        if not pa.types.is_floating(t) or column.null_count == len(column):
+            continue
+        values = column.combine_chunks()
+        while not pa.types.is_floating(values.type):
+            values = values.storage if isinstance(values, pa.ExtensionArray) else values.flatten()
+        largest = pc.max(pc.abs(values.cast(pa.float64()))).as_py()
+        if largest is not None and largest > MAX_MAGNITUDE:
+            msg = (f"column {name!r} has values up to {largest:.4g} in magnitude; collapse-study "
+                   f"squares values (variances, model fits) and needs |value| <= {MAX_MAGNITUDE:g}: "
+                   "rescale the column (generate itself mixes such values)")
+            raise SchemaError(msg)
 
 
 class CollapseStudy:
@@ -74,6 +98,7 @@ class CollapseStudy:
         )
         self.on_step = on_step or (lambda _name, _r: None)
         table = as_table(data).replace_schema_metadata(None)
+        _refuse_huge_values(table)
         target = options.target
         self.task = resolve_task(table, target, options.task) if target is not None else None
         self.model = (options.model or default_model(self.task)) if self.task else None
