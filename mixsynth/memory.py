@@ -10,6 +10,7 @@ uniformly, so reads are random). ``psutil`` is not a dependency: RAM comes from
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import re
 import tempfile
@@ -86,6 +87,9 @@ def parse_size(text: str, option: str = "--memory-limit") -> int:
         msg = f"{option} expects a size such as 2GB, 512MiB or 25%, got {text!r}"
         raise UsageError(msg)
     value = float(match.group(1))
+    if not math.isfinite(value * (1 if unit == "%" else _UNITS[unit])):  # 1e400 reads as inf
+        msg = f"{option} expects a finite size such as 2GB, 512MiB or 25%, got {text!r}"
+        raise UsageError(msg)
     size = int(value / 100 * physical_memory()) if unit == "%" else int(value * _UNITS[unit])
     if size < 1:
         msg = f"{option} must be positive, got {text!r}"

@@ -350,6 +350,13 @@ def test_seed_out_of_range(runner, src, out, seed):
         ("epbeta:eps0=-0.1", "eps0 must be >= 0, got -0.1"),
         ("beta:1,2,3", "expected beta:A,B with two shape parameters > 0"),
         ("beta:0,1", "a must be > 0, got 0"),
+        # Past these, a law's moments overflow (eps=1e308 was accepted, with NaN variances).
+        ("epbeta:eps=1e308", "bad weight spec 'epbeta:eps=1e308': eps must be from 0 to 10, got 1e+308"),
+        ("epbeta:eps0=0.3,eps1=10.5", "eps1 must be from 0 to 10, got 10.5"),
+        ("epbeta:alpha=2,beta=2,eps0=1e300,eps1=0.3", "eps0 must be from 0 to 10, got 1e+300"),
+        ("epdirichlet:k=3,eps=1e308", "eps must be from 0 to 10, got 1e+308"),
+        ("beta:1e300,1", "a must be from 0 to 1e+12, got 1e+300"),
+        ("dirichlet:k=3,alpha=1e13", "alpha must be from 0 to 1e+12, got 1e+13"),
         ("uniform:2", "uniform takes no parameters"),
         ("gamma:2", "unknown weight law 'gamma' in 'gamma:2'"),
     ],
@@ -700,3 +707,17 @@ def test_collapse_study_on_float16_values_near_the_limit(runner, tmp_parquet, rn
     assert (result.exit_code, result.stderr) == (0, "")
     records = json.loads(result.stdout)["records"]
     assert {r["round"] for r in records} == {0, 1}
+
+
+@pytest.mark.parametrize("limit", ["1e400", "1e400%", "1e300GB", "2e308"])
+def test_memory_limit_past_the_float_range(runner, src, out, limit):
+    # float("1e400") is inf: int(inf) used to raise OverflowError, with a traceback.
+    result = gen(runner, src, "-o", out, "--memory-limit", limit)
+    assert_error(result, 2, f"--memory-limit expects a finite size such as 2GB, 512MiB or 25%, got '{limit}'", out=out)
+
+
+def test_weights_at_the_edge_of_the_ranges_work(runner):
+    for spec in ("epbeta:eps=10", "epdirichlet:k=3,eps=10", "beta:1e12,1e12"):
+        result = runner.invoke(app, ["weights", spec, "--json"])
+        assert result.exit_code == 0, result.stderr
+        assert json.loads(result.stdout)["variance_factor"] == pytest.approx(1.0 if "eps" in spec else 0.5)

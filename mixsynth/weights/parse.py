@@ -58,10 +58,31 @@ def _keywords(spec: str, body: str, allowed: tuple[str, ...]) -> dict[str, float
     return params
 
 
+#: Largest eps: weights then reach -10 and 11, already far past any use (the paper: 0.3);
+#: beyond, a law's moments overflow float64 (eps=1e308 gave NaN variances).
+MAX_EPS = 10.0
+#: Largest Beta/Dirichlet shape: its weights are then constant to 1e-6 (and
+#: epbeta:eps=10's solved shapes, 220, are well inside).
+MAX_SHAPE = 1e12
+
+
 def _positive(spec: str, **values: float) -> None:
     for key, value in values.items():
         if value <= 0:
             msg = f"bad weight spec {spec!r}: {key} must be > 0, got {value:g}"
+            raise UsageError(msg)
+        if value > MAX_SHAPE:
+            msg = f"bad weight spec {spec!r}: {key} must be from 0 to {MAX_SHAPE:g}, got {value:g}"
+            raise UsageError(msg)
+
+
+def _eps_range(spec: str, **values: float) -> None:
+    for key, value in values.items():
+        if value < 0:
+            msg = f"bad weight spec {spec!r}: {key} must be >= 0, got {value:g}"
+            raise UsageError(msg)
+        if value > MAX_EPS:
+            msg = f"bad weight spec {spec!r}: {key} must be from 0 to {MAX_EPS:g}, got {value:g}"
             raise UsageError(msg)
 
 
@@ -72,10 +93,7 @@ def _epbeta(spec: str, body: str) -> EpBeta:
         raise UsageError(msg)
     eps0 = p.get("eps0", p.get("eps", _DEFAULT_EPS))
     eps1 = p.get("eps1", p.get("eps", _DEFAULT_EPS))
-    for key, value in (("eps0", eps0), ("eps1", eps1)):
-        if value < 0:
-            msg = f"bad weight spec {spec!r}: {key} must be >= 0, got {value:g}"
-            raise UsageError(msg)
+    _eps_range(spec, **({"eps": eps0} if "eps" in p else {"eps0": eps0, "eps1": eps1}))
     _positive(spec, **{k: v for k, v in p.items() if k in ("alpha", "beta")})
     if "alpha" in p and "beta" in p:
         return EpBeta(p["alpha"], p["beta"], eps0, eps1)
@@ -119,9 +137,7 @@ def _dirichlet(spec: str, body: str, expanded: bool) -> EpDirichlet:
     if not expanded:
         return Dirichlet(int(k), p.get("alpha", 1.0))
     eps = p.get("eps", _DEFAULT_EPS)
-    if eps < 0:
-        msg = f"bad weight spec {spec!r}: eps must be >= 0, got {eps:g}"
-        raise UsageError(msg)
+    _eps_range(spec, eps=eps)
     if "alpha" not in p and eps == 0:
         msg = (
             f"infeasible weight spec {spec!r}: with eps=0 the Dirichlet shrinks variance for every "
