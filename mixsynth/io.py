@@ -302,6 +302,10 @@ class _Stdout:
 @contextlib.contextmanager
 def _sink(dst: str, stdout: IO[bytes] | None) -> Iterator[Any]:
     if dst == "-":
+        if stdout is None and sys.stdout is None:
+            # Started with stdout closed (``>&-``): Python then sets sys.stdout to None.
+            msg = "cannot write stdout: it is closed; use -o FILE or give the command an open stdout"
+            raise InputError(msg)
         guard = _Stdout(stdout or sys.stdout.buffer)
         try:
             yield guard

@@ -236,3 +236,13 @@ def test_python_dash_m_runs_the_command(args):
         assert done.stdout == f"mixsynth {mixsynth.__version__}\n"
     else:
         assert done.stdout.startswith("Usage: mixsynth generate [OPTIONS] ")
+
+
+def test_closed_stdout_is_one_error_line(tmp_path, tmp_parquet, table):
+    # `>&-` starts the process without fd 1: sys.stdout is None (an AttributeError before).
+    src = tmp_parquet(table)
+    result = sh(f"mixsynth generate {src} -o - --seed 1 -q >&-", tmp_path, text=True)
+    assert result.returncode == 1
+    assert result.stderr == (
+        "Error: cannot write stdout: it is closed; use -o FILE or give the command an open stdout\n"
+    )
