@@ -10,7 +10,8 @@ on its own (worst case, not a median), against the source (round 0):
   value on average), the largest relative change of a value's share, over the values that
   hold at least 1 % of the source;
 - ``oor``: values outside the source's observed range;
-- ``excl``: rows in which two 0/1 columns that are never both 1 in the source are both 1.
+- ``excl``: rows in which two 0/1 columns that are never both 1 in the source (although
+  independence would expect at least 5 such rows) are both 1.
 
 Numbers are taken from dates and timestamps as ticks, from booleans as 0/1, from tensor
 columns element by element (digits: 64 pixels).
@@ -81,8 +82,12 @@ def _discrete(x: np.ndarray) -> np.ndarray | None:
 
 
 def exclusive_pairs(cols: dict[str, np.ndarray]) -> list[tuple[str, str]]:
+    """0/1 columns never both 1 although independence would expect at least 5 such rows
+    (pairs of rare columns that never meet by chance are no exclusive set)."""
     binary = [k for k, v in cols.items() if set(np.unique(v[~np.isnan(v)])) == {0.0, 1.0}]
-    return [(a, b) for a, b in itertools.combinations(binary, 2) if not ((cols[a] == 1) & (cols[b] == 1)).any()]
+    return [(a, b) for a, b in itertools.combinations(binary, 2)
+            if not ((cols[a] == 1) & (cols[b] == 1)).any()
+            and len(cols[a]) * np.mean(cols[a] == 1) * np.mean(cols[b] == 1) >= 5]
 
 
 def measure(src: dict[str, np.ndarray], out: dict[str, np.ndarray], pairs: list[tuple[str, str]]) -> dict:

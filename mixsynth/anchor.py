@@ -24,11 +24,14 @@ marginal. Three forms:
 * **discrete** columns (at most :data:`MAX_DISCRETE` distinct values, and at least five
   rows per value on average): the source value whose cumulative share covers ``r``, so the
   set of values and each value's share are kept.
-* **two-valued** columns mixed from two parents (0/1 indicators): the value on the mixed
+* **two-valued** columns of an exclusive set (one-hot dummies: never two set in a source
+  row, see :func:`exclusive_columns`) mixed from two parents: the value on the mixed
   value's side of the midpoint, ties (``midpoint`` weights) taken from the row's chosen
   parent. With independent parents the pairs ``(a, b)`` and ``(b, a)`` are equally likely,
-  so this keeps the share exactly; and because every indicator of a one-hot group is cut
-  at its midpoint, a row never gets two of them (``y_a + y_b = 1`` for such a pair).
+  so this keeps the share in expectation; and because every dummy of the set is cut at
+  its midpoint, a row never gets two of them (``y_a + y_b = 1`` for such a pair). This
+  is the dominant parent's value: the share random-walks like plain resampling's. Other
+  two-valued columns are discrete, and stratified.
 
 Pilot values that repeat (the pairs of a parent with itself give its value back exactly)
 are atoms of the pilot distribution; a value in an atom gets a rank spread uniformly over
@@ -44,7 +47,7 @@ import numpy as np
 
 from mixsynth.draws import Draws
 
-__all__ = ["MAX_DISCRETE", "Anchor", "ColumnMap", "fit_anchor"]
+__all__ = ["MAX_DISCRETE", "Anchor", "ColumnMap", "exclusive_columns", "fit_anchor"]
 
 #: Most distinct values a column may have to keep its exact set of values.
 MAX_DISCRETE = 64
@@ -73,6 +76,8 @@ class ColumnMap:
         Pilot values that repeat, the pilot CDF just below each, and each one's mass.
     rounded : bool
         Round to whole numbers (integer and temporal columns).
+    scale : float
+        Power of two dividing the column's values inside the map.
     """
 
     form: str
@@ -84,6 +89,9 @@ class ColumnMap:
     atom_low: np.ndarray = field(default_factory=lambda: np.zeros(0))
     atom_mass: np.ndarray = field(default_factory=lambda: np.zeros(0))
     rounded: bool = False
+    #: A power of two the column is divided by for the map (values near the float limit
+    #: would overflow the differences that interpolation takes); exact, and 1 nearly always.
+    scale: float = 1.0
 
     def rank(self, y: np.ndarray, u: np.ndarray) -> np.ndarray:
         """Pilot CDF at ``y``, randomised by ``u`` inside atoms (uniform when ``y`` ~ pilot)."""
@@ -154,7 +162,7 @@ class Anchor:
         """
         chosen: np.ndarray | None = None
         for j, m in self.maps.items():
-            y = Y[:, j].astype(np.float64)
+            y = Y[:, j].astype(np.float64) / m.scale
             null = np.isnan(y)
             if m.form == "two-valued":
                 low, high = m.values
@@ -164,13 +172,13 @@ class Anchor:
                 if tie.any():
                     if chosen is None:
                         chosen = Draws(parents, w, u).chosen()
-                    out[tie] = X[chosen[tie], j]
+                    out[tie] = X[chosen[tie], j] / m.scale
             else:
                 r = m.rank(y, u)
                 if strata:
                     _stratify(r, null, u, strata)
                 out = m.quantile(r, u)
-            Y[:, j] = np.where(null, np.nan, out)
+            Y[:, j] = np.where(null, np.nan, out * m.scale)
 
     def record(self, names: dict[int, str]) -> dict[str, Any]:
         """Provenance: per column (by ``names``, encoded index -> name) the map and the pilot check."""
@@ -220,16 +228,67 @@ def _pilot_cdf(y: np.ndarray) -> dict[str, np.ndarray]:
     }
 
 
-def _column_map(x: np.ndarray, y: np.ndarray, rounded: bool, two_parents: bool) -> ColumnMap:
+def _scale(*arrays: np.ndarray) -> float:
+    """1, or a power of two that brings values past 2**500 down to about 2**500, where
+    differences and squares (the pilot check's variance) stay finite. Only columns that
+    reach such magnitudes are scaled; their values below about 2**-500 become 0 in the map."""
+    top = max(float(np.max(np.abs(a))) for a in arrays)
+    return 1.0 if top < 2.0**500 else float(2.0 ** (np.frexp(top)[1] - 500))
+
+
+def _column_map(x: np.ndarray, y: np.ndarray, rounded: bool, exclusive: bool) -> ColumnMap:
+    scale = _scale(x, y)
+    x, y = x / scale, y / scale
     values, counts = np.unique(x, return_counts=True)
     discrete = values.size <= min(MAX_DISCRETE, max(2, x.size // _ROWS_PER_VALUE))
-    if discrete and values.size == 2 and two_parents:
-        return ColumnMap("two-valued", values)
+    if exclusive:
+        return ColumnMap("two-valued", values, scale=scale)
     if discrete:
-        return ColumnMap("discrete", values, np.cumsum(counts)[:-1] / x.size, **_pilot_cdf(y), rounded=rounded)
+        shares = np.cumsum(counts)[:-1] / x.size
+        return ColumnMap("discrete", values, shares, **_pilot_cdf(y), rounded=rounded, scale=scale)
     xs = np.sort(x)
     keep = _subsample(xs.size, _SOURCE_KNOTS)
-    return ColumnMap("continuous", xs[keep], (keep + 0.5) / xs.size, **_pilot_cdf(y), rounded=rounded)
+    return ColumnMap("continuous", xs[keep], (keep + 0.5) / xs.size, **_pilot_cdf(y), rounded=rounded, scale=scale)
+
+
+#: A pair of two-valued columns never off their common value together counts as exclusive
+#: only if independence would have put at least this many rows off both (else it is chance).
+_EXCLUSIVE_EXPECTED = 5.0
+
+
+def exclusive_columns(X: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """Two-valued columns that belong to an exclusive set (one-hot dummies), shape (d,).
+
+    A column is "on" where it is off its most frequent value (nulls count as off); two
+    columns are exclusive when no source row has both on although independence would
+    expect at least :data:`_EXCLUSIVE_EXPECTED` such rows.
+
+    Examples
+    --------
+    >>> g = np.repeat([0, 1, 2], 40)
+    >>> X = np.stack([(g == 1), (g == 2), np.tile([0.0, 1.0], 60)], axis=1).astype(float)
+    >>> exclusive_columns(X, np.ones(3, dtype=bool)).tolist()
+    [True, True, False]
+    """
+    d = X.shape[1]
+    out = np.zeros(d, dtype=bool)
+    two = []
+    for j in np.flatnonzero(columns):
+        x = X[:, j]
+        values, counts = np.unique(x[~np.isnan(x)], return_counts=True)
+        if values.size == 2:
+            two.append((j, values[np.argmax(counts)]))
+    if len(two) < 2:
+        return out
+    on = np.stack([(X[:, j] != base) & ~np.isnan(X[:, j]) for j, base in two], axis=1).astype(np.float64)
+    both = on.T @ on
+    share = on.mean(axis=0)
+    expected = X.shape[0] * np.outer(share, share)
+    hit = (both == 0) & (expected >= _EXCLUSIVE_EXPECTED)
+    np.fill_diagonal(hit, False)
+    for i in np.flatnonzero(hit.any(axis=1)):
+        out[two[i][0]] = True
+    return out
 
 
 def fit_anchor(
@@ -265,13 +324,14 @@ def fit_anchor(
     >>> d = Draws(p, np.stack([lam, 1 - lam], axis=1), rng.random(20_000))
     >>> a = fit_anchor(X, pilot, d, np.array([True]), np.array([True]), True)
     >>> a.maps[0].form
-    'two-valued'
+    'discrete'
     >>> mapped = pilot.copy(); a.apply(mapped, X, d.parents, d.w, d.u)
     >>> np.unique(mapped).tolist(), bool(abs(mapped.mean() - X.mean()) < 0.01)
     ([0.0, 1.0], True)
     """
     maps: dict[int, ColumnMap] = {}
     check: dict[int, tuple[float, float]] = {}
+    exclusive = exclusive_columns(X, columns) if two_parents else np.zeros(X.shape[1], dtype=bool)
     for j in np.flatnonzero(columns):
         x = X[:, j].astype(np.float64)
         x = x[~np.isnan(x)]
@@ -279,13 +339,14 @@ def fit_anchor(
         ok = ~np.isnan(y)
         if x.size == 0 or not ok.any():
             continue
-        m = _column_map(x, np.sort(y[ok]), bool(rounded[j]), two_parents)
+        m = _column_map(x, np.sort(y[ok]), bool(rounded[j]), bool(exclusive[j]))
         maps[int(j)] = m
         mapped = pilot[:, j : j + 1].astype(np.float64)
         one = Anchor({0: m}, {})
         one.apply(mapped, X[:, j : j + 1], draws.parents, draws.w, draws.u)
+        # In the map's scale, so that the moments of values near the float limit stay finite.
+        x, got = x / m.scale, mapped[ok, 0] / m.scale
         sd = float(x.std())
-        got = mapped[ok, 0]
         shift = float((got.mean() - x.mean()) / sd) if sd > 0 else 0.0
         ratio = float(got.var() / x.var()) if sd > 0 else 1.0
         check[int(j)] = (shift, ratio)

@@ -209,8 +209,9 @@ class Synthesizer:
 
     def _fit_repair(self) -> Repair:
         d, pilot = self._pilot()
+        _, rounded = anchor_columns(self.enc)
         fitted = fit_repair(self.enc.X, pilot, self.bounds, repairable(self.enc, self.bounds),
-                            self.law.variance_factor())
+                            self.law.variance_factor(), rounded)
         for feat in self.enc.features:
             if fitted.capped[feat.cols].any():
                 self.notify(

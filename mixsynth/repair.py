@@ -1,15 +1,23 @@
-"""Variance repair: win back the variance that bounds take away.
+"""Mean-and-variance repair: win back what bounds (and rounding) take away.
 
-Clipping extrapolated values to the observed range shrinks variance (4–15 % per round on
-real tables, about half over ten). For each bounded column we fit, once, a stretch
-``s >= 1`` around the source mean such that the variance *after* stretching and bounding
-equals the source variance; every block then stretches by ``s`` before bounding. The fit
-uses a seeded pilot sample from its own random stream, so the output does not depend on
-the block size or the number of workers.
+Clipping extrapolated values to the observed range shrinks the variance (4–15 % a round
+on real tables) and, on a column with mass at one bound (a zero-inflated count, a 0/1
+flag), it also moves the mean: it cuts one side only. For each bounded column we fit, once,
+a shift ``a`` and a stretch ``s >= 1`` around the source mean ``c``,
+
+    z = c + a + s·(y − c),   then bounds, then rounding (integer columns),
+
+such that the mean *and* the variance of the result equal the source's (the variance
+times the law's factor, so a shrinking law still shrinks). For a given ``s`` the mean is
+monotone in ``a`` (solved by ``brentq``); then ``s`` is solved for the variance. The fit
+uses the seeded pilot, so the output does not depend on the block size or the number of
+workers. This is ``--repair variance``; the default, ``--repair marginals``
+(:mod:`mixsynth.anchor`), keeps each column's whole marginal instead.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,12 +28,12 @@ __all__ = ["MAX_STRETCH", "Repair", "fit_repair", "stretch"]
 
 #: Largest stretch: beyond it a column has too much mass at a bound to be repaired.
 MAX_STRETCH = 3.0
-_ITERATIONS = 40
+_XTOL = 1e-9
 
 
 @dataclass(frozen=True)
 class Repair:
-    """Fitted stretch per encoded column.
+    """Fitted shift and stretch per encoded column.
 
     Attributes
     ----------
@@ -33,6 +41,8 @@ class Repair:
         ``s`` per column (1 where nothing is repaired).
     center : float array of shape (d,)
         Source mean per column.
+    shift : float array of shape (d,)
+        ``a`` per column (0 where nothing is repaired).
     before, after : float array of shape (d,)
         Variance ratio (bounded synthetic / source) on the pilot, without and with repair.
     capped : bool array of shape (d,)
@@ -41,70 +51,87 @@ class Repair:
 
     scale: np.ndarray
     center: np.ndarray
+    shift: np.ndarray
     before: np.ndarray
     after: np.ndarray
     capped: np.ndarray
 
 
 def stretch(Y: np.ndarray, repair: Repair) -> None:
-    """Stretch ``Y`` (shape (m, d)) in place around the source mean by the fitted scale."""
-    cols = np.flatnonzero(repair.scale != 1.0)
+    """Shift and stretch ``Y`` (shape (m, d)) in place around the source mean."""
+    cols = np.flatnonzero((repair.scale != 1.0) | (repair.shift != 0.0))
     if cols.size:
-        Y[:, cols] = repair.center[cols] + repair.scale[cols] * (Y[:, cols] - repair.center[cols])
+        c = repair.center[cols]
+        Y[:, cols] = c + repair.shift[cols] + repair.scale[cols] * (Y[:, cols] - c)
 
 
-def _bounded_var(pilot: np.ndarray, center: np.ndarray, s: np.ndarray, bounds: Bounds) -> np.ndarray:
-    Z = center + s * (pilot - center)
+def _bounded(pilot: np.ndarray, repair: Repair, bounds: Bounds, rounded: np.ndarray) -> np.ndarray:
+    Z = pilot.astype(np.float64)
+    stretch(Z, repair)
     apply_bounds(Z, bounds)
-    return np.nanvar(Z, axis=0)
+    Z[:, rounded] = np.rint(Z[:, rounded])
+    return Z
 
 
-class _ClippedVariance:
-    """``Var(clip(c + s·d, lo, hi))`` for one column in O(log p) per ``s``.
+class _Column:
+    """Mean and variance of one column after shift, stretch, bounds and rounding."""
 
-    With the pilot deviations ``d`` sorted and their prefix sums kept, the values that stay
-    inside the bounds form one contiguous run found by two binary searches.
-    """
+    def __init__(self, y: np.ndarray, center: float, bounds: Bounds, j: int, rounded: bool) -> None:
+        self.d = y[~np.isnan(y)] - center
+        self.c, self.rounded = center, rounded
+        self.bounds = Bounds(bounds.low[j : j + 1], bounds.high[j : j + 1], bounds.policy[j : j + 1])
 
-    def __init__(self, deviations: np.ndarray, center: float, low: float, high: float) -> None:
-        self.d = np.sort(deviations[~np.isnan(deviations)])
-        self.s1 = np.concatenate([[0.0], np.cumsum(self.d)])
-        self.s2 = np.concatenate([[0.0], np.cumsum(self.d * self.d)])
-        self.c, self.low, self.high = center, low, high
-
-    def __call__(self, s: float) -> float:
-        d, c, n = self.d, self.c, self.d.size
-        i = int(np.searchsorted(d, (self.low - c) / s, side="left")) if np.isfinite(self.low) else 0
-        k = int(np.searchsorted(d, (self.high - c) / s, side="right")) if np.isfinite(self.high) else n
-        k = max(k, i)
-        # Work in deviations from the center so the sums stay well conditioned.
-        lo, hi = (self.low - c if i else 0.0), (self.high - c if k < n else 0.0)
-        inner1, inner2 = self.s1[k] - self.s1[i], self.s2[k] - self.s2[i]
-        total = i * lo + (n - k) * hi + s * inner1
-        square = i * lo * lo + (n - k) * hi * hi + s * s * inner2
-        return square / n - (total / n) ** 2
+    def moments(self, a: float, s: float) -> tuple[float, float]:
+        z = (self.c + a + s * self.d)[:, None]
+        apply_bounds(z, self.bounds)
+        if self.rounded:
+            np.rint(z, out=z)
+        return float(z.mean()), float(z.var())
 
 
-def _bisect(f, target: float) -> float:
-    lo, hi = 1.0, MAX_STRETCH
-    for _ in range(_ITERATIONS):
-        mid = (lo + hi) / 2.0
-        lo, hi = (mid, hi) if f(mid) < target else (lo, mid)
-    return (lo + hi) / 2.0
+def _solve(f: Callable[[float], float], lo: float, hi: float) -> float | None:
+    """A root of the monotone ``f`` in [lo, hi], widening ``hi`` up to 64 times; None if none."""
+    from scipy.optimize import brentq  # only --repair variance pays for the import
+
+    flo = f(lo)
+    if flo == 0:
+        return lo
+    for _ in range(64):
+        fhi = f(hi)
+        if np.sign(fhi) != np.sign(flo):
+            return float(brentq(f, lo, hi, xtol=_XTOL))
+        lo, flo, hi = hi, fhi, hi + 2 * (hi - lo)
+    return None
+
+
+def _shift_for(col: _Column, s: float, mean: float, width: float) -> float:
+    """The shift that gives mean ``mean`` at stretch ``s`` (0 when the mean cannot move)."""
+    f = lambda a: col.moments(a, s)[0] - mean  # noqa: E731
+    if f(0.0) == 0:
+        return 0.0
+    up = f(0.0) < 0
+    root = _solve(f, 0.0, width) if up else _solve(lambda a: -f(-a), 0.0, width)
+    return 0.0 if root is None else (root if up else -root)
 
 
 def fit_repair(
-    X: np.ndarray, pilot: np.ndarray, bounds: Bounds, columns: np.ndarray, factor: float = 1.0
+    X: np.ndarray,
+    pilot: np.ndarray,
+    bounds: Bounds,
+    columns: np.ndarray,
+    factor: float = 1.0,
+    rounded: np.ndarray | None = None,
 ) -> Repair:
-    """Bisection for the stretch of each column in ``columns`` (boolean, shape (d,)).
+    """Fit shift and stretch of each column in ``columns`` (boolean, shape (d,)).
 
-    The target is ``factor`` times the source variance (the law's own variance factor),
-    so only what the bounds took away is won back.
+    The targets are the source mean and ``factor`` times the source variance (the law's
+    own variance factor), both measured after bounds and rounding, so only what they took
+    away is won back.
 
     Parameters
     ----------
     X : array of shape (n, d)
-        Encoded source rows (NaN = null); the target is their (1/n) variance.
+        Encoded source rows (NaN = null); the targets are their mean and (1/n) variance.
     pilot : array of shape (p, d)
         Mixed, not yet bounded, pilot rows.
     bounds : Bounds
@@ -112,6 +139,8 @@ def fit_repair(
     columns : bool array of shape (d,)
     factor : float
         The weight law's variance factor ``c``.
+    rounded : bool array of shape (d,), optional
+        Columns rounded to whole numbers after the bounds (integer columns).
 
     Examples
     --------
@@ -122,28 +151,35 @@ def fit_repair(
     >>> pilot = w[:, :1] * X[p[:, 0]] + w[:, 1:] * X[p[:, 1]]  # EpBeta overshoots below 0
     >>> b = Bounds(np.array([0.0]), np.array([np.inf]), np.array(["clip"]))
     >>> r = fit_repair(X, pilot, b, np.array([True]))
-    >>> bool(r.before[0] < 0.99), round(float(r.after[0]), 4), bool(r.scale[0] > 1)
-    (True, 1.0, True)
+    >>> bool(r.before[0] < 0.99), round(float(r.after[0]), 4), bool(r.scale[0] > 1), bool(r.shift[0] < 0)
+    (True, 1.0, True, True)
     """
     d = X.shape[1]
-    center = np.nanmean(X, axis=0) if d else np.zeros(0)
-    target = factor * np.nanvar(X, axis=0) if d else np.zeros(0)
-    ok = columns & (target > 0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        before = _bounded_var(pilot, center, np.ones(d), bounds) / target
-        hi_var = _bounded_var(pilot, center, np.full(d, MAX_STRETCH), bounds) / target
-    capped = ok & (hi_var < 1.0)
-    solve = ok & (before < 1.0) & ~capped
-    scale = np.ones(d)
-    for j in np.flatnonzero(solve):
-        if bounds.policy[j] == "clip":
-            f = _ClippedVariance(pilot[:, j] - center[j], center[j], bounds.low[j], bounds.high[j])
-        else:  # reflect: no closed form, bound the column by brute force
-            one = Bounds(bounds.low[j : j + 1], bounds.high[j : j + 1], bounds.policy[j : j + 1])
-            f = lambda s, j=j, one=one: float(  # noqa: E731
-                _bounded_var(pilot[:, j : j + 1], center[j : j + 1], np.array([s]), one)[0])
-        scale[j] = _bisect(f, target[j])
-    scale = np.where(capped, MAX_STRETCH, scale)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        after = _bounded_var(pilot, center, scale, bounds) / target
-    return Repair(scale, center, before, after, capped)
+    rounded = np.zeros(d, dtype=bool) if rounded is None else rounded
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        center = np.nanmean(X, axis=0) if d else np.zeros(0)
+        target = factor * np.nanvar(X, axis=0) if d else np.zeros(0)
+    ok = columns & (target > 0) & np.isfinite(target)
+    scale, shift = np.ones(d), np.zeros(d)
+    capped = np.zeros(d, dtype=bool)
+    identity = Repair(scale.copy(), center, shift.copy(), np.ones(d), np.ones(d), capped.copy())
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        before = np.nanvar(_bounded(pilot, identity, bounds, rounded), axis=0) / target
+    for j in np.flatnonzero(ok):
+        col = _Column(pilot[:, j], center[j], bounds, j, bool(rounded[j]))
+        width = float(np.sqrt(target[j]))
+        mean_at = lambda s, col=col, j=j, width=width: _shift_for(col, s, center[j], width)  # noqa: E731
+        var_gap = lambda s, col=col, j=j: col.moments(mean_at(s), s)[1] - target[j]  # noqa: E731
+        if var_gap(1.0) >= 0:
+            scale[j] = 1.0
+        elif var_gap(MAX_STRETCH) < 0:
+            scale[j], capped[j] = MAX_STRETCH, True
+        else:
+            from scipy.optimize import brentq
+
+            scale[j] = float(brentq(var_gap, 1.0, MAX_STRETCH, xtol=1e-6))
+        shift[j] = mean_at(scale[j])
+    fitted = Repair(scale, center, shift, before, np.ones(d), capped)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        after = np.nanvar(_bounded(pilot, fitted, bounds, rounded), axis=0) / target
+    return Repair(scale, center, shift, before, after, capped)

@@ -109,11 +109,12 @@ def repair_record(mode: str, repair: Repair | None, enc: Encoded, anchor: Anchor
     record["columns"] = {
         f.spec.name: {
             "stretch": med(repair.scale, f),
+            "shift": med(repair.shift, f),
             "variance_ratio_before": med(repair.before, f),
             "variance_ratio_after": med(repair.after, f),
             "capped": bool(repair.capped[f.cols].any()),
         }
         for f in enc.features
-        if (repair.scale[f.cols] != 1.0).any() or repair.capped[f.cols].any()
+        if (repair.scale[f.cols] != 1.0).any() or (repair.shift[f.cols] != 0.0).any() or repair.capped[f.cols].any()
     }
     return record

@@ -264,6 +264,6 @@ def test_quiet_keeps_notes_off_stderr(runner, tmp_path, quiet) -> None:
     result = run(runner, tmp_path / "real.parquet", tmp_path / "synth.parquet", *quiet)
     assert result.exit_code == 0, result.stderr
     notes = json.loads(result.stdout)["meta"]["notes"]
-    assert "columns on one side only: real ['extra'], synth []" in notes
+    assert "columns on one side only: real ['extra'], synthetic []" in notes
     expected = "" if quiet else "".join(f"mixsynth: note: {note}\n" for note in notes)
     assert result.stderr == expected

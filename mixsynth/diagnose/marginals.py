@@ -171,8 +171,35 @@ def _common(name: str, kind: Kind, target: bool, real: Scan, synth: Scan) -> dic
         "null_rate_diff": ns - nr,
         **dict.fromkeys(_SHAPE_KEYS),
         "repair_stretch": None,
+        "repair_shift": None,
         "repair_capped": None,
+        "anchor_form": None,
+        "predicted_variance_factor": None,
+        "predicted_basis": None,
     }
+
+
+def _predicted(col: NumericCol, record: dict[str, Any], e: dict[str, Any]) -> tuple[float | None, str | None]:
+    """The variance ratio this column should show, and why; (None, reason) where no closed
+    form applies. The law's factor ``c`` holds for a float column mixed from non-null
+    parents and left alone by bounds; anchoring and repair aim at their own targets."""
+    factor = (record.get("weights") or {}).get("variance_factor")
+    if factor is None:
+        return None, None
+    repair = record.get("repair") or {}
+    mine = (repair.get("columns") or {}).get(col.name) or {}
+    if repair.get("mode") == "marginals" and mine.get("form"):
+        return 1.0, f"anchored to the source marginal ({mine['form']})"
+    if repair.get("mode") == "variance" and "stretch" in mine:
+        return (None, "repair capped below its target") if mine.get("capped") else (
+            float(factor), "bounds repaired to the law's factor")
+    if col.kind in (Kind.INTEGER, Kind.TEMPORAL):
+        return None, "rounded to whole numbers: rounding adds variance (about 1/12 per value)"
+    if e.get("null_rate_real"):
+        return None, "cells with a null parent copy the dominant parent, which keeps their variance"
+    if e.get("bounds_adjusted"):
+        return None, "bounds moved values: clipping shrinks variance"
+    return float(factor), "the weight law's closed form"
 
 
 def _numeric_entry(
@@ -192,7 +219,10 @@ def _numeric_entry(
     # generate records only the columns it stretched (or capped); the rest have no stretch.
     repair = ((record.get("repair") or {}).get("columns") or {}).get(col.name) or {}
     e["repair_stretch"] = _opt(repair.get("stretch"))
+    e["repair_shift"] = _opt(repair.get("shift"))
     e["repair_capped"] = repair.get("capped")
+    e["anchor_form"] = repair.get("form")
+    e["predicted_variance_factor"], e["predicted_basis"] = _predicted(col, record, e)
     e["nonfinite_synth"] = synth.nonfinite[col.name]
     if col.kind is not Kind.TENSOR:
         j = col.start

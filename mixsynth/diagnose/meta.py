@@ -34,6 +34,10 @@ _DEFINITIONS = {
                       "equal-size seeded samples (meta.shape.distinct_rows rows per side), "
                       "so the ratio does not reflect the row counts",
     "repair_stretch": "generate's variance-repair stretch around the mean (null: not repaired)",
+    "repair_shift": "generate's variance-repair shift of the mean (null: not repaired)",
+    "anchor_form": "generate's marginal anchoring map: continuous, discrete or two-valued (null: not anchored)",
+    "predicted_variance_factor": "per column: the variance ratio the generation aims at (null: no closed form)",
+    "predicted_basis": "why that prediction holds, or why no closed form applies",
     "label_agreement": "share of synthetic rows whose GenLabel label equals the dominant "
                        "parent's label (from generate's record)",
     "target_tv": "total variation distance of the class frequencies of the target column",
