@@ -58,7 +58,7 @@ FULL = {
 }
 QUICK = {
     "floor": [10**5, 10**6],
-    "codecs_n": 10**5,
+    "codecs_n": 10**6,
     "growth_n": [10**4, 10**5, 10**6],
     "growth_input": [10**4, 10**5, 10**6],
     "input": 10**5,
