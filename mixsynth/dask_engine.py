@@ -201,22 +201,53 @@ def _check_output(output: str, source: str) -> tuple[pafs.FileSystem, str]:
     return fs, path
 
 
+#: Written last into a complete output directory, as Spark's and Hadoop's committers do;
+#: readers (pyarrow, Dask, Spark) skip names starting with ``_`` when they read the data.
+SUCCESS = "_SUCCESS"
+
+
+def _mark_success(fs: pafs.FileSystem, path: str) -> None:
+    with fs.open_output_stream(f"{path}/{SUCCESS}"):
+        pass
+
+
 @contextlib.contextmanager
 def _output_dir(fs: pafs.FileSystem, path: str) -> Iterator[str]:
-    """A directory to write the files into; a local one appears only when complete."""
-    if not isinstance(fs, pafs.LocalFileSystem):
-        # Object stores have no atomic directory rename: files appear as they are written.
-        fs.create_dir(path)
-        yield path
+    """A directory to write the files into, committed whole or not at all.
+
+    Local: the files go to a hidden sibling directory renamed into place at the end (one
+    atomic rename). Object stores have no directory rename: the files go under
+    ``PATH/_temporary/<token>/`` and are moved to ``PATH`` once every one is written (the
+    commit of Hadoop's FileOutputCommitter); on any failure ``PATH`` is deleted again.
+    Either way ``PATH/_SUCCESS`` is written last, so a reader that sees it sees every file.
+    """
+    if isinstance(fs, pafs.LocalFileSystem):
+        out = Path(path).resolve()
+        staging = out.parent / f".{out.name}.{secrets.token_hex(4)}.tmp"
+        staging.mkdir()
+        try:
+            yield str(staging)
+            _mark_success(fs, str(staging))
+            os.replace(staging, out)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
         return
-    out = Path(path).resolve()
-    staging = out.parent / f".{out.name}.{secrets.token_hex(4)}.tmp"
-    staging.mkdir()
+    existed = fs.get_file_info(path).type == pafs.FileType.Directory  # empty, or refused before
+    temporary = f"{path}/_temporary/{secrets.token_hex(4)}"
+    fs.create_dir(temporary)
     try:
-        yield str(staging)
-        os.replace(staging, out)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+        yield temporary
+        for info in fs.get_file_info(pafs.FileSelector(temporary)):
+            fs.move(info.path, f"{path}/{info.base_name}")
+        fs.delete_dir(f"{path}/_temporary")
+        _mark_success(fs, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            if existed:
+                fs.delete_dir_contents(path)
+            else:
+                fs.delete_dir(path)
+        raise
 
 
 def generate_dataset(
@@ -252,7 +283,8 @@ def generate_dataset(
     source : str
         Parquet file or directory (hive partitions read as columns), local or fsspec URL.
     output : str
-        New directory (or URL) for ``part-NNNNN.parquet`` files of ``partition_rows`` rows.
+        New directory (or URL) for ``part-NNNNN.parquet`` files of ``partition_rows`` rows,
+        committed whole with a ``_SUCCESS`` marker, or (on failure) not at all.
     n : int, optional
         Rows to synthesise; default: as many as the source.
     scheduler : str or distributed.Client, optional

@@ -232,6 +232,51 @@ def test_dask_compression_and_row_groups(client, cars_dir, tmp_path):
                          scheduler=client, notify=_quiet)
 
 
+def test_dataset_is_committed_with_a_success_marker(client, cars_dir, tmp_path):
+    from mixsynth.dask_engine import generate_dataset
+
+    fsspec = pytest.importorskip("fsspec")
+    mem = fsspec.filesystem("memory")
+    try:
+        generate_dataset(str(cars_dir), "memory://committed", 3000, seed=7, partition_rows=1000,
+                         scheduler=client, notify=_quiet)
+        names = sorted(p.rsplit("/", 1)[1] for p in mem.ls("/committed", detail=False))
+        got = pa.concat_tables(pq.read_table(mem.open(f"/committed/part-{i:05d}.parquet")) for i in range(3))
+    finally:
+        mem.rm("/committed", recursive=True)
+    assert names == ["_SUCCESS", "part-00000.parquet", "part-00001.parquet", "part-00002.parquet"]
+    assert _rows(got) == _rows(_local(cars_dir, 3000))
+    generate_dataset(str(cars_dir), str(tmp_path / "local"), 100, seed=7, scheduler=client, notify=_quiet)
+    assert sorted(p.name for p in (tmp_path / "local").iterdir()) == ["_SUCCESS", "part-00000.parquet"]
+    # Readers skip the marker: the directory reads as its rows.
+    assert ds.dataset(tmp_path / "local").to_table().num_rows == 100
+
+
+@pytest.mark.parametrize("where", ["memory", "local"])
+def test_a_failed_dataset_write_leaves_nothing(client, cars_dir, tmp_path, monkeypatch, where):
+    from mixsynth import dask_engine
+
+    fsspec = pytest.importorskip("fsspec")
+    write_part = dask_engine._write_part
+
+    def fails_on_the_second_file(span, *args, **kwargs):
+        if span[0] > 0:
+            msg = f"disk gone while writing {span[2]}"
+            raise OSError(msg)
+        return write_part(span, *args, **kwargs)
+
+    # The fault is injected; the clean-up that follows is the engine's own.
+    monkeypatch.setattr(dask_engine, "_write_part", fails_on_the_second_file)
+    out = "memory://failed" if where == "memory" else str(tmp_path / "failed")
+    with pytest.raises(OSError, match="disk gone"):
+        dask_engine.generate_dataset(str(cars_dir), out, 3000, seed=7, partition_rows=1000,
+                                     scheduler=client, notify=_quiet)
+    if where == "memory":
+        assert not fsspec.filesystem("memory").exists("/failed")
+    else:
+        assert list(tmp_path.iterdir()) == []
+
+
 def test_parents_are_uniform_over_all_partitions(client, tmp_path):
     # Each file holds one constant label, so a row's label tells which file its parent is in.
     src = tmp_path / "src"
