@@ -11,6 +11,7 @@ import pyarrow as pa
 from mixsynth import provenance
 from mixsynth.errors import SchemaError, UsageError
 from mixsynth.generate import DEFAULT_CHUNK_ROWS, Synthesizer
+from mixsynth.io import check_unique_names
 from mixsynth.labels import LabelOptions
 from mixsynth.plan import select_columns
 from mixsynth.weights import WeightLaw
@@ -45,10 +46,12 @@ def as_table(data: Any) -> pa.Table:
         which pyarrow would silently turn into binary).
     """
     if isinstance(data, pa.Table):
+        check_unique_names(data.column_names, "the table")
         return data
     if not _is_dataframe(data):
         msg = f"expected a pyarrow.Table or pandas.DataFrame, got {type(data).__name__}"
         raise UsageError(msg)
+    check_unique_names([str(c) for c in data.columns], "the DataFrame")
     bad = _mixed_object_column(data)
     if bad is not None:
         kinds = sorted({type(v).__name__ for v in data[bad].dropna()})
@@ -76,6 +79,8 @@ def generate(
     genlabel_model: str = "gaussian",
     genlabel_gamma: float = 1.0,
     genlabel_soft: bool = False,
+    within: Sequence[str] | None = None,
+    within_bins: int = 10,
     bounds: str = "auto",
     bounds_overrides: Mapping[str, object] | None = None,
     repair: str = "auto",
@@ -99,6 +104,9 @@ def generate(
         As for :class:`Synthesizer` and the CLI options of the same names.
     label_mode, class_balance, bins, genlabel_model, genlabel_gamma, genlabel_soft
         Label handling of ``target``; see :class:`mixsynth.labels.LabelOptions`.
+    within : sequence of str, optional
+        Draw all parents of a row from rows sharing these columns' values (numbers that
+        are not whole by ``within_bins`` quantile bins); see :mod:`mixsynth.within`.
     repair : {"auto", "variance", "none"}
         Stretch bounded columns so bounds do not shrink their variance (``auto``: when
         bounds are active and the law keeps variance).
@@ -129,7 +137,8 @@ def generate(
     """
     table = as_table(data)
     names = select_columns(table.column_names, columns, exclude, target)
-    labels = LabelOptions(label_mode, class_balance, bins, genlabel_model, genlabel_gamma, genlabel_soft)
+    labels = LabelOptions(label_mode, class_balance, bins, genlabel_model, genlabel_gamma, genlabel_soft,
+                          tuple(within or ()), within_bins)
     synth = Synthesizer(table.select(names), weights=weights, seed=seed, bounds=bounds,
                         bounds_overrides=bounds_overrides, repair=repair, space=space, target=target,
                         labels=labels, nan=nan, ids=ids, backend=backend, precision=precision,

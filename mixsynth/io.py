@@ -8,6 +8,7 @@ target directory and renamed at the end, so a failed run leaves no partial file.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import itertools
 import os
@@ -26,10 +27,13 @@ import pyarrow.parquet as pq
 
 from mixsynth import provenance
 from mixsynth.console import first_line
-from mixsynth.errors import InputError, UsageError
+from mixsynth.errors import InputError, SchemaError, UsageError
 from mixsynth.memory import format_size, map_batches
 
-__all__ = ["COMPRESSIONS", "Source", "check_compression", "check_output", "read_source", "write_parquet"]
+__all__ = [
+    "COMPRESSIONS", "Source", "check_compression", "check_output", "check_same_columns",
+    "check_unique_names", "read_source", "write_parquet",
+]
 
 #: ``--compression`` choices: Parquet codecs that pyarrow, Spark and DuckDB all read
 #: (``none``: uncompressed). The codec changes the bytes of the file, never its rows.
@@ -76,6 +80,10 @@ def _npy_table(path: Path) -> pa.Table:
     if arr.ndim == 0 or arr.dtype.kind not in "biuf":
         msg = f"{str(path)!r} holds a {arr.dtype} array of shape {arr.shape}; expected numbers, one row per item"
         raise InputError(msg)
+    if 0 in arr.shape[1:]:
+        msg = (f"{str(path)!r} holds an array of shape {arr.shape}, whose rows have no values; "
+               "expected at least one value per row")
+        raise InputError(msg)
     if arr.ndim == 1:
         return pa.table({"array": np.asarray(arr)})
     shape = arr.shape[1:]
@@ -83,6 +91,25 @@ def _npy_table(path: Path) -> pa.Table:
     storage = pa.FixedSizeListArray.from_arrays(values, int(np.prod(shape)))
     tensor = pa.fixed_shape_tensor(values.type, shape)
     return pa.table({"array": pa.ExtensionArray.from_storage(tensor, storage)})
+
+
+def check_unique_names(names: list[str], where: str) -> None:
+    """Refuse a table that holds two columns of one name.
+
+    Arrow allows it (Parquet and IPC files can carry it), but every column is looked up
+    by name downstream, so the second column would be unreachable.
+
+    Raises
+    ------
+    SchemaError
+        A name occurs more than once.
+    """
+    counts = collections.Counter(names)
+    dups = [n for n in counts if counts[n] > 1]
+    if dups:
+        msg = (f"{where} has {counts[dups[0]]} columns named {dups[0]!r}; expected unique column "
+               "names (rename one before reading it with mixsynth)")
+        raise SchemaError(msg)
 
 
 def _parquet_files(path: Path) -> ds.Dataset:
@@ -94,11 +121,11 @@ def _parquet_files(path: Path) -> ds.Dataset:
     if not dataset.files:
         msg = f"directory {str(path)!r} holds no Parquet files; expected *.parquet files"
         raise InputError(msg)
-    _check_same_columns(path, dataset)
+    check_same_columns(str(path), dataset)
     return dataset
 
 
-def _check_same_columns(path: Path, dataset: ds.Dataset) -> None:
+def check_same_columns(path: str, dataset: ds.Dataset) -> None:
     """Every file must hold the same columns with the same types.
 
     pyarrow takes the first file's schema for the whole dataset: a file that lacks a
@@ -121,7 +148,7 @@ def _check_same_columns(path: Path, dataset: ds.Dataset) -> None:
         if not diff:
             continue
         msg = (
-            f"files in {str(path)!r} do not share one schema: {fragment.path!r} differs from "
+            f"files in {path!r} do not share one schema: {fragment.path!r} differs from "
             f"{first_path!r} ({'; '.join(diff)}); expected the same columns in every file"
         )
         raise InputError(msg)
@@ -144,6 +171,7 @@ def _read_stdin(stream: IO[bytes], select: Select | None) -> Source:
     except (pa.ArrowInvalid, OSError) as exc:
         msg = f"stdin does not hold readable Parquet or Arrow IPC data: {first_line(exc)}"
         raise InputError(msg) from None
+    check_unique_names(table.column_names, "stdin")
     if select is not None:
         table = table.select(select(table.column_names))
     return Source(table, "<stdin>", record)
@@ -216,10 +244,12 @@ def read_source(
         if path.is_dir():
             dataset = _parquet_files(path)
             names = dataset.schema.names
+            check_unique_names(names, repr(src))
             cols = select(names) if select else names
             return Source(dataset.to_table(columns=cols), src)
         pf = pq.ParquetFile(path)
         names = pf.schema_arrow.names
+        check_unique_names(names, repr(src))
         cols = select(names) if select else names
         record = provenance.loads(pf.metadata.metadata)
         size = _decoded_bytes(pf, cols) if memory_limit is not None else 0

@@ -47,6 +47,9 @@ class Input:
     provenance: dict[str, Any] | None
     _source: pa.Table | pq.ParquetFile | ds.Dataset
 
+    def __post_init__(self) -> None:
+        io.check_unique_names(self.schema.names, repr(self.name))
+
     def batches(self, columns: list[str], batch_size: int) -> Iterator[pa.RecordBatch]:
         """Record batches of ``columns``, in row order."""
         src = self._source
@@ -113,6 +116,9 @@ def open_path(path: str, *, stdin: Any = None) -> Input:
             if not dataset.files:
                 msg = f"directory {path!r} holds no Parquet files; expected *.parquet files"
                 raise InputError(msg)
+            # pyarrow takes the first file's schema: another file's extra columns would be
+            # dropped and its missing ones read as nulls, so the comparison would be wrong.
+            io.check_same_columns(path, dataset)
             return Input(path, dataset.schema, dataset.count_rows(), None, dataset)
         local = isinstance(fs, pafs.LocalFileSystem)
         # pre_buffer would fetch every row group's column chunks before the first batch

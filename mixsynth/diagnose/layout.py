@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from mixsynth.diagnose.inputs import Input
 from mixsynth.errors import InputError, SchemaError
@@ -222,7 +221,8 @@ def numeric_block(batch: pa.RecordBatch | pa.Table, layout: Layout) -> np.ndarra
 
 
 def category_values(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
-    """Values as strings (nulls kept), so ``"a"``, dictionary ``"a"`` and ``a`` compare equal."""
+    """Values as strings (nulls kept), so ``"a"``, dictionary ``"a"`` and ``a`` compare equal;
+    bytes that are not UTF-8 are escaped as Python's ``backslashreplace`` writes them."""
     arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
     if pa.types.is_dictionary(arr.type):
         arr = arr.dictionary_decode()
@@ -231,5 +231,13 @@ def category_values(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
         or pa.types.is_large_binary(arr.type)
         or pa.types.is_fixed_size_binary(arr.type)
     ):
-        return pc.cast(arr.cast(pa.binary()), pa.string(), safe=False)
+        raw = arr.cast(pa.binary())
+        try:
+            return raw.cast(pa.string())  # a checked cast: fails on bytes that are not UTF-8
+        except pa.ArrowInvalid:
+            # Bytes that are not text (hashes, images) are categories too: escape what does
+            # not decode (b"\xff" -> "\\xff") and keep valid text as it is, so equal bytes
+            # stay equal from batch to batch and still match a string column's values.
+            return pa.array([None if v is None else v.decode("utf-8", "backslashreplace")
+                             for v in raw.to_pylist()], pa.string())
     return arr.cast(pa.string())

@@ -1,0 +1,158 @@
+"""Hostile inputs across commands (issue 14): each family gives one ``Error:`` line with
+its exit code, or a correct result; never a traceback, never a file left behind."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.ipc as ipc
+import pyarrow.parquet as pq
+import pytest
+
+import mixsynth
+from mixsynth.cli import app
+from mixsynth.diagnose import diagnose
+from mixsynth.errors import SchemaError
+
+
+def assert_error(result, code: int, *fragments: str) -> str:
+    """One ``Error:`` line on stderr, the exit code, nothing on stdout; returns the line."""
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert result.exit_code == code, (result.exit_code, result.stderr)
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("Error: "), lines[0]
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])
+    assert result.stdout_bytes == b""
+    return lines[0]
+
+
+@pytest.fixture
+def good(tmp_parquet, rng) -> Path:
+    return tmp_parquet({"a": rng.normal(size=20), "b": rng.normal(size=20)}, "good.parquet")
+
+
+# --- duplicate column names -------------------------------------------------------------
+
+
+def _duplicated(rng) -> pa.Table:
+    return pa.Table.from_arrays([pa.array(rng.normal(size=20)), pa.array(rng.normal(size=20))],
+                                names=["a", "a"])
+
+
+DUPLICATE = "has 2 columns named 'a'; expected unique column names"
+
+
+@pytest.mark.parametrize("extra", [[], ["--columns", "a"]], ids=["all", "selected"])
+def test_generate_refuses_duplicate_column_names(runner, tmp_parquet, tmp_path, rng, extra):
+    src = tmp_parquet(_duplicated(rng), "dup.parquet")
+    out = tmp_path / "out.parquet"
+    result = runner.invoke(app, ["generate", str(src), "-o", str(out), *extra])
+    assert_error(result, 1, f"'{src}' {DUPLICATE}")
+    assert not out.exists()
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_generate_refuses_duplicate_column_names_on_stdin(runner, tmp_path, rng):
+    sink = pa.BufferOutputStream()
+    with ipc.new_stream(sink, _duplicated(rng).schema) as writer:
+        writer.write_table(_duplicated(rng))
+    result = runner.invoke(app, ["generate", "-", "-o", str(tmp_path / "o.parquet")],
+                           input=sink.getvalue().to_pybytes())
+    assert_error(result, 1, f"stdin {DUPLICATE}")
+
+
+@pytest.mark.parametrize("side", ["real", "synth"])
+def test_diagnose_refuses_duplicate_column_names(runner, tmp_parquet, good, rng, side):
+    dup = tmp_parquet(_duplicated(rng), "dup.parquet")
+    args = [dup, good] if side == "real" else [good, dup]
+    result = runner.invoke(app, ["diagnose", *map(str, args)])
+    assert_error(result, 1, f"'{dup}' {DUPLICATE}")
+
+
+def test_diagnose_refuses_duplicate_names_in_a_directory(runner, tmp_path, rng):
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    for i in range(2):
+        pq.write_table(_duplicated(rng), folder / f"p{i}.parquet")
+    result = runner.invoke(app, ["diagnose", str(folder), str(folder)])
+    # pyarrow refuses to list such a dataset, before mixsynth sees its names.
+    assert_error(result, 1, f"cannot read '{folder}' as Parquet: Can't unify schema with duplicate field names")
+
+
+def test_python_api_refuses_duplicate_column_names(rng):
+    table = _duplicated(rng)
+    frame = pd.DataFrame(np.ones((3, 2)), columns=["a", "a"])
+    with pytest.raises(SchemaError, match=f"the table {DUPLICATE}"):
+        mixsynth.generate(table, n=3)
+    with pytest.raises(SchemaError, match=f"the DataFrame {DUPLICATE}"):
+        mixsynth.generate(frame, n=3)
+    with pytest.raises(SchemaError, match=f"'real' {DUPLICATE}"):
+        diagnose(table, table)
+
+
+# --- binary columns -----------------------------------------------------------------------
+
+
+def test_diagnose_compares_binary_columns_as_categories(runner, tmp_parquet, rng):
+    # Bytes that are not UTF-8 (0xff cannot start a character) used to raise
+    # UnicodeDecodeError; they are categories like any other.
+    values = [b"\xff\xfe", b"\x00\x80", b"text", b"\xc3("]
+    picks = rng.integers(0, len(values), size=200)
+    real = tmp_parquet({"x": rng.normal(size=200),
+                        "b": pa.array([values[i] for i in picks], pa.binary()),
+                        "f": pa.array([values[i][:2] for i in picks], pa.binary(2))}, "real.parquet")
+    synth = tmp_parquet({"x": rng.normal(size=200),
+                         "b": pa.array([values[i] for i in picks[::-1]], pa.binary()),
+                         "f": pa.array([values[0][:2]] * 200, pa.binary(2))}, "synth.parquet")
+    result = runner.invoke(app, ["diagnose", str(real), str(synth), "--json"])
+    assert result.exit_code == 0, result.stderr
+    entries = {e["name"]: e for e in json.loads(result.stdout)["columns"]}
+    assert entries["b"]["group"] == "categorical"
+    assert entries["b"]["tv"] == pytest.approx(0.0)  # the same values, in another order
+    share = float(np.mean(picks != 0))
+    assert entries["f"]["tv"] == pytest.approx(share)  # every synthetic row is b"\xff\xfe"
+
+
+# --- arrays with no values per row ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("shape", [(5, 0), (5, 0, 3), (4, 2, 0)])
+@pytest.mark.parametrize("command", ["generate", "diagnose"])
+def test_npy_whose_rows_have_no_values(runner, tmp_path, shape, command):
+    path = tmp_path / "empty.npy"
+    np.save(path, np.zeros(shape))
+    args = [str(path), "-o", str(tmp_path / "o.parquet")] if command == "generate" else [str(path)] * 2
+    result = runner.invoke(app, [command, *args])
+    assert_error(result, 1, f"'{path}' holds an array of shape {shape}, whose rows have no values; "
+                 "expected at least one value per row")
+
+
+@pytest.mark.parametrize(("array", "message"), [
+    (np.zeros((0, 3)), "the source has 0 rows; mixing needs at least 2"),
+    (np.array(3.0), "holds a float64 array of shape (); expected numbers, one row per item"),
+], ids=["no-rows", "0-d"])
+def test_npy_without_rows(runner, tmp_path, array, message):
+    path = tmp_path / "a.npy"
+    np.save(path, array)
+    result = runner.invoke(app, ["generate", str(path), "-o", str(tmp_path / "o.parquet")])
+    assert_error(result, 1, message)
+
+
+# --- directories whose files disagree --------------------------------------------------------
+
+
+def test_diagnose_names_the_files_whose_schemas_differ(runner, tmp_path, good, rng):
+    folder = tmp_path / "synth"
+    folder.mkdir()
+    pq.write_table(pa.table({"a": rng.normal(size=5), "b": rng.normal(size=5)}, ), folder / "p1.parquet")
+    pq.write_table(pa.table({"a": rng.normal(size=5), "c": rng.normal(size=5)}), folder / "p2.parquet")
+    for args in ([good, folder], [folder, good]):
+        result = runner.invoke(app, ["diagnose", *map(str, args)])
+        assert_error(result, 1, f"files in '{folder}' do not share one schema: '{folder / 'p2.parquet'}' "
+                     f"differs from '{folder / 'p1.parquet'}' (b missing; extra c)")
