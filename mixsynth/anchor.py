@@ -41,11 +41,14 @@ the atom's mass by the row's uniform, which makes ``r`` exactly uniform.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from mixsynth.draws import Draws
+
+if TYPE_CHECKING:
+    from mixsynth.labels import Groups
 
 __all__ = ["MAX_DISCRETE", "Anchor", "ColumnMap", "exclusive_columns", "fit_anchor"]
 
@@ -138,6 +141,11 @@ class Anchor:
 
     maps: dict[int, ColumnMap]
     check: dict[int, tuple[float, float]]
+    #: Per group, when parents are drawn within groups (within-class labels): each group
+    #: is anchored to its own rows, since a class balance may differ from the source's.
+    by_group: tuple[Anchor, ...] = ()
+    #: Source row -> its group (-1: in none), or None when not grouped.
+    row_group: np.ndarray | None = None
 
     def apply(
         self,
@@ -147,6 +155,7 @@ class Anchor:
         w: np.ndarray,
         u: np.ndarray,
         strata: int | None = None,
+        rows: np.ndarray | None = None,
     ) -> None:
         """Map the mixed rows ``Y`` (shape (m, d)) in place; NaN (null) stays NaN.
 
@@ -158,8 +167,19 @@ class Anchor:
         source's up to one value in ``s``, instead of a sample of it. A round then adds
         almost no sampling noise to means, variances and value shares (plain resampling
         adds ``1/sqrt(n)`` of them), while the order of the rows, which carries the
-        dependence between columns, is the mixing's.
+        dependence between columns, is the mixing's. ``rows``: the positions of ``Y``'s rows
+        in the run of blocks (default ``0..m-1``), for a subset of rows such as a group.
         """
+        rows = np.arange(len(Y)) if rows is None else rows
+        if self.row_group is not None:
+            group = self.row_group[parents[:, 0]]
+            for g, sub in enumerate(self.by_group):
+                idx = np.flatnonzero(group == g)
+                if idx.size:
+                    part = Y[idx]
+                    sub.apply(part, X, parents[idx], w[idx], u[idx], strata, rows[idx])
+                    Y[idx] = part
+            return
         chosen: np.ndarray | None = None
         for j, m in self.maps.items():
             y = Y[:, j].astype(np.float64) / m.scale
@@ -174,14 +194,24 @@ class Anchor:
                         chosen = Draws(parents, w, u).chosen()
                     out[tie] = X[chosen[tie], j] / m.scale
             elif strata:
-                out = _stratified(m, y, null, u, strata)
+                out = _stratified(m, y, null, u, rows // strata)
             else:
                 out = m.quantile(m.rank(y, u), u)
             Y[:, j] = np.where(null, np.nan, out * m.scale)
 
     def record(self, names: dict[int, str]) -> dict[str, Any]:
-        """Provenance: per column (by ``names``, encoded index -> name) the map and the pilot check."""
-        out: dict[str, Any] = {}
+        """Provenance: per column (by ``names``, encoded index -> name) the map and the pilot
+        check (grouped: the worst group's shift and variance ratio, and the group count)."""
+        if self.row_group is not None:
+            parts = [sub.record(names) for sub in self.by_group]
+            out: dict[str, Any] = {}
+            for part in parts:
+                for name, rec in part.items():
+                    best = out.get(name)
+                    if best is None or abs(rec["pilot_mean_shift_sd"]) > abs(best["pilot_mean_shift_sd"]):
+                        out[name] = rec | {"groups": len(self.by_group)}
+            return out
+        out = {}
         for j, m in self.maps.items():
             shift, ratio = self.check[j]
             out.setdefault(names[j], m.record() | {
@@ -191,14 +221,16 @@ class Anchor:
         return out
 
 
-def _stratified(m: ColumnMap, y: np.ndarray, null: np.ndarray, u: np.ndarray, strata: int) -> np.ndarray:
-    """``m`` applied to each run of ``strata`` rows of ``y`` with stratified positions."""
+def _stratified(m: ColumnMap, y: np.ndarray, null: np.ndarray, u: np.ndarray, block: np.ndarray) -> np.ndarray:
+    """``m`` applied to the rows of each logical block (``block``: non-decreasing ids) with
+    stratified positions."""
     # The jitter inside a stratum: the low-order digits of the row's uniform, nearly
     # independent of its rank (u also spreads ranks inside atoms) and of other columns'.
     jitter = (u * 4096.0) % 1.0
     out = np.full(y.size, np.nan)
-    for lo in range(0, y.size, strata):
-        live = np.flatnonzero(~null[lo : lo + strata]) + lo
+    cuts = np.flatnonzero(np.diff(block)) + 1
+    for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, y.size], strict=True):
+        live = np.flatnonzero(~null[lo:hi]) + lo
         if live.size == 0:
             continue
         # Work in sorted order: interpolation and searches with sorted queries are an
@@ -303,6 +335,7 @@ def fit_anchor(
     columns: np.ndarray,
     rounded: np.ndarray,
     two_parents: bool,
+    groups: Groups | None = None,
 ) -> Anchor:
     """Fit the map of each column in ``columns`` from the source and the mixed pilot.
 
@@ -318,6 +351,8 @@ def fit_anchor(
         Columns to anchor; those to round to whole numbers.
     two_parents : bool
         The law mixes two parents (two-valued columns are then cut at their midpoint).
+    groups : Groups, optional
+        Parents are drawn within these groups: each group gets maps onto its own rows.
 
     Examples
     --------
@@ -334,11 +369,35 @@ def fit_anchor(
     >>> np.unique(mapped).tolist(), bool(abs(mapped.mean() - X.mean()) < 0.01)
     ([0.0, 1.0], True)
     """
+    exclusive = exclusive_columns(X, columns) if two_parents else np.zeros(X.shape[1], dtype=bool)
+    if groups is None:
+        return _fit(X, np.ones(X.shape[0], dtype=bool), pilot, draws, columns, rounded, exclusive)
+    row_group = np.full(X.shape[0], -1, dtype=np.int64)
+    for g in range(len(groups.probs)):
+        row_group[groups.order[groups.offsets[g] : groups.offsets[g + 1]]] = g
+    pilot_group = row_group[draws.parents[:, 0]]
+    parts = []
+    for g in range(len(groups.probs)):
+        pick = pilot_group == g
+        sub = Draws(draws.parents[pick], draws.w[pick], draws.u[pick])
+        parts.append(_fit(X, row_group == g, pilot[pick], sub, columns, rounded, exclusive))
+    return Anchor({}, {}, tuple(parts), row_group)
+
+
+def _fit(
+    X: np.ndarray,
+    members: np.ndarray,
+    pilot: np.ndarray,
+    draws: Draws,
+    columns: np.ndarray,
+    rounded: np.ndarray,
+    exclusive: np.ndarray,
+) -> Anchor:
+    """The maps of one group: source rows ``members`` (bool, shape (n,)), its pilot rows."""
     maps: dict[int, ColumnMap] = {}
     check: dict[int, tuple[float, float]] = {}
-    exclusive = exclusive_columns(X, columns) if two_parents else np.zeros(X.shape[1], dtype=bool)
     for j in np.flatnonzero(columns):
-        x = X[:, j].astype(np.float64)
+        x = X[members, j].astype(np.float64)
         x = x[~np.isnan(x)]
         y = pilot[:, j].astype(np.float64)
         ok = ~np.isnan(y)

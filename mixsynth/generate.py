@@ -48,6 +48,28 @@ def _warn(message: str) -> None:
     warnings.warn(message, MixsynthWarning, stacklevel=3)
 
 
+def _break_ties(Y: np.ndarray, X: np.ndarray, d: Draws, rounded: np.ndarray) -> None:
+    """Round exact halves of the whole-number columns toward the chosen parent's value.
+
+    Rounding half to even turned every (0, 1) pair of a flag under ``midpoint`` weights
+    into 0 (a 10 % flag became 1 %). Toward the chosen parent (picked with probability
+    ``clip(λ, 0, 1)``, 1/2 for a midpoint) is unbiased, and every dummy of a one-hot set
+    follows the same parent, so the set stays exclusive. Other values round in decode.
+    """
+    cols = np.flatnonzero(rounded)
+    if cols.size == 0:
+        return
+    sub = Y[:, cols]
+    low = np.floor(sub)
+    rows, k = np.nonzero(sub - low == 0.5)
+    if rows.size == 0:
+        return
+    j = cols[k]
+    parent = X[d.chosen()[rows], j]
+    up = np.where(np.isnan(parent), d.u[rows] < 0.5, parent > Y[rows, j])
+    Y[rows, j] = low[rows, k] + up
+
+
 class Synthesizer:
     """A source table prepared for mixing; yields synthetic rows in chunks.
 
@@ -186,6 +208,8 @@ class Synthesizer:
             stretch(Y, self.repair)
         if self.anchor is not None:
             self.anchor.apply(Y, self.enc.X, d.parents, d.w, d.u, strata)
+        else:
+            _break_ties(Y, self.enc.X, d, anchor_columns(self.enc)[1])
         return Y
 
     def _fit_correction(self) -> None:
@@ -205,7 +229,7 @@ class Synthesizer:
     def _fit_anchor(self) -> Anchor:
         d, pilot = self._pilot()
         columns, rounded = anchor_columns(self.enc)
-        return fit_anchor(self.enc.X, pilot, d, columns, rounded, self.law.k == 2)
+        return fit_anchor(self.enc.X, pilot, d, columns, rounded, self.law.k == 2, self.groups)
 
     def _fit_repair(self) -> Repair:
         d, pilot = self._pilot()

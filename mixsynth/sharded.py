@@ -11,6 +11,7 @@ workers or partitions.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -325,12 +326,16 @@ class ShardedSynthesizer(Synthesizer):
         enc.taken = {k: v.slice(0, m) for k, v in enc.taken.items()}
         enc.taken_null = {k: v[:m] for k, v in enc.taken_null.items()}
         enc.id_start = self.enc.id_start
-        return _Rows(ids, self._view(enc), self.n)
+        return _Rows(ids, self._view(enc, ids), self.n)
 
-    def _view(self, enc: Encoded) -> ShardedSynthesizer:
-        """This synthesizer over gathered rows ``enc`` (its own kernel; self is untouched)."""
+    def _view(self, enc: Encoded, ids: np.ndarray) -> ShardedSynthesizer:
+        """This synthesizer over gathered rows ``enc`` (global ids ``ids``; its own kernel;
+        self is untouched)."""
         view = self.clone()
         view.enc, view._X_mix = enc, enc.X
+        if view.anchor is not None and view.anchor.row_group is not None:
+            # The view's parents index its gathered rows, so its groups must too.
+            view.anchor = dataclasses.replace(view.anchor, row_group=view.anchor.row_group[ids])
         view._mixer = Mixer(self.backend, enc.X)
         return view
 
@@ -353,7 +358,7 @@ class ShardedSynthesizer(Synthesizer):
             },
             id_start=a.id_start,
         )
-        return _Rows(ids[order], self._view(enc), self.n)
+        return _Rows(ids[order], self._view(enc, ids[order]), self.n)
 
     def _resample_sharded(
         self, rows: _Rows, Y: np.ndarray, d: Draws, start: int, stop: int

@@ -153,6 +153,21 @@ def test_within_class_labels_match_local(tmp_path):
     assert _rows(synth.block(0, 3000)[0]) == _rows(expected)
 
 
+def test_within_class_anchoring_on_a_few_gathered_rows_matches_local(tmp_path):
+    # 150 rows gather only some of the 20 190 source rows: the view's groups must be
+    # indexed like its gathered rows, not like the source.
+    table = pq.read_table(f"{ROOT}/tests/data/randhie.parquet")
+    src = _split(table, tmp_path / "src")
+    opts = LabelOptions(mode="within-class")
+    expected = _local(src, 150, target="hlthg", labels=opts)
+    synth = ShardedSynthesizer(open_dataset(str(src)), table.column_names, seed=7, target="hlthg",
+                               labels=opts, notify=_quiet)
+    synth.total_rows = 150
+    assert synth.anchor is not None
+    assert synth.anchor.row_group is not None
+    assert _rows(synth.block(0, 150)[0]) == _rows(expected)
+
+
 def test_soft_labels_are_refused(cars_dir):
     with pytest.raises(UsageError, match="not available with --engine dask"):
         ShardedSynthesizer(

@@ -31,8 +31,10 @@ SHAPE_METRICS = ("kurtosis_ratio_median", "distinct_ratio_median")
 
 
 def _kurtosis(x: np.ndarray) -> float:
+    if x.size < 2:  # an empty (all-null) column: nothing to measure, and std would warn
+        return float("nan")
     sd = x.std()
-    if x.size < 2 or not np.isfinite(sd) or sd == 0:
+    if not np.isfinite(sd) or sd == 0:
         return float("nan")
     return float(np.mean(((x - x.mean()) / sd) ** 4))
 

@@ -161,6 +161,8 @@ class StudyOptions:
         Keep each round's Parquet and ``trajectory.json`` there.
     resume : bool
         Continue the study in ``output_dir``.
+    columns, exclude : sequence of str, optional
+        Columns to study / leave out (as for ``generate``; the target is always kept).
     """
 
     rounds: int
@@ -183,8 +185,14 @@ class StudyOptions:
     stop_when: str | None = None
     output_dir: str | None = None
     resume: bool = False
+    columns: tuple[str, ...] | None = None
+    exclude: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
+        for name in ("columns", "exclude"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, (value,) if isinstance(value, str) else tuple(value))
         if self.weights is None:
             object.__setattr__(self, "weights", DEFAULT_WEIGHTS)
         if isinstance(self.weights, str):

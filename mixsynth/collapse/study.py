@@ -34,6 +34,7 @@ from mixsynth.collapse.trajectory import BASELINE, SPLIT, Trajectory, build, see
 from mixsynth.collapse.utility import default_model
 from mixsynth.diagnose.report import jsonable
 from mixsynth.errors import MixsynthWarning, SchemaError
+from mixsynth.plan import select_columns
 from mixsynth.version import package_version
 
 __all__ = ["BASELINE", "CollapseStudy", "collapse_study"]
@@ -98,8 +99,10 @@ class CollapseStudy:
         )
         self.on_step = on_step or (lambda _name, _r: None)
         table = as_table(data).replace_schema_metadata(None)
-        _refuse_huge_values(table)
         target = options.target
+        if options.columns is not None or options.exclude is not None:
+            table = table.select(select_columns(table.column_names, options.columns, options.exclude, target))
+        _refuse_huge_values(table)
         self.task = resolve_task(table, target, options.task) if target is not None else None
         self.model = (options.model or default_model(self.task)) if self.task else None
         rng = np.random.default_rng(seed_for(options.seed, SPLIT))

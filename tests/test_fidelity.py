@@ -1,0 +1,218 @@
+"""Every column kind through repeated synthesis: indicators, zero-inflated counts, codes
+stored as floats, dates, negative values, one-hot sets, empty columns (docs/design.md,
+"Marginal anchoring"). Each test re-synthesises its own output round after round, as a
+user studying model collapse does, and judges every column, not a median."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import warnings
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+import mixsynth
+from mixsynth.cli import app
+from mixsynth.diagnose import diagnose
+from mixsynth.errors import MixsynthWarning
+
+
+def _rounds(table: pa.Table, rounds: int, **kw) -> list[pa.Table]:
+    """Round 0 (the source) and each replace round after it."""
+    out = [table]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MixsynthWarning)
+        for r in range(1, rounds + 1):
+            out.append(mixsynth.generate(out[-1], seed=r, **kw))
+    return out
+
+
+def _values(table: pa.Table, name: str) -> np.ndarray:
+    col = table[name]
+    if pa.types.is_temporal(col.type):
+        col = col.cast(pa.int32() if col.type.bit_width == 32 else pa.int64())
+    return col.to_numpy().astype(np.float64)
+
+
+def _shift_sd(src: np.ndarray, out: np.ndarray) -> float:
+    return float(abs(out.mean() - src.mean()) / src.std())
+
+
+def _ratio(src: np.ndarray, out: np.ndarray) -> float:
+    return float(out.var() / src.var())
+
+
+@pytest.fixture(scope="module")
+def flag_table() -> pa.Table:
+    # The issue's reproduction: a 10 % flag beside a gamma column.
+    r = np.random.default_rng(0)
+    return pa.table({"flag": (r.random(3000) < 0.1).astype("int64"), "x": r.gamma(2.0, 1.0, 3000)})
+
+
+def test_a_flag_keeps_its_share_at_every_one_of_ten_rounds(flag_table):
+    # Before anchoring, clip + variance stretch + rounding drove it 0.105 -> 0.267.
+    shares = [float(t["flag"].to_numpy().mean()) for t in _rounds(flag_table, 10)]
+    assert all(0.09 <= s <= 0.12 for s in shares), shares
+    assert all(set(np.unique(t["flag"].to_numpy())) == {0, 1} for t in _rounds(flag_table, 1))
+
+
+@pytest.fixture(scope="module")
+def skewed() -> pa.Table:
+    rng = np.random.default_rng(3)
+    n = 4000
+    counts = np.where(rng.random(n) < 0.6, 0, rng.negative_binomial(2, 0.35, n))
+    return pa.table({"visits": pa.array(counts, pa.int32()), "spend": rng.lognormal(3.0, 0.9, n)})
+
+
+@pytest.mark.slow
+def test_zero_inflated_counts_and_lognormal_keep_mean_and_variance(skewed):
+    tables = _rounds(skewed, 10)
+    for name in ("visits", "spend"):
+        src = _values(skewed, name)
+        one = _values(tables[1], name)
+        assert _shift_sd(src, one) < 0.03, name
+        assert _ratio(src, one) == pytest.approx(1.0, abs=0.03), name
+        for t in tables[2:]:
+            out = _values(t, name)
+            assert _shift_sd(src, out) < 0.1, name
+            assert 0.85 <= _ratio(src, out) <= 1.15, name
+            assert out.min() >= src.min()
+            assert out.max() <= src.max()
+    # The zeros keep their share (it fell from 67 % to 18 % in ten rounds before).
+    zeros = [float((_values(t, "visits") == 0).mean()) for t in tables]
+    assert max(zeros) - min(zeros) < 0.01, zeros
+
+
+def test_variance_repair_fits_mean_and_variance_after_clipping_and_rounding(skewed):
+    out = mixsynth.generate(skewed, 60_000, seed=1, repair="variance")
+    record = out.schema.metadata[b"mixsynth"].decode()
+    assert '"shift"' in record
+    for name in ("visits", "spend"):
+        src, got = _values(skewed, name), _values(out, name)
+        assert _shift_sd(src, got) < 0.03, name
+        assert _ratio(src, got) == pytest.approx(1.0, abs=0.03), name
+        assert got.min() >= src.min()
+    # Without the shift, the clip at 0 lifts the mean of the zero-inflated count.
+    src = _values(skewed, "visits")
+    plain = _shift_sd(src, _values(mixsynth.generate(skewed, 60_000, seed=1, repair="none"), "visits"))
+    assert plain > 0.015
+    assert _shift_sd(src, _values(out, "visits")) < plain / 3
+
+
+def test_a_one_hot_set_stays_exclusive_and_keeps_its_shares():
+    rng = np.random.default_rng(5)
+    n = 3000
+    level = rng.choice(4, n, p=[0.55, 0.3, 0.1, 0.05])  # level 0: none of the three set
+    table = pa.table({
+        "good": (level == 1).astype("int64"),
+        "fair": (level == 2).astype("int64"),
+        "poor": (level == 3).astype("int64"),
+        "age": rng.normal(40, 12, n) + 5 * level,
+    })
+    tables = _rounds(table, 10)
+    for t in tables[1:]:
+        dummies = np.stack([t[c].to_numpy() for c in ("good", "fair", "poor")], axis=1)
+        assert dummies.sum(axis=1).max() == 1  # never two set
+    last = tables[-1]
+    for c, p in (("good", 0.3), ("fair", 0.1)):
+        # The set follows the dominant parent, whose share walks like plain resampling's.
+        assert float(last[c].to_numpy().mean()) == pytest.approx(p, rel=0.25), c
+
+
+def test_midpoint_keeps_a_flag_share_ties_are_not_rounded_down(flag_table):
+    src = float(flag_table["flag"].to_numpy().mean())
+    for repair in ("auto", "none"):
+        out = mixsynth.generate(flag_table, 20_000, seed=2, weights="midpoint", repair=repair)
+        # A (0, 1) pair gives exactly 0.5; round-half-to-even made every such flag 0.
+        assert float(out["flag"].to_numpy().mean()) == pytest.approx(src, rel=0.1), repair
+
+
+def test_codes_stored_as_floats_keep_their_values_and_shares():
+    rng = np.random.default_rng(7)
+    p = np.array([0.1, 0.15, 0.3, 0.3, 0.15])
+    table = pa.table({"answer": rng.choice([1.0, 2.0, 3.0, 4.0, 5.0], 2500, p=p),
+                      "score": rng.normal(size=2500)})
+    src = table["answer"].to_numpy()
+    for t in _rounds(table, 10)[1:]:
+        out = t["answer"].to_numpy()
+        assert set(np.unique(out)) == {1.0, 2.0, 3.0, 4.0, 5.0}
+        for v in range(1, 6):
+            assert (out == v).mean() == pytest.approx((src == v).mean(), rel=0.15), v
+
+
+def test_dates_and_negative_columns_stay_in_range_and_keep_their_variance():
+    rng = np.random.default_rng(11)
+    n = 2000
+    days = pa.array(rng.integers(-3650, 14_600, n).astype(np.int32)).cast(pa.date32())
+    table = pa.table({
+        "day": days,
+        "when": pa.array([dt.datetime(2000, 1, 1) + dt.timedelta(hours=int(h)) for h in rng.integers(0, 90_000, n)],
+                         pa.timestamp("us")),
+        "balance": rng.normal(-50, 200, n),
+    })
+    for t in _rounds(table, 3)[1:]:
+        for name in ("day", "when", "balance"):
+            src, out = _values(table, name), _values(t, name)
+            assert out.min() >= src.min(), name
+            assert out.max() <= src.max(), name
+            assert _ratio(src, out) == pytest.approx(1.0, abs=0.05), name
+    record = json.loads(mixsynth.generate(table, 100, seed=0).schema.metadata[b"mixsynth"])
+    assert {record["bounds"]["columns"][c]["policy"] for c in ("day", "when", "balance")} == {"clip"}
+
+
+def test_anchored_rows_are_the_same_for_any_chunking_and_jobs(flag_table):
+    a = mixsynth.generate(flag_table, 20_000, seed=4)
+    b = mixsynth.generate(flag_table, 20_000, seed=4, chunk_rows=3000, jobs=2)
+    assert a.equals(b)
+
+
+def test_an_empty_column_passes_through_generate_with_a_notice(tmp_path):
+    rng = np.random.default_rng(0)
+    src = tmp_path / "wb.parquet"
+    pq.write_table(pa.table({"gdp": rng.normal(size=50), "y2030": pa.nulls(50, pa.float64()),
+                             "note": pa.nulls(50)}), src)
+    out = tmp_path / "out.parquet"
+    result = CliRunner().invoke(app, ["generate", str(src), "-n", "80", "--seed", "1", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "mixsynth: column 'y2030' is entirely null; written as nulls" in result.stderr.splitlines()
+    table = pq.read_table(out)
+    assert table.schema.remove_metadata() == pq.read_schema(src).remove_metadata()
+    assert table["y2030"].null_count == table["note"].null_count == 80
+
+
+@pytest.mark.slow
+def test_an_empty_column_passes_through_collapse_study_and_exclude_works(tmp_path):
+    rng = np.random.default_rng(0)
+    src = tmp_path / "wb.parquet"
+    pq.write_table(pa.table({"a": rng.normal(size=200), "b": rng.normal(size=200),
+                             "y2030": pa.nulls(200, pa.float64())}), src)
+    runner = CliRunner()
+    base = ["collapse-study", str(src), "--rounds", "1", "-w", "epbeta", "--format", "ndjson", "-q"]
+    result = runner.invoke(app, base)
+    assert result.exit_code == 0, result.output
+    assert len(result.stdout.splitlines()) == 2 * 2  # epbeta and the gmm baseline, rounds 0 and 1
+    result = runner.invoke(app, [*base, "--exclude", "y2030", "--no-baseline"])
+    assert result.exit_code == 0, result.output
+    assert len(result.stdout.splitlines()) == 2
+    result = runner.invoke(app, [*base, "--exclude", "nope"])
+    assert result.exit_code == 2
+    assert "unknown column 'nope' in --exclude" in result.stderr
+
+
+def test_diagnose_predicts_per_column_and_says_when_no_closed_form_applies(skewed, tmp_path):
+    real = tmp_path / "real.parquet"
+    pq.write_table(skewed, real)
+    anchored = mixsynth.generate(skewed, 5000, seed=1)
+    shrunk = mixsynth.generate(skewed, 5000, seed=1, weights="uniform", repair="none", bounds="none")
+    for table, visits, spend in ((anchored, 1.0, 1.0), (shrunk, None, pytest.approx(2 / 3))):
+        path = tmp_path / "synth.parquet"
+        pq.write_table(table, path)
+        report = diagnose(pq.read_table(real), pq.read_table(path))
+        cols = {e["name"]: e for e in report.columns}
+        assert cols["visits"]["predicted_variance_factor"] == visits
+        assert cols["spend"]["predicted_variance_factor"] == spend
+    assert "rounded" in cols["visits"]["predicted_basis"]
