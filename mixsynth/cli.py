@@ -419,6 +419,8 @@ def collapse_study(
     plot: Annotated[Path | None, typer.Option(metavar="PNG", help="Also write a PNG: a panel per metric, a line per law (needs pip install 'mixsynth[plot]').")] = None,
     output_dir: Annotated[Path | None, typer.Option(metavar="DIR", help="Keep each round's Parquet and trajectory.json here.")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the interrupted study in --output-dir.")] = False,
+    columns: Annotated[list[str] | None, typer.Option(metavar="NAMES", help="Columns to study (comma-separated or repeated); default all.")] = None,
+    exclude: Annotated[list[str] | None, typer.Option(metavar="NAMES", help="Columns to leave out (comma-separated or repeated).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No notices on stderr (errors still shown).")] = False,
 ) -> None:
     """Re-synthesise REAL round after round with each weight law (and a GMM baseline); track variance, structure and model quality.
@@ -437,7 +439,8 @@ def collapse_study(
             label_mode=label_mode.value if label_mode else None, test_size=test_size, seed=seed,
             sample=parse_count(sample, "--sample"), bounds=bounds.value, repair=repair.value, space=space.value,
             compare_repair=compare_repair, test_time_transform=test_time_transform, stop_when=stop_when,
-            output_dir=str(output_dir) if output_dir else None, resume=resume)
+            output_dir=str(output_dir) if output_dir else None, resume=resume,
+            columns=split_names(columns), exclude=split_names(exclude))
         out = StudyOutput(fmt.value)
         options.check()
         if plot is not None:
