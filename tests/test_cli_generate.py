@@ -231,6 +231,23 @@ def test_dry_run_sizes_the_chosen_codec(runner, tmp_path):
     assert sizes["zstd"] != sizes["none"]
 
 
+def test_default_generate_does_not_import_scipy(tmp_path):
+    # scipy's import is most of a short run's start-up (issue 15); the default law and the
+    # default options must not need it.
+    code = (
+        "import sys\n"
+        "from mixsynth.cli import main\n"
+        "sys.argv = ['mixsynth', 'generate', sys.argv[1], '-n', '1000', '-o', sys.argv[2], '--seed', '1', '-q']\n"
+        "try:\n    main()\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('scipy', 'sklearn')))\n"
+    )
+    src = ROOT / "tests" / "data" / "randhie.parquet"
+    done = subprocess.run([sys.executable, "-c", code, str(src), str(tmp_path / "o.parquet")],
+                          capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+    assert pq.read_metadata(tmp_path / "o.parquet").num_rows == 1000
+
+
 def test_unknown_compression_is_a_usage_error(runner, src, tmp_path):
     result = runner.invoke(app, ["generate", str(src), "-o", str(tmp_path / "o.parquet"),
                                  "--compression", "gzip"])
