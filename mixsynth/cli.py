@@ -294,6 +294,8 @@ def generate(
     genlabel_model: Annotated[str, typer.Option(metavar="MODEL", help="GenLabel's class-conditional model: gaussian (shrinkage covariance), gmm:C or kde.")] = "gaussian",
     genlabel_gamma: Annotated[float, typer.Option(metavar="FLOAT", help="GenLabel: weight of the posterior against the mixed label (1 = posterior only).")] = 1.0,
     genlabel_soft: Annotated[bool, typer.Option(help="GenLabel: also write the probabilities as COL__p_<class> columns.")] = False,
+    within: Annotated[list[str] | None, typer.Option(metavar="NAMES", help="Draw all parents of a row from rows sharing these columns' values (comma-separated or repeated; numbers that are not whole by quantile bins), so group shares and the group-to-number association (η²) are kept.")] = None,
+    within_bins: Annotated[int, typer.Option(metavar="N", help="Quantile bins of a --within column whose numbers are not whole.", min=1)] = 10,
     nan: Annotated[NanPolicy, typer.Option(help="NaN/inf in float columns: error, or skip (treat as null).")] = NanPolicy.error,
     ids: Annotated[IdPolicy, typer.Option(help="Identifier columns (all values unique): regenerate fresh keys, or drop.")] = IdPolicy.regenerate,
     chunk_rows: Annotated[int, typer.Option("--row-group-size", "--chunk-rows", metavar="ROWS", help="Rows per Parquet row group (the unit readers skip and load); does not change the rows.", min=1)] = DEFAULT_CHUNK_ROWS,
@@ -321,7 +323,8 @@ def generate(
             columns=split_names(columns), exclude=split_names(exclude), weights=weights, seed=seed,
             bounds=bounds.value, repair=repair.value, space=space.value, target=target, nan=nan.value, ids=ids.value,
             bounds_overrides=load_json_object(bounds_file, "--bounds-file") if bounds_file else None,
-            labels=LabelOptions(label_mode.value if label_mode else None, balance, bins, genlabel_model, genlabel_gamma, genlabel_soft),
+            labels=LabelOptions(label_mode.value if label_mode else None, balance, bins, genlabel_model, genlabel_gamma, genlabel_soft,
+                                tuple(split_names(within) or ()), within_bins),
             chunk_rows=chunk_rows, compression=compression.value, jobs=jobs, backend=backend.value,
             precision=precision.value,
             memory_limit=parse_size(memory_limit) if memory_limit is not None else None,
@@ -406,6 +409,8 @@ def collapse_study(
     task: Annotated[Task, typer.Option(help="auto (from the target's type), classification or regression.")] = Task.auto,
     model: Annotated[Model | None, typer.Option(help="logistic, ridge, forest or hgb; default logistic (classification) or ridge (regression).")] = None,
     label_mode: Annotated[LabelMode | None, typer.Option(help="How the target is synthesised, as for generate; default within-class for class labels, mix for numbers.")] = None,
+    within: Annotated[list[str] | None, typer.Option(metavar="NAMES", help="As for generate: parents of a row share these columns' values (inside the target's class with within-class).")] = None,
+    within_bins: Annotated[int, typer.Option(metavar="N", help="As for generate: quantile bins of a --within column whose numbers are not whole.", min=1)] = 10,
     test_size: Annotated[float, typer.Option(metavar="SHARE", help="Share of the real rows held out to score the models.")] = 0.25,
     seed: Annotated[int, typer.Option(envvar="MIXSYNTH_SEED", metavar="INT", help="Seed of the whole study (split, every round of every law, models).")] = 0,
     sample: Annotated[str, typer.Option(metavar="N", help="Rows per side for the KS and nearest-neighbour metrics of each round.")] = "5000",
@@ -440,7 +445,8 @@ def collapse_study(
             sample=parse_count(sample, "--sample"), bounds=bounds.value, repair=repair.value, space=space.value,
             compare_repair=compare_repair, test_time_transform=test_time_transform, stop_when=stop_when,
             output_dir=str(output_dir) if output_dir else None, resume=resume,
-            columns=split_names(columns), exclude=split_names(exclude))
+            columns=split_names(columns), exclude=split_names(exclude),
+            within=split_names(within), within_bins=within_bins)
         out = StudyOutput(fmt.value)
         options.check()
         if plot is not None:

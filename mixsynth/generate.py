@@ -34,6 +34,7 @@ from mixsynth.space_plan import (
 )
 from mixsynth.version import package_version  # re-exported: it used to live here
 from mixsynth.weights import WeightLaw, parse
+from mixsynth.within import Within, plan_within
 
 __all__ = ["DEFAULT_CHUNK_ROWS", "MAX_ROWS", "Synthesizer", "package_version"]
 
@@ -122,9 +123,11 @@ class Synthesizer:
         self.source_schema = table.schema
         self.specs = plan_columns(table, target=target, ids=ids, notify=self.notify)
         self.label_plan = self._plan_target(table, target, labels or LabelOptions())
-        self.groups = self.label_plan.groups if self.label_plan else None
+        self.within = self._plan_within(table, labels or LabelOptions())
+        self.groups = self.within.groups if self.within else (self.label_plan.groups if self.label_plan else None)
         self.enc = encode(table.select([s.name for s in self.specs]), self.specs, nan=nan,
                           precision=precision, memory_limit=memory_limit, notify=self.notify)
+        self._copied = self._copied_columns()
         self.rank_gauss = plan_space(space, self.enc)
         self.space = space
         # Mixing happens in the chosen space; nulls are filled from it before mapping back.
@@ -182,6 +185,19 @@ class Synthesizer:
             self.specs[i] = ColumnSpec(spec.name, Kind.CATEGORICAL, spec.field, target=True)
         return plan
 
+    def _plan_within(self, table: pa.Table, labels: LabelOptions) -> Within | None:
+        """``--within`` groups, nested in the label mode's (see :mod:`mixsynth.within`)."""
+        if not labels.within:
+            return None
+        label = self.label_plan.groups if self.label_plan else None
+        return plan_within(table, labels.within, labels.within_bins, label)
+
+    def _copied_columns(self) -> list[slice]:
+        """Columns of ``X`` grouped by value under ``--within``: every parent of a row holds
+        the same value, which the row takes as it is."""
+        names = set(self.within.by_value) if self.within else set()
+        return [f.cols for f in self.enc.features if f.spec.name in names and is_mixed(f.spec.kind)]
+
     @property
     def n(self) -> int:
         """Number of source rows."""
@@ -210,6 +226,8 @@ class Synthesizer:
             self.anchor.apply(Y, self.enc.X, d.parents, d.w, d.u, strata)
         else:
             _break_ties(Y, self.enc.X, d, anchor_columns(self.enc)[1])
+        for cols in self._copied:
+            Y[:, cols] = self.enc.X[d.parents[:, 0], cols]
         return Y
 
     def _fit_correction(self) -> None:
@@ -395,6 +413,7 @@ class Synthesizer:
             "target": self.target,
             "label_mode": self.label_plan.mode if self.label_plan else None,
             "labels": self._label_record(),
+            "within": self.within.record() if self.within else None,
             "nan": self.nan,
             "source": {
                 "rows": self.n,

@@ -58,6 +58,12 @@ class LabelOptions:
         Weight of the GenLabel posterior against the mixed label, in [0, 1].
     genlabel_soft : bool
         Also write the (blended) probabilities as ``COL__p_<class>`` columns.
+    within : tuple of str
+        ``--within``: draw all parents of a row from rows sharing these columns' values
+        (:mod:`mixsynth.within`); it needs no target. Here because it shapes the same
+        draws as ``within-class``, and travels with it to every engine.
+    within_bins : int
+        Quantile bins of a ``--within`` column that is not grouped by value.
     """
 
     mode: str | None = None
@@ -66,6 +72,8 @@ class LabelOptions:
     genlabel_model: str = "gaussian"
     genlabel_gamma: float = 1.0
     genlabel_soft: bool = False
+    within: tuple[str, ...] = ()
+    within_bins: int = 10
 
 
 @dataclass(frozen=True)

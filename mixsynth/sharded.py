@@ -52,6 +52,7 @@ from mixsynth.schema import (
 # The identifier rule's constants are schema.py's own, so both engines judge alike.
 from mixsynth.space_plan import resolve_repair
 from mixsynth.weights import WeightLaw
+from mixsynth.within import Within
 
 __all__ = ["Mapper", "ShardedSynthesizer"]
 
@@ -122,7 +123,8 @@ class ShardedSynthesizer(Synthesizer):
     backend, precision, memory_limit
         As for :class:`Synthesizer`, with three limits: ``repair="variance"`` (what ``auto``
         becomes when bounds clip and the law keeps variance) is fitted on the whole encoded
-        source, read once into this process; a ``target`` column is read whole here; and
+        source, read once into this process; a ``target`` column and the ``--within``
+        columns (``labels.within``) are read whole here; and
         ``space`` must be ``raw`` and label modes ``soft``/``genlabel`` are refused, since
         they need every row at once.
     """
@@ -157,7 +159,8 @@ class ShardedSynthesizer(Synthesizer):
         self.source_schema = schema
         self.specs = self._plan(source, schema, kinds, facts, target, ids, run)
         self.label_plan = self._labels(source, target, labels or LabelOptions(), run)
-        self.groups = self.label_plan.groups if self.label_plan else None
+        self.within = self._within(source, columns, labels or LabelOptions(), run)
+        self.groups = self.within.groups if self.within else (self.label_plan.groups if self.label_plan else None)
         self.labeler = None
         self._check_nan(facts, nan)
         # encode() of a two-row table holding each column's global minimum and maximum makes
@@ -167,6 +170,7 @@ class ShardedSynthesizer(Synthesizer):
         self.enc = encode(
             self.extremes, self.specs, nan=nan, precision=precision, notify=self.notify
         )
+        self._copied = self._copied_columns()
         if space != "raw":
             msg = (
                 f"--space {space} ranks each column over the whole source and is not available "
@@ -287,6 +291,22 @@ class ShardedSynthesizer(Synthesizer):
         return self._plan_target(
             pa.table({target: column}) if column is not None else pa.table({}), target, labels
         )
+
+    def _within(
+        self, source: SourceDataset, columns: list[str], labels: LabelOptions, run: Mapper[Any]
+    ) -> Within | None:
+        """The local engine's ``--within`` groups, from those columns alone (read whole here)."""
+        if not labels.within:
+            return None
+        names = [c for c in dict.fromkeys(labels.within) if c in columns]
+        arrays = {
+            name: pa.chunked_array(
+                list(run(_Call(_column, source.schema, name), source.fragments)),
+                type=source.schema.field(name).type,
+            )
+            for name in names
+        }
+        return self._plan_within(pa.table(arrays) if arrays else pa.table({}), labels)
 
     def _check_nan(self, facts: list[FragmentFacts], nan: str) -> None:
         """The local engine's NaN/inf error, with the global row of the first bad value."""

@@ -175,6 +175,10 @@ class StudyOptions:
     model: str | None = None
     test_size: float = 0.25
     label_mode: str | None = None
+    #: ``--within`` columns and bins, passed to :func:`mixsynth.generate` (the GMM baseline
+    #: ignores them); with ``within-class`` the groups nest in the classes.
+    within: tuple[str, ...] | None = None
+    within_bins: int = 10
     seed: int = 0
     sample: int = DEFAULT_SAMPLE
     bounds: str = "auto"
@@ -198,6 +202,8 @@ class StudyOptions:
         if isinstance(self.weights, str):
             object.__setattr__(self, "weights", (self.weights,))
         object.__setattr__(self, "weights", tuple(self.weights or ()))
+        if self.within is not None:
+            object.__setattr__(self, "within", (self.within,) if isinstance(self.within, str) else tuple(self.within))
 
     def check(self) -> StopRule | None:
         """Validate the options that need no data; return the parsed stop rule.

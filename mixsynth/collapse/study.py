@@ -254,10 +254,17 @@ class CollapseStudy:
                 target=self.options.target,
                 label_mode=self.label_mode,
                 bounds=self.options.bounds,
+                **self._within(),
                 **t.options,
             )
         forward_warnings(caught, t.name, self.notify)
         return table.replace_schema_metadata(None), None
+
+    def _within(self) -> dict[str, Any]:
+        """``within=`` for :func:`mixsynth.generate`, only when asked (older ones lack it)."""
+        if not self.options.within:
+            return {}
+        return {"within": list(self.options.within), "within_bins": self.options.within_bins}
 
     def _record(self, t: Trajectory, r: int, table: pa.Table, info: Any) -> dict[str, Any]:
         if r == 0 and self._round0 is not None:

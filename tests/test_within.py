@@ -1,0 +1,223 @@
+"""Conditional mixing (``--within``): groups, the η² it keeps, exact group values, nesting in
+the label mode's groups, the Dask engine's sharded synthesizer, the CLI and collapse-study."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+import mixsynth
+from mixsynth import io
+from mixsynth.cli import app
+from mixsynth.collapse import collapse_study
+from mixsynth.dataset import open_dataset
+from mixsynth.diagnose import diagnose
+from mixsynth.errors import SchemaError, UsageError
+from mixsynth.generate import Synthesizer
+from mixsynth.labels import LabelOptions
+from mixsynth.sharded import ShardedSynthesizer
+from mixsynth.within import MAX_LEVELS, group_codes, plan_within
+
+
+def _quiet(_msg: str) -> None:
+    pass
+
+
+def _panel(seed: int = 0, firms: int = 30, years: int = 20) -> pa.Table:
+    """firms × years: value = firm effect (sd 3) + noise (sd 1), so firm explains ~0.9 of it."""
+    rng = np.random.default_rng(seed)
+    effect = rng.normal(0.0, 3.0, firms)
+    firm = np.repeat(np.arange(firms), years)
+    value = effect[firm] + rng.normal(0.0, 1.0, firms * years)
+    return pa.table({
+        "firm": pa.array([f"f{i:02d}" for i in firm]).dictionary_encode(),
+        "firm_id": firm.astype(np.int64),
+        "year": np.tile(np.arange(2000, 2000 + years), firms),
+        "value": value,
+        "capital": 2.0 * value + rng.normal(0.0, 2.0, firms * years),
+    })
+
+
+def _eta(real: pa.Table, synth: pa.Table, group: str = "firm", number: str = "value") -> dict:
+    report = diagnose(real, synth)
+    return next(p for p in report.pairs
+                if p["kind"] == "eta_squared" and (p["a"], p["b"]) == (group, number))
+
+
+def _eta_direct(table: pa.Table, group: str, number: str) -> float:
+    g = np.asarray(table.column(group).to_pylist(), dtype=object)
+    x = table.column(number).to_numpy()
+    between = sum((g == k).sum() * (x[g == k].mean() - x.mean()) ** 2 for k in set(g))
+    return float(between / ((x - x.mean()) ** 2).sum())
+
+
+def test_within_keeps_eta_and_diagnose_reports_the_drop_without_it():
+    real = _panel().select(["firm", "value", "capital"])
+    eta_real = _eta_direct(real, "firm", "value")
+    assert eta_real > 0.85
+    kept = mixsynth.generate(real, seed=3, within=["firm"])
+    plain = mixsynth.generate(real, seed=3)
+    with_pair, without_pair = _eta(real, kept), _eta(real, plain)
+    assert with_pair["real"] == pytest.approx(eta_real, rel=1e-9)
+    assert abs(with_pair["synth"] - eta_real) < 0.05
+    assert with_pair["synth"] == pytest.approx(_eta_direct(kept, "firm", "value"), rel=1e-9)
+    # Plain mixing takes the firm from one parent and mixes value across firms.
+    assert without_pair["abs_diff"] > 0.1
+    assert diagnose(real, plain).summary["eta_max_abs_diff"] > 0.1
+    assert diagnose(real, kept).summary["eta_max_abs_diff"] < 0.05
+
+
+def test_group_shares_follow_the_source_and_rows_keep_their_group():
+    real = _panel(firms=4, years=50).select(["firm", "value"])
+    codes = np.asarray(real.column("firm").to_pylist())
+    out = mixsynth.generate(real, 40_000, seed=1, within=["firm"])
+    got = np.asarray(out.column("firm").to_pylist())
+    for firm in np.unique(codes):
+        share = (got == firm).mean()
+        assert share == pytest.approx(0.25, abs=4 * np.sqrt(0.25 * 0.75 / 40_000))
+    # Every parent of a row is in its group: with EpBeta's weights in [-0.3, 1.3], the row's
+    # value lies within 1.6 group ranges around the group's values (not the table's).
+    x, y = real.column("value").to_numpy(), out.column("value").to_numpy()
+    lo = {f: x[codes == f].min() for f in np.unique(codes)}
+    hi = {f: x[codes == f].max() for f in np.unique(codes)}
+    span = {f: hi[f] - lo[f] for f in lo}
+    gaps = [max(lo[f] - y[i], y[i] - hi[f]) / span[f] for i, f in enumerate(got)]
+    assert max(gaps) <= 0.3 + 1e-9
+
+
+def test_numbers_grouped_by_value_are_copied_exactly():
+    real = _panel().select(["firm_id", "year", "value"])
+    out = mixsynth.generate(real.cast(pa.schema([("firm_id", pa.float64()), ("year", pa.int64()),
+                                                 ("value", pa.float64())])),
+                            5000, seed=2, within=["firm_id"])
+    firm = out.column("firm_id").to_numpy()
+    assert set(firm) <= set(range(30))  # whole-valued floats group by value, copied bit for bit
+    assert _eta_direct(out, "firm_id", "value") == pytest.approx(_eta_direct(real, "firm_id", "value"), abs=0.05)
+    record = out.schema.metadata[b"mixsynth"]
+    within = json.loads(record)["within"]
+    assert within == {"columns": ["firm_id"], "by_value": ["firm_id"], "binned": [], "bins": 10, "groups": 30}
+
+
+def test_float_columns_group_by_quantile_bins():
+    x = np.linspace(0.0, 1.0, 101)[:100] + 0.001
+    codes, how = group_codes("x", pa.chunked_array([x]), 4)
+    assert how == "bins"
+    assert np.bincount(codes).tolist() == [25, 25, 25, 25]
+    assert (np.diff(codes) >= 0).all()
+    nulls = pa.chunked_array([pa.array([0.5, None, 1.5, 2.5, None, 3.5])])
+    codes, how = group_codes("x", nulls, 2)
+    assert (how, codes.tolist()) == ("bins", [0, 2, 0, 1, 2, 1])
+    many = np.arange(MAX_LEVELS + 1, dtype=np.int64)
+    assert group_codes("n", pa.chunked_array([many]), 10)[1] == "bins"
+    assert group_codes("n", pa.chunked_array([many[:-1]]), 10)[1] == "value"
+
+
+def test_within_nests_in_within_class():
+    real = _panel(firms=6, years=40)
+    cls = np.where(np.random.default_rng(1).random(real.num_rows) < 0.3, "hi", "lo")
+    real = real.append_column("cls", pa.array(cls)).select(["cls", "firm", "value"])
+    synth = Synthesizer(real, seed=0, target="cls", notify=_quiet,
+                        labels=LabelOptions(mode="within-class", class_balance="uniform", within=("firm",)))
+    groups = synth.groups
+    pairs = {(c, f) for c, f in zip(cls, real.column("firm").to_pylist(), strict=True)}
+    assert len(groups.probs) == len(pairs)
+    # P(class) = 1/2 by the balance, then each (class, firm) group by its share of the class.
+    rows_cls = np.asarray(cls)[groups.order]
+    starts = groups.offsets[:-1]
+    per_class = {c: groups.probs[rows_cls[starts] == c].sum() for c in ("hi", "lo")}
+    assert per_class == pytest.approx({"hi": 0.5, "lo": 0.5}, rel=1e-12)
+    for g in range(len(starts)):
+        members = groups.order[groups.offsets[g]:groups.offsets[g + 1]]
+        assert len({(cls[i], real.column("firm")[i].as_py()) for i in members}) == 1
+        share = len(members) / (cls == cls[members[0]]).sum()
+        assert groups.probs[g] == pytest.approx(0.5 * share, rel=1e-12)
+
+
+def test_rows_do_not_depend_on_chunking_or_jobs():
+    real = _panel()
+    opts = LabelOptions(within=("firm",))
+    a = pa.concat_tables(Synthesizer(real, seed=5, labels=opts, notify=_quiet).chunks(20_000, 20_000))
+    b = pa.concat_tables(Synthesizer(real, seed=5, labels=opts, notify=_quiet).chunks(20_000, 3001, jobs=2))
+    assert a.equals(b)
+
+
+def test_sharded_synthesizer_matches_local(tmp_path):
+    real = _panel()
+    src = tmp_path / "src"
+    src.mkdir()
+    pq.write_table(real.slice(0, 250), src / "a.parquet")
+    pq.write_table(real.slice(250), src / "b.parquet")
+    opts = LabelOptions(within=("year", "capital"), within_bins=2)
+    local = Synthesizer(io.read_source(str(src)).table, seed=4, labels=opts, notify=_quiet)
+    sharded = ShardedSynthesizer(open_dataset(str(src)), real.column_names, seed=4, labels=opts,
+                                 notify=_quiet)
+    local.total_rows = sharded.total_rows = 3000
+    assert sharded.provenance()["within"] == local.provenance()["within"]
+    assert sharded.block(0, 3000)[0].to_pylist() == pa.concat_tables(local.chunks(3000)).to_pylist()
+
+
+def test_dask_engine_writes_the_local_rows(dask_client, tmp_path):
+    from mixsynth.dask_engine import generate_dataset
+
+    src = tmp_path / "panel.parquet"
+    pq.write_table(_panel(), src)
+    opts = LabelOptions(within=("firm",))
+    generate_dataset(str(src), str(tmp_path / "out"), 2000, seed=6, labels=opts, partition_rows=700,
+                     scheduler=dask_client, notify=_quiet)
+    got = pq.read_table(tmp_path / "out").select(_panel().column_names)
+    local = Synthesizer(_panel(), seed=6, labels=opts, notify=_quiet)
+    assert got.to_pylist() == pa.concat_tables(local.chunks(2000)).to_pylist()
+
+
+@pytest.mark.parametrize(("within", "error", "match"), [
+    (("nope",), UsageError, "--within column 'nope' is not among the columns synthesised"),
+    (("firm", "firm"), UsageError, "--within names a column twice"),
+    (("firm_id", "year"), SchemaError, "600 of 600 groups hold a single row"),
+])
+def test_refusals(within, error, match):
+    with pytest.raises(error, match=match):
+        Synthesizer(_panel(), seed=0, labels=LabelOptions(within=within), notify=_quiet)
+
+
+def test_tensor_columns_cannot_group():
+    arr = pa.FixedSizeListArray.from_arrays(pa.array(np.arange(8.0)), 2)
+    with pytest.raises(UsageError, match="cannot group by column 't'"):
+        plan_within(pa.table({"t": arr}), ["t"], 10)
+
+
+def test_cli_within(runner, tmp_path):
+    src = tmp_path / "panel.parquet"
+    pq.write_table(_panel(), src)
+    out = tmp_path / "out.parquet"
+    result = runner.invoke(app, ["generate", str(src), "--within", "firm", "--seed", "1", "-o", str(out)])
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == ""
+    record = json.loads(pq.ParquetFile(out).metadata.metadata[b"mixsynth"])
+    assert record["within"]["columns"] == ["firm"]
+    assert abs(_eta_direct(pq.read_table(out), "firm", "value") - _eta_direct(_panel(), "firm", "value")) < 0.05
+    bad = runner.invoke(app, ["generate", str(src), "--within", "nope", "--seed", "1", "-o", str(out)])
+    assert bad.exit_code == 2
+    assert bad.stderr == ("Error: --within column 'nope' is not among the columns synthesised "
+                          "(unknown, or left out by --columns/--exclude/--ids drop)\n")
+    lonely = runner.invoke(app, ["generate", str(src), "--within", "firm_id,year", "-o", str(out)])
+    assert lonely.exit_code == 1
+    assert lonely.stderr.startswith("Error: --within firm_id,year: 600 of 600 groups hold a single row")
+
+
+@pytest.mark.slow
+def test_collapse_study_mixes_within(tmp_path):
+    real = _panel().select(["firm", "value", "capital"])
+    eta_real = _eta_direct(real, "firm", "value")
+    etas = {}
+    for within in (None, ("firm",)):
+        records = list(collapse_study(real, rounds=3, weights=["epbeta"], baseline=False, seed=2,
+                                      within=within, output_dir=str(tmp_path / str(within))))
+        assert [r["round"] for r in records] == [0, 1, 2, 3]
+        last = sorted((tmp_path / str(within) / "rounds").rglob("round-*.parquet"))[-1]
+        etas[within] = _eta_direct(pq.read_table(last), "firm", "value")
+    assert abs(etas[("firm",)] - eta_real) < 0.05
+    assert eta_real - etas[None] > 0.2
