@@ -23,7 +23,7 @@ from typer.core import TyperCommand
 
 from mixsynth import io
 from mixsynth.console import isatty as _isatty
-from mixsynth.errors import ExitStatus, MixsynthError, ThresholdFailed
+from mixsynth.errors import ExitStatus, InputError, MixsynthError, ThresholdFailed
 from mixsynth.generate import DEFAULT_CHUNK_ROWS, MAX_ROWS
 from mixsynth.job import GenerateRequest, generate_file
 from mixsynth.labels import LabelOptions
@@ -244,6 +244,17 @@ def _errors_to_exit() -> Iterator[None]:
         raise typer.Exit(ExitStatus.OK) from None
 
 
+def _require_stdout(advice: str = "give the command an open stdout (a pipe or > FILE)") -> None:
+    """Refuse to start when stdout is closed (``>&-``).
+
+    Python then sets ``sys.stdout`` to None and ``print`` drops every line without a
+    word: the command would exit 0 having written nothing.
+    """
+    if sys.stdout is None:
+        msg = f"cannot write stdout: it is closed; {advice}"
+        raise InputError(msg)
+
+
 def progress(items: Iterable[pa.Table], total: int, label: str, *, quiet: bool = False) -> Iterator[pa.Table]:
     """Yield ``items`` while a rich bar on stderr counts their rows (only on a TTY, not with --quiet)."""
     show = not quiet and _isatty(sys.stderr) and total >= 200_000
@@ -315,6 +326,10 @@ def generate(
     """
     tell = (lambda _msg: None) if quiet else notice
     with _errors_to_exit():
+        if dry_run:  # the plan is printed on stdout
+            _require_stdout()
+        elif output == "-":
+            _require_stdout("use -o FILE or give the command an open stdout")
         balance: Any = class_balance
         if balance not in (None, "uniform"):
             balance = load_json_object(Path(balance), "--class-balance")
@@ -365,6 +380,7 @@ def diagnose(
     from mixsynth.render_diagnose import emit  # noqa: PLC0415
 
     with _errors_to_exit():
+        _require_stdout()
         checks = parse_thresholds(fail_under)
         if plot is not None:
             check_plot(plot)
@@ -394,6 +410,7 @@ def weights_command(
     Example: mixsynth weights epbeta:alpha=4.34,eps0=0.3,eps1=0.3 --json | jq .variance_factor
     """
     with _errors_to_exit():
+        _require_stdout()
         print(law_text(law_summary(parse(spec)), as_json), flush=True)
 
 
@@ -438,6 +455,7 @@ def collapse_study(
     from mixsynth.render_collapse import StudyOutput, study_progress  # noqa: PLC0415
 
     with _errors_to_exit():
+        _require_stdout()
         options = StudyOptions(
             rounds=rounds, weights=weights, baseline=baseline, mode=mode.value, rows=parse_count(rows) if rows else None,
             target=target, task=task.value, model=model.value if model else None,

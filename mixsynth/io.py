@@ -285,6 +285,12 @@ def check_output(dst: str, src: str | None = None, *, stdout_isatty: bool = Fals
             msg = "refusing to write binary Parquet to a terminal; use -o FILE or pipe the output"
             raise UsageError(msg)
         return
+    if dst.endswith(("/", os.sep)) or os.path.basename(dst) in (".", ".."):
+        # pathlib drops a trailing "/" (and "/."), so "out/dir/" would quietly become a
+        # file named "dir": the user asked for a directory, and a file is not one.
+        example = os.path.join(dst, "synth.parquet")
+        msg = f"output {dst!r} names a directory; expected a file path such as {example!r}"
+        raise UsageError(msg)
     out = Path(dst).resolve()
     if src not in (None, "-"):
         source = Path(src).resolve()

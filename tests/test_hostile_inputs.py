@@ -4,6 +4,9 @@ its exit code, or a correct result; never a traceback, never a file left behind.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -156,3 +159,60 @@ def test_diagnose_names_the_files_whose_schemas_differ(runner, tmp_path, good, r
         result = runner.invoke(app, ["diagnose", *map(str, args)])
         assert_error(result, 1, f"files in '{folder}' do not share one schema: '{folder / 'p2.parquet'}' "
                      f"differs from '{folder / 'p1.parquet'}' (b missing; extra c)")
+
+
+# --- an output path that names a directory ----------------------------------------------------
+
+
+@pytest.mark.parametrize("spelling", ["missing/", "existing/", "good.parquet/", "missing/.", "existing/.."])
+def test_output_with_a_trailing_slash_is_refused(runner, good, tmp_path, spelling):
+    (tmp_path / "existing").mkdir()
+    before = sorted(p.name for p in tmp_path.iterdir())
+    dst = f"{tmp_path}/{spelling}"
+    result = runner.invoke(app, ["generate", str(good), "-o", dst])
+    example = os.path.join(dst, "synth.parquet")
+    assert_error(result, 2, f"output {dst!r} names a directory; expected a file path such as {example!r}")
+    # Nothing made where a directory was named: no file "missing", no new entry at all.
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+    assert (tmp_path / "good.parquet").is_file()
+
+
+# --- stdout closed before the command starts (``>&-``) ----------------------------------------
+
+
+def _closed_stdout(*args: object, cwd: Path) -> subprocess.CompletedProcess:
+    # The shell closes fd 1 before exec, as `mixsynth ... >&-` does; Python then starts
+    # with sys.stdout = None (CliRunner cannot show this: it replaces sys.stdout).
+    command = [sys.executable, "-m", "mixsynth", *map(str, args)]
+    return subprocess.run(["sh", "-c", 'exec "$@" >&-', "sh", *command], cwd=cwd,
+                          stderr=subprocess.PIPE, text=True, timeout=300, check=False)
+
+
+CLOSED = "Error: cannot write stdout: it is closed; give the command an open stdout (a pipe or > FILE)"
+
+
+@pytest.mark.parametrize("args", [
+    ["weights"], ["weights", "--json"], ["diagnose", "good.parquet", "good.parquet"],
+    ["collapse-study", "good.parquet", "-k", "1"],
+    ["generate", "good.parquet", "--dry-run", "-o", "out.parquet"],
+], ids=["weights", "weights-json", "diagnose", "collapse-study", "dry-run"])
+def test_closed_stdout_is_one_error_line(good, tmp_path, args):
+    result = _closed_stdout(*args, cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.splitlines() == [CLOSED]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["good.parquet"]
+
+
+def test_generate_to_a_closed_stdout_refuses_before_reading(tmp_path):
+    # The source does not exist: the closed stdout is found first, before any work.
+    result = _closed_stdout("generate", "missing.parquet", "-o", "-", cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        "Error: cannot write stdout: it is closed; use -o FILE or give the command an open stdout"]
+
+
+def test_generate_to_a_file_needs_no_stdout(good, tmp_path):
+    result = _closed_stdout("generate", "good.parquet", "-o", "out.parquet", "-q", "--seed", "1", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert pq.read_table(tmp_path / "out.parquet").num_rows == 20
