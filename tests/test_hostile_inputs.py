@@ -216,3 +216,51 @@ def test_generate_to_a_file_needs_no_stdout(good, tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     assert pq.read_table(tmp_path / "out.parquet").num_rows == 20
+
+
+# --- collapse-study --resume on a damaged trajectory.json --------------------------------------
+
+
+def _study(runner, src: Path, out_dir: Path, *extra: str):
+    return runner.invoke(app, ["collapse-study", str(src), "-k", "1", "-w", "beta:1,1", "--no-baseline",
+                               "--sample", "50", "--output-dir", str(out_dir), "--format", "ndjson", *extra])
+
+
+def _mutate(change):
+    def apply(text: str) -> bytes:
+        doc = json.loads(text)
+        change(doc)
+        return json.dumps(doc).encode()
+    return apply
+
+
+DAMAGE = {
+    "empty-list": (lambda _t: b"[]", "expected a JSON object, got list"),
+    "not-utf8": (lambda _t: b"\xff\xfe{}", "'utf-8' codec can't decode byte 0xff in position 0"),
+    "truncated": (lambda t: t[: len(t) // 2].encode(), "Expecting"),
+    "empty": (lambda _t: b"", "Expecting value: line 1 column 1 (char 0)"),
+    "no-records": (_mutate(lambda d: d["trajectories"][0].pop("records")),
+                   "trajectory 'beta:1,1' has no list of records"),
+    "wrong-type": (_mutate(lambda d: d.update(trajectories=5)), "'trajectories' is missing or not a list"),
+    "record-not-object": (_mutate(lambda d: d["trajectories"][0]["records"].__setitem__(0, 3)),
+                          "record 0 of 'beta:1,1' is not the record of round 0"),
+    "params-list": (_mutate(lambda d: d.update(params=[1])), "'params' is not an object"),
+    "nested-too-deep": (lambda _t: b"[" * 100_000, "recursion"),
+}
+
+
+@pytest.mark.parametrize("damage", list(DAMAGE))
+def test_resume_from_a_damaged_trajectory_says_how_to_start_afresh(runner, good, tmp_path, damage):
+    out_dir = tmp_path / "study"
+    assert _study(runner, good, out_dir).exit_code == 0
+    state = out_dir / "trajectory.json"
+    spoil, problem = DAMAGE[damage]
+    state.write_bytes(spoil(state.read_text()))
+    damaged = state.read_bytes()
+    result = _study(runner, good, out_dir, "--resume")
+    line = assert_error(result, 1, f"Error: cannot resume from '{state}': the file is damaged (", problem,
+                        f"); remove '{out_dir}' or choose another --output-dir to start afresh")
+    assert "Traceback" not in line
+    assert state.read_bytes() == damaged  # left as found, for the user to look at
+    # The advice works: a fresh directory runs.
+    assert _study(runner, good, tmp_path / "fresh").exit_code == 0

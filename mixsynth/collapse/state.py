@@ -13,6 +13,7 @@ round, and a record on disk always has its round's rows beside it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -25,6 +26,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from mixsynth import io
+from mixsynth.console import first_line
 from mixsynth.errors import InputError, UsageError
 
 __all__ = ["TRAJECTORY_FILE", "StudyState"]
@@ -47,6 +49,29 @@ def _slug(name: str) -> str:
 def _unwritable(path: Path, exc: OSError) -> InputError:
     msg = f"cannot write --output-dir {str(path)!r}: {exc.strerror or exc}"
     return InputError(msg)
+
+
+def _layout_problem(stored: Any) -> str | None:
+    """What is wrong with a parsed ``trajectory.json``, or None if every part that a resume
+    reads has its type (a record is replayed as it is, so each must be the round's)."""
+    if not isinstance(stored, dict):
+        return f"expected a JSON object, got {type(stored).__name__}"
+    for part in ("params", "source"):
+        if not isinstance(stored.get(part, {}), dict):
+            return f"{part!r} is not an object"
+    entries = stored.get("trajectories")
+    if not isinstance(entries, list):
+        return "'trajectories' is missing or not a list"
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+            return f"trajectory {i} has no name"
+        records = entry.get("records")
+        if not isinstance(records, list):
+            return f"trajectory {entry['name']!r} has no list of records"
+        for r, record in enumerate(records):
+            if not isinstance(record, dict) or record.get("round") != r:
+                return f"record {r} of {entry['name']!r} is not the record of round {r}"
+    return None
 
 
 class StudyState:
@@ -90,7 +115,7 @@ class StudyState:
             raise UsageError(msg)
         if stored is not None:
             self._check(stored)
-            for entry in stored.get("trajectories", []):
+            for entry in stored["trajectories"]:
                 self.records[entry["name"]] = list(entry["records"])
         self.resumed = stored is not None
 
@@ -99,10 +124,23 @@ class StudyState:
         if not path.exists():
             return None
         try:
-            return json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            msg = f"cannot read {str(path)!r} to resume: {exc}"
+            stored = json.loads(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            msg = f"cannot read {str(path)!r} to resume: {exc.strerror or exc}"
             raise InputError(msg) from None
+        except (ValueError, RecursionError) as exc:  # not UTF-8, not JSON, nested too deep
+            raise self._damaged(path, first_line(exc)) from None
+        problem = _layout_problem(stored)
+        if problem is not None:
+            raise self._damaged(path, problem)
+        return stored
+
+    def _damaged(self, path: Path, problem: str) -> InputError:
+        msg = (
+            f"cannot resume from {str(path)!r}: the file is damaged ({problem}); remove "
+            f"{str(self.root)!r} or choose another --output-dir to start afresh"
+        )
+        return InputError(msg)
 
     def _check(self, stored: dict[str, Any]) -> None:
         for part in ("params", "source"):
@@ -172,6 +210,7 @@ class StudyState:
             ],
         }
         path = self.root / TRAJECTORY_FILE
+        tmp = None
         try:
             fd, tmp = tempfile.mkstemp(prefix=f".{TRAJECTORY_FILE}.", suffix=".tmp", dir=self.root)
             with os.fdopen(fd, "w") as fh:
@@ -179,3 +218,9 @@ class StudyState:
             os.replace(tmp, path)
         except OSError as exc:
             raise _unwritable(self.root, exc) from None
+        finally:
+            # A full disk or a file-size limit stops the dump half-way: the old file stays
+            # whole, and its half-written replacement must not stay beside it.
+            if tmp is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp)
