@@ -120,6 +120,37 @@ def test_rank_gauss_makes_new_values_for_continuous_columns(skewed):
     assert fresh.size > 4000
 
 
+def _copy_share(out: pa.Table, real: pa.Table) -> float:
+    seen = set(zip(*(real[c].to_pylist() for c in real.column_names), strict=True))
+    rows = zip(*(out[c].to_pylist() for c in real.column_names), strict=True)
+    return float(np.mean([row in seen for row in rows]))
+
+
+def test_rank_gauss_interpolates_between_distinct_values_instead_of_copying_rows():
+    # Measurements rounded to 0.1 (many small ties, as in real tables) and a point mass of
+    # exact zeros (30 %): the old inverse, one knot per row, mapped every score inside a
+    # run of ties onto the tied value and copied whole rows.
+    rng = np.random.default_rng(3)
+    n = 4000
+    temp = np.round(rng.normal(15.0, 4.0, n), 1)
+    rain = np.where(rng.random(n) < 0.3, 0.0, np.round(rng.gamma(2.0, 1.5, n), 1))
+    real = pa.table({"temp": temp, "rain": rain, "wind": np.round(rng.gamma(3.0, 1.0, n) + 0.05 * temp, 1)})
+    rg, _ = _run(real, 20_000, space="rank-gauss")
+    assert _copy_share(rg, real) < 0.005
+    for name in real.column_names:
+        ks = stats.ks_2samp(rg[name].to_numpy(), real[name].to_numpy()).statistic
+        assert ks < 0.03, (name, ks)
+    # The point mass keeps its share (its whole run of ranks maps onto it).
+    zeros = float(np.mean(rg["rain"].to_numpy() == 0.0))
+    assert zeros == pytest.approx(float(np.mean(rain == 0.0)), abs=4 * np.sqrt(0.3 * 0.7 / 20_000) + 0.005)
+    # Two parents of one value give that value exactly, not a rounding error away from it.
+    got, observed = rg["temp"].to_numpy(), np.unique(temp)
+    nearest = observed[np.clip(np.searchsorted(observed, got), 0, observed.size - 1)]
+    close = np.abs(got - nearest) < 1e-9
+    assert close.sum() > 100
+    assert (got[close] == nearest[close]).all()
+
+
 @pytest.mark.parametrize(("option", "value", "fragment"), [
     ("repair", "always", "unknown --repair 'always'"),
     ("space", "log", "unknown --space 'log'"),
