@@ -28,7 +28,14 @@ class Feature:
     spec: ColumnSpec
     start: int
     width: int
-    origin: int = 0  # temporal columns are stored as ticks minus their minimum, for precision
+    # Temporal columns, and integers past 2**53, are stored minus their minimum (exactly,
+    # modulo 2**64): float64 then holds their spread, not their magnitude.
+    origin: int = 0
+    #: An integer column past 2**53 (stored minus ``origin``, which may be 0).
+    shifted: bool = False
+    #: The exact largest value of a temporal or shifted integer column (its float in ``X``
+    #: may round past it once the spread passes 2**53).
+    top: int | None = None
 
     @property
     def cols(self) -> slice:
@@ -60,8 +67,9 @@ def _null_mask(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
 #: Bytes of float64 temporaries per encoding slice: the source is converted a slice of
 #: rows at a time, straight into ``X``, so encoding never holds a second full-size copy.
 _SLICE_BYTES = 64 * 2**20
-#: Integers of at most this magnitude are exact in float32 (24-bit significand).
+#: Integers of at most this magnitude are exact in float32 (24-bit significand), float64 (53).
 _FLOAT32_EXACT = 2**24
+_FLOAT64_EXACT = 2**53
 PRECISIONS = ("auto", "float32", "float64")
 
 
@@ -131,9 +139,16 @@ def layout(table: pa.Table, columns: list[ColumnSpec], precision: str = "auto") 
             continue
         column = table.column(spec.name)
         t, values = _numbers(spec, column)
-        origin = pc.min(values).as_py() if spec.kind is Kind.TEMPORAL else 0
+        origin = pc.min(values).as_py() if spec.kind in (Kind.TEMPORAL, Kind.INTEGER) else 0
+        shifted, top = False, None
+        if spec.kind in (Kind.TEMPORAL, Kind.INTEGER) and origin is not None:
+            top = pc.max(values).as_py()
+        if spec.kind is Kind.INTEGER and origin is not None:
+            # Only integers float64 cannot hold are shifted: others keep their layout.
+            shifted = max(abs(origin), abs(top)) > _FLOAT64_EXACT
+            origin = origin if shifted else 0
         width = storage_type(spec.field.type).list_size if spec.kind is Kind.TENSOR else 1
-        features.append(Feature(spec, start, width, origin or 0))
+        features.append(Feature(spec, start, width, origin or 0, shifted, top if origin is not None else None))
         start += width
         if not _exact_in_float32(t, values, origin or 0):
             wide.append(spec.name)
@@ -149,7 +164,11 @@ def _slice_values(
     if spec.kind is Kind.TEMPORAL:
         ticks = _numbers(spec, part)[1].cast(pa.int64())
         null = _null_mask(ticks)
-        raw = ticks.fill_null(feat.origin).to_numpy().astype(np.int64) - feat.origin
+        raw = _offsets(ticks.fill_null(feat.origin).to_numpy(), feat.origin)
+        return np.where(null, np.nan, raw.astype(dtype))[:, None], null[:, None]
+    if spec.kind is Kind.INTEGER and feat.shifted:
+        null = _null_mask(part)
+        raw = _offsets(part.fill_null(pa.scalar(feat.origin, part.type)).to_numpy(), feat.origin)
         return np.where(null, np.nan, raw.astype(dtype))[:, None], null[:, None]
     if spec.kind is Kind.TENSOR:
         arr = part.combine_chunks()
@@ -256,6 +275,21 @@ def _within_float(values: np.ndarray, t: pa.DataType) -> np.ndarray:
     return np.clip(values, -high, high)
 
 
+def _offsets(values: np.ndarray, origin: int) -> np.ndarray:
+    """``values - origin`` (int64 or uint64, all >= origin) as float64, exact modulo 2**64:
+    the spread of int64 ticks can pass int64's range, where a plain subtraction wraps."""
+    u = values.view(np.uint64) if values.dtype == np.int64 else values.astype(np.uint64, copy=False)
+    return (u - np.uint64(origin % 2**64)).astype(np.float64)
+
+
+def _from_offsets(rel: np.ndarray, origin: int, dtype: np.dtype) -> np.ndarray:
+    """``origin + rel`` for whole-number floats ``rel``, exact modulo 2**64, as ``dtype``
+    (int64 or uint64); the caller keeps the result inside the type's range."""
+    magnitude = np.abs(rel).astype(np.uint64)
+    u = np.where(rel < 0, ~magnitude + np.uint64(1), magnitude) + np.uint64(origin % 2**64)
+    return u.view(np.int64) if np.dtype(dtype) == np.int64 else u.astype(dtype)
+
+
 def _decode_feature(feat: Feature, Y: np.ndarray) -> pa.Array:
     t = feat.spec.field.type
     s = storage_type(t)
@@ -277,9 +311,15 @@ def _decode_feature(feat: Feature, Y: np.ndarray) -> pa.Array:
     mask = np.isnan(values)
     if feat.spec.kind is Kind.FLOAT:
         return pa.array(_within_float(values, t), mask=mask).cast(t)
+    if feat.spec.kind is Kind.INTEGER and feat.shifted:
+        info = np.iinfo(t.to_pandas_dtype())
+        low, high = int(info.min) - feat.origin, int(info.max) - feat.origin
+        rel = np.clip(np.rint(np.nan_to_num(values)), float(low) if float(low) >= low else np.nextafter(float(low), np.inf),
+                      float(high) if float(high) <= high else np.nextafter(float(high), -np.inf))
+        return pa.array(_from_offsets(rel, feat.origin, t.to_pandas_dtype()), type=t, mask=mask)
     if feat.spec.kind is Kind.INTEGER:
         return _int_array(values, t, mask)
-    ticks = np.rint(np.nan_to_num(values)).astype(np.int64) + feat.origin
+    ticks = _from_offsets(np.rint(np.nan_to_num(values)), feat.origin, np.int64)
     width = pa.int32() if s.bit_width == 32 else pa.int64()
     return pa.array(ticks, mask=mask).cast(width).cast(t)
 

@@ -11,7 +11,7 @@ import pyarrow as pa
 from mixsynth.bounds import POLICIES, Bounds
 from mixsynth.encode import Encoded, Feature
 from mixsynth.errors import InputError, SchemaError, UsageError
-from mixsynth.schema import ColumnSpec, Kind, id_like, infer_kind, is_mixed
+from mixsynth.schema import ColumnSpec, Kind, id_like, infer_kind, is_mixed, storage_type
 
 __all__ = ["build_bounds", "mixed_names", "plan_columns", "plan_specs", "select_columns"]
 
@@ -161,15 +161,46 @@ def _auto_policy(feat: Feature, low: float) -> str:
     return "clip"
 
 
+#: Days from 1970-01-01 to 0001-01-01 and to 9999-12-31: the calendar every reader of a
+#: date or timestamp (pandas, Python's datetime) can show.
+_FIRST_DAY, _LAST_DAY = -719_162, 2_932_896
+_PER_SECOND = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}
+
+
+def _inside(low: int, high: int) -> tuple[float, float]:
+    """The floats nearest to ``[low, high]`` from inside: ``float(2**63 - 1)`` is ``2**63``,
+    which no int64 holds (the cast wraps to the other sign)."""
+    lo, hi = float(low), float(high)
+    lo = lo if int(lo) >= low else float(np.nextafter(lo, np.inf))
+    hi = hi if int(hi) <= high else float(np.nextafter(hi, -np.inf))
+    return lo, hi
+
+
+def _tick_range(t: pa.DataType) -> tuple[int, int]:
+    """Ticks a temporal type can hold without wrapping or leaving the calendar."""
+    if pa.types.is_time(t):
+        return 0, 86_400 * _PER_SECOND[t.unit] - 1
+    if pa.types.is_date32(t):
+        return _FIRST_DAY, _LAST_DAY
+    if pa.types.is_date64(t):
+        return _FIRST_DAY * 86_400_000, (_LAST_DAY + 1) * 86_400_000 - 1
+    top = np.iinfo(np.int64)
+    if pa.types.is_timestamp(t):
+        per_day = 86_400 * _PER_SECOND[t.unit]
+        return max(_FIRST_DAY * per_day, int(top.min)), min((_LAST_DAY + 1) * per_day - 1, int(top.max))
+    return int(top.min), int(top.max)  # durations
+
+
 def _representable_range(feat: Feature) -> tuple[float, float] | None:
-    """Encoded range the column's type can hold, for types that have one."""
+    """Encoded range the column's type can hold, for types that have one (ticks are stored
+    minus their ``origin``; the subtraction is done on Python ints, so it is exact)."""
     t = feat.spec.field.type
     if feat.spec.kind is Kind.INTEGER:
         info = np.iinfo(t.to_pandas_dtype())
-        return float(info.min), float(info.max)
-    if feat.spec.kind is Kind.TEMPORAL and pa.types.is_time(t):
-        per_second = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}[t.unit]
-        return float(-feat.origin), float(86_400 * per_second - 1 - feat.origin)
+        return _inside(int(info.min), int(info.max))
+    if feat.spec.kind is Kind.TEMPORAL:
+        low, high = _tick_range(storage_type(t) if not pa.types.is_temporal(t) else t)
+        return _inside(low - feat.origin, high - feat.origin)
     return None
 
 
@@ -204,6 +235,9 @@ def build_bounds(enc: Encoded, policy: str, overrides: Mapping[str, object] | No
             )
             raise SchemaError(msg)
         lo, hi = float(np.nanmin(block)), float(np.nanmax(block))
+        if feat.top is not None and (feat.spec.kind is Kind.TEMPORAL or feat.shifted):
+            # Past 2**53 ticks of spread the float maximum may round above the real one.
+            hi = min(hi, _inside(0, feat.top - feat.origin)[1])
         if feat.spec.name in overrides:
             lo, hi = _override(feat.spec.name, overrides[feat.spec.name], feat.origin)
             chosen = policy if policy in ("clip", "reflect", "resample") else "clip"

@@ -216,3 +216,41 @@ def test_diagnose_predicts_per_column_and_says_when_no_closed_form_applies(skewe
         assert cols["visits"]["predicted_variance_factor"] == visits
         assert cols["spend"]["predicted_variance_factor"] == spend
     assert "rounded" in cols["visits"]["predicted_basis"]
+
+
+_I64 = np.iinfo(np.int64)
+
+
+@pytest.mark.parametrize(("name", "array"), [
+    ("timestamp-ns-top", pa.array([_I64.max - 10**14, _I64.max - 5 * 10**14, 0], pa.int64()).cast(pa.timestamp("ns"))),
+    ("timestamp-ns-bottom", pa.array([_I64.min + 10**14, _I64.min + 5 * 10**14, 0], pa.int64()).cast(pa.timestamp("ns"))),
+    ("duration-ns-top", pa.array([_I64.max - 10**14, _I64.max - 5 * 10**14, 0], pa.int64()).cast(pa.duration("ns"))),
+    ("int64-top", pa.array([_I64.max, _I64.max - 10**15, 0, 5], pa.int64())),
+    ("int64-amounts", pa.array([10**16, 5 * 10**17, 10**16, 3 * 10**17], pa.int64())),
+    ("uint64-max", pa.array([np.iinfo(np.uint64).max, 0, 17], pa.uint64())),
+])
+@pytest.mark.parametrize(("bounds", "repair"), [("auto", "auto"), ("none", "none")])
+def test_64_bit_ticks_and_integers_never_wrap(name, array, bounds, repair):
+    table = pa.table({"v": array, "x": np.arange(len(array), dtype=float)})
+    out = mixsynth.generate(table, 3000, seed=1, bounds=bounds, repair=repair)
+    assert out.schema.field("v").type == array.type
+    ints = out["v"].cast(pa.int64() if not pa.types.is_unsigned_integer(array.type) else pa.uint64())
+    src = array.cast(ints.type)
+    lo, hi = pa.compute.min(src).as_py(), pa.compute.max(src).as_py()
+    got_lo, got_hi = pa.compute.min(ints).as_py(), pa.compute.max(ints).as_py()
+    if bounds == "auto":  # nothing past the observed range, exactly (not just in float64)
+        assert lo <= got_lo
+        assert got_hi <= hi
+    else:  # extrapolated, but a wrap would put values on the other side of the source
+        span = hi - lo
+        assert lo - span <= got_lo
+        assert got_hi <= hi + span
+
+
+def test_dates_at_the_ends_of_the_calendar_stay_readable():
+    days = pa.array([-719_162, 2_932_896, 0, 10], pa.int32()).cast(pa.date32())  # 0001-01-01, 9999-12-31
+    table = pa.table({"d": days, "x": np.arange(4.0)})
+    out = mixsynth.generate(table, 2000, seed=3, bounds="none", repair="none")
+    frame = out.to_pandas()  # year -1075 could not be read before
+    assert frame["d"].min() >= dt.date(1, 1, 1)
+    assert frame["d"].max() <= dt.date(9999, 12, 31)
