@@ -2,9 +2,10 @@
 
 Synthetic row ``r`` belongs to logical block ``b = r // LOGICAL_BLOCK``; block ``b`` draws
 from ``SeedSequence(seed, spawn_key=(b,))`` (the ``b``-th child of ``SeedSequence(seed)``).
-A block always draws all of its ``LOGICAL_BLOCK`` rows, so any chunking of the output,
-any number of workers and any ``-n`` give the same row ``r`` (``-n 100`` is a prefix of
-``-n 1000``). Redraws for rejected rows use ``spawn_key=(b, attempt)``.
+A block always draws all of its ``LOGICAL_BLOCK`` rows, so any chunking of the output and
+any number of workers give the same draws for row ``r``, whatever ``-n`` (marginal
+anchoring then stratifies each block over the rows written of it: see
+:mod:`mixsynth.anchor`). Redraws for rejected rows use ``spawn_key=(b, attempt)``.
 """
 
 from __future__ import annotations
