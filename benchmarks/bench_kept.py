@@ -1,13 +1,14 @@
-"""What is kept and what is not: EpBeta under four bounds/space strategies, 1 and 10 rounds.
+"""What is kept and what is not: EpBeta under five repair/bounds/space strategies, 1 and 10 rounds.
 
 Each round re-synthesises n rows from the previous round ("replace" mode) with the default
 EpBeta law, and compares the numeric columns with the real table:
 
-- ``defaults``: ``mixsynth generate`` with no options (clip integer and non-negative
-  columns, variance repair);
-- ``raw``: no bounds (values may leave the observed range);
+- ``defaults``: ``mixsynth generate`` with no options (marginal anchoring, every column
+  held to its observed range);
+- ``raw``: no bounds, no anchoring (values may leave the observed range);
 - ``clip``: every column clipped to its observed range, no repair;
-- ``clip+repair``: clipped, with the variance repair (the default for bounded columns);
+- ``clip+repair``: clipped, with ``--repair variance`` (shift and stretch fitted so that
+  mean and variance hold after clipping and rounding);
 - ``rank-gauss``: mixed in normal-score space, mapped back through the quantiles.
 
 Metrics (medians over numeric columns unless said): variance ratio, total variance ratio

@@ -314,8 +314,10 @@ def _decode_feature(feat: Feature, Y: np.ndarray) -> pa.Array:
     if feat.spec.kind is Kind.INTEGER and feat.shifted:
         info = np.iinfo(t.to_pandas_dtype())
         low, high = int(info.min) - feat.origin, int(info.max) - feat.origin
-        rel = np.clip(np.rint(np.nan_to_num(values)), float(low) if float(low) >= low else np.nextafter(float(low), np.inf),
-                      float(high) if float(high) <= high else np.nextafter(float(high), -np.inf))
+        # The floats nearest to [low, high] from inside (float(2**63 - 1) is 2**63).
+        lo = float(low) if float(low) >= low else np.nextafter(float(low), np.inf)
+        hi = float(high) if float(high) <= high else np.nextafter(float(high), -np.inf)
+        rel = np.clip(np.rint(np.nan_to_num(values)), lo, hi)
         return pa.array(_from_offsets(rel, feat.origin, t.to_pandas_dtype()), type=t, mask=mask)
     if feat.spec.kind is Kind.INTEGER:
         return _int_array(values, t, mask)

@@ -169,7 +169,7 @@ def fit_repair(
         col = _Column(pilot[:, j], center[j], bounds, j, bool(rounded[j]))
         width = float(np.sqrt(target[j]))
         mean_at = lambda s, col=col, j=j, width=width: _shift_for(col, s, center[j], width)  # noqa: E731
-        var_gap = lambda s, col=col, j=j: col.moments(mean_at(s), s)[1] - target[j]  # noqa: E731
+        var_gap = lambda s, col=col, j=j, mean_at=mean_at: col.moments(mean_at(s), s)[1] - target[j]  # noqa: E731
         if var_gap(1.0) >= 0:
             scale[j] = 1.0
         elif var_gap(MAX_STRETCH) < 0:

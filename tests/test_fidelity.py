@@ -223,7 +223,8 @@ _I64 = np.iinfo(np.int64)
 
 @pytest.mark.parametrize(("name", "array"), [
     ("timestamp-ns-top", pa.array([_I64.max - 10**14, _I64.max - 5 * 10**14, 0], pa.int64()).cast(pa.timestamp("ns"))),
-    ("timestamp-ns-bottom", pa.array([_I64.min + 10**14, _I64.min + 5 * 10**14, 0], pa.int64()).cast(pa.timestamp("ns"))),
+    ("timestamp-ns-bottom",
+     pa.array([_I64.min + 10**14, _I64.min + 5 * 10**14, 0], pa.int64()).cast(pa.timestamp("ns"))),
     ("duration-ns-top", pa.array([_I64.max - 10**14, _I64.max - 5 * 10**14, 0], pa.int64()).cast(pa.duration("ns"))),
     ("int64-top", pa.array([_I64.max, _I64.max - 10**15, 0, 5], pa.int64())),
     ("int64-amounts", pa.array([10**16, 5 * 10**17, 10**16, 3 * 10**17], pa.int64())),
