@@ -143,7 +143,7 @@ def layout(table: pa.Table, columns: list[ColumnSpec], precision: str = "auto") 
         shifted, top = False, None
         if spec.kind in (Kind.TEMPORAL, Kind.INTEGER) and origin is not None:
             top = pc.max(values).as_py()
-        if spec.kind is Kind.INTEGER and origin is not None:
+        if spec.kind is Kind.INTEGER and origin is not None and top is not None:
             # Only integers float64 cannot hold are shifted: others keep their layout.
             shifted = max(abs(origin), abs(top)) > _FLOAT64_EXACT
             origin = origin if shifted else 0
@@ -282,7 +282,7 @@ def _offsets(values: np.ndarray, origin: int) -> np.ndarray:
     return (u - np.uint64(origin % 2**64)).astype(np.float64)
 
 
-def _from_offsets(rel: np.ndarray, origin: int, dtype: np.dtype) -> np.ndarray:
+def _from_offsets(rel: np.ndarray, origin: int, dtype: np.dtype | type) -> np.ndarray:
     """``origin + rel`` for whole-number floats ``rel``, exact modulo 2**64, as ``dtype``
     (int64 or uint64); the caller keeps the result inside the type's range."""
     magnitude = np.abs(rel).astype(np.uint64)

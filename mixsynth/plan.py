@@ -137,7 +137,7 @@ def _override(name: str, value: object, origin: int = 0) -> tuple[float, float]:
     # everything (the bound would silently do nothing): reject both.
     ok = ok and all(
         v is None or (isinstance(v, int | float) and not isinstance(v, bool) and not math.isnan(v))
-        for v in value  # type: ignore[union-attr]
+        for v in value  # type: ignore[attr-defined]
     )
     if not ok:
         msg = f"bounds for column {name!r} must be [low, high] (numbers or null), got {value!r}"

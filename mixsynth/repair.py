@@ -165,10 +165,10 @@ def fit_repair(
     identity = Repair(scale.copy(), center, shift.copy(), np.ones(d), np.ones(d), capped.copy())
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         before = np.nanvar(_bounded(pilot, identity, bounds, rounded), axis=0) / target
-    for j in np.flatnonzero(ok):
-        col = _Column(pilot[:, j], center[j], bounds, j, bool(rounded[j]))
+    for j in map(int, np.flatnonzero(ok)):
+        col = _Column(pilot[:, j], float(center[j]), bounds, j, bool(rounded[j]))
         width = float(np.sqrt(target[j]))
-        mean_at = lambda s, col=col, j=j, width=width: _shift_for(col, s, center[j], width)  # noqa: E731
+        mean_at = lambda s, col=col, j=j, width=width: _shift_for(col, s, float(center[j]), width)  # noqa: E731
         var_gap = lambda s, col=col, j=j, mean_at=mean_at: col.moments(mean_at(s), s)[1] - target[j]  # noqa: E731
         if var_gap(1.0) >= 0:
             scale[j] = 1.0
