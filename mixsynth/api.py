@@ -11,7 +11,7 @@ import pyarrow as pa
 from mixsynth import provenance
 from mixsynth.errors import SchemaError, UsageError
 from mixsynth.generate import DEFAULT_CHUNK_ROWS, Synthesizer
-from mixsynth.io import check_unique_names
+from mixsynth.io import capsule_table, check_unique_names
 from mixsynth.labels import LabelOptions
 from mixsynth.plan import select_columns
 from mixsynth.weights import WeightLaw
@@ -37,7 +37,8 @@ def _mixed_object_column(df: pd.DataFrame) -> str | None:
 
 
 def as_table(data: Any) -> pa.Table:
-    """A pyarrow Table from a Table or a pandas DataFrame.
+    """A pyarrow Table from a Table, a pandas DataFrame, or any object with the Arrow
+    PyCapsule stream interface (``__arrow_c_stream__``: polars, DuckDB, a RecordBatchReader).
 
     Raises
     ------
@@ -49,7 +50,12 @@ def as_table(data: Any) -> pa.Table:
         check_unique_names(data.column_names, "the table")
         return data
     if not _is_dataframe(data):
-        msg = f"expected a pyarrow.Table or pandas.DataFrame, got {type(data).__name__}"
+        if hasattr(data, "__arrow_c_stream__"):
+            table = capsule_table(data, "the data")
+            check_unique_names(table.column_names, "the data")
+            return table
+        msg = (f"expected a pyarrow.Table, a pandas.DataFrame or an object with __arrow_c_stream__ "
+               f"(polars, DuckDB), got {type(data).__name__}")
         raise UsageError(msg)
     check_unique_names([str(c) for c in data.columns], "the DataFrame")
     bad = _mixed_object_column(data)
@@ -65,7 +71,7 @@ def as_table(data: Any) -> pa.Table:
 
 
 def generate(
-    data: pa.Table | pd.DataFrame,
+    data: pa.Table | pd.DataFrame | Any,
     n: int | None = None,
     *,
     weights: str | WeightLaw = "epbeta",
@@ -97,7 +103,9 @@ def generate(
 
     Parameters
     ----------
-    data : pyarrow.Table or pandas.DataFrame
+    data : pyarrow.Table, pandas.DataFrame, or an object with ``__arrow_c_stream__``
+        Any Arrow PyCapsule stream (polars, DuckDB, a ``pyarrow.RecordBatchReader``) is read
+        into a Table first.
     n : int, optional
         Rows to synthesise; default: as many as ``data`` has.
     weights, seed, bounds, bounds_overrides, target, nan, ids
@@ -122,7 +130,7 @@ def generate(
     Returns
     -------
     pyarrow.Table or pandas.DataFrame
-        Same type as ``data``. The provenance record is in the table's schema metadata
+        A DataFrame for a DataFrame, else a Table. The provenance record is in the table's schema metadata
         under ``mixsynth`` (a DataFrame carries it in ``df.attrs["mixsynth"]``).
 
     Examples

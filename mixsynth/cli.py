@@ -286,8 +286,10 @@ def _main(
 @app.command(cls=_Command)
 def generate(
     source: Annotated[str, typer.Argument(metavar="SOURCE", help=(
-        "Parquet file, directory of Parquet files, .npy array, or - for stdin (Parquet or "
-        "Arrow IPC; stdin is buffered whole in memory because Parquet's footer comes last)."))],
+        "Parquet file or directory of Parquet files; by extension CSV/TSV (.csv, .tsv, .csv.gz), "
+        "Arrow IPC/Feather (.arrow, .feather), JSON Lines (.jsonl, .ndjson) or .npy array; or - "
+        "for stdin (Parquet, Arrow IPC, JSON Lines or CSV, told by their first bytes; stdin is "
+        "buffered whole in memory because Parquet's footer comes last)."))],
     output: Annotated[str, typer.Option("--output", "-o", metavar="PATH", help="Output Parquet file, or - for stdout.")] = "-",
     rows: Annotated[str | None, typer.Option("--rows", "-n", metavar="N", help="Rows to synthesise (e.g. 1000, 1e6); default: as many as the source.")] = None,
     weights: Annotated[str, typer.Option("--weights", "-w", metavar="LAW", help=f"Weight law: {SPEC_HELP}.")] = DEFAULT_SPEC,
@@ -353,7 +355,7 @@ def generate(
 
 @app.command(cls=_Command)
 def diagnose(
-    real: Annotated[str, typer.Argument(metavar="REAL", help="Real data: Parquet file or directory, local or fsspec URL (streamed in row batches), .npy, or - for stdin (Parquet or Arrow IPC; stdin is buffered whole in memory because Parquet's footer comes last).")],
+    real: Annotated[str, typer.Argument(metavar="REAL", help="Real data: Parquet file or directory, local or fsspec URL (streamed in row batches); a local CSV/TSV, Arrow IPC/Feather, JSON Lines or .npy file by extension; or - for stdin (Parquet, Arrow IPC, JSON Lines or CSV, told by their first bytes; stdin is buffered whole in memory because Parquet's footer comes last).")],
     synth: Annotated[str, typer.Argument(metavar="SYNTH", help="Synthetic data, in the same forms; at most one of REAL, SYNTH and --holdout may be -.")],
     holdout: Annotated[str | None, typer.Option(metavar="PATH", help="Real rows not used for synthesis: adds holdout DCR and the share of synthetic rows closer to training than to holdout.")] = None,
     columns: Annotated[list[str] | None, typer.Option(metavar="NAMES", help="Columns to compare (comma-separated or repeated); default all shared columns.")] = None,
@@ -416,7 +418,7 @@ def weights_command(
 
 @app.command("collapse-study", cls=_Command)
 def collapse_study(
-    real: Annotated[str, typer.Argument(metavar="REAL", help="Real table: Parquet file or directory, .npy, or - for stdin (Parquet or Arrow IPC; stdin is buffered whole in memory because Parquet's footer comes last).")],
+    real: Annotated[str, typer.Argument(metavar="REAL", help="Real table: Parquet file or directory; CSV/TSV, Arrow IPC/Feather, JSON Lines or .npy by extension; or - for stdin (Parquet, Arrow IPC, JSON Lines or CSV, told by their first bytes; stdin is buffered whole in memory because Parquet's footer comes last).")],
     rounds: Annotated[int, typer.Option("--rounds", "-k", metavar="K", help="Rounds of re-synthesis after round 0 (the real training rows).")],
     weights: Annotated[list[str] | None, typer.Option("--weights", "-w", metavar="LAW", help=f"Weight law, repeatable (default: epbeta, beta:1,1, midpoint, bootstrap): {SPEC_HELP}.")] = None,
     baseline: Annotated[bool, typer.Option(help="Also run the model-based baseline gmm (a GaussianMixture refitted each round).")] = True,

@@ -21,8 +21,10 @@ from typing import IO, Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.csv as pacsv
 import pyarrow.dataset as ds
 import pyarrow.ipc as ipc
+import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
 from mixsynth import provenance
@@ -31,13 +33,29 @@ from mixsynth.errors import InputError, SchemaError, UsageError
 from mixsynth.memory import format_size, map_batches
 
 __all__ = [
-    "COMPRESSIONS", "Source", "check_compression", "check_output", "check_same_columns",
-    "check_unique_names", "read_source", "write_parquet",
+    "COMPRESSIONS", "EXPECTED_INPUT", "INPUT_SUFFIXES", "Source", "check_compression", "check_output",
+    "capsule_table", "check_same_columns", "check_unique_names", "input_format", "not_parquet", "read_format",
+    "read_source", "write_parquet",
 ]
 
 #: ``--compression`` choices: Parquet codecs that pyarrow, Spark and DuckDB all read
 #: (``none``: uncompressed). The codec changes the bytes of the file, never its rows.
 COMPRESSIONS = ("zstd", "snappy", "lz4", "none")
+
+#: Sources other than Parquet and ``.npy``, by the end of the file name (any case); a
+#: ``.gz`` ending is decompressed on the fly by pyarrow's readers.
+INPUT_SUFFIXES = {
+    ".csv": "csv", ".csv.gz": "csv", ".tsv": "tsv", ".tsv.gz": "tsv",
+    ".arrow": "ipc", ".arrows": "ipc", ".feather": "ipc", ".ipc": "ipc",
+    ".jsonl": "jsonl", ".jsonl.gz": "jsonl", ".ndjson": "jsonl", ".ndjson.gz": "jsonl",
+}
+_FORMAT_NAMES = {"csv": "CSV", "tsv": "TSV", "ipc": "Arrow IPC", "jsonl": "JSON Lines", "parquet": "Parquet"}
+
+#: What a source may be, for error messages.
+EXPECTED_INPUT = (
+    "expected Parquet (a file or a directory of files), or by extension CSV/TSV (.csv, .tsv, "
+    ".csv.gz), Arrow IPC/Feather (.arrow, .feather, .ipc), JSON Lines (.jsonl, .ndjson) or .npy"
+)
 
 Select = Callable[[list[str]], list[str]]
 
@@ -154,22 +172,92 @@ def check_same_columns(path: str, dataset: ds.Dataset) -> None:
         raise InputError(msg)
 
 
+def input_format(path: str) -> str | None:
+    """``csv``, ``tsv``, ``ipc`` or ``jsonl`` by the end of ``path`` (:data:`INPUT_SUFFIXES`);
+    None for anything else (read as Parquet, or ``.npy``)."""
+    lower = path.lower()
+    return next((fmt for suffix, fmt in INPUT_SUFFIXES.items() if lower.endswith(suffix)), None)
+
+
+def read_format(source: str | pa.NativeFile, fmt: str) -> pa.Table:
+    """Read CSV, TSV, JSON Lines or Arrow IPC with pyarrow's own readers.
+
+    Parameters
+    ----------
+    source : str or pyarrow.NativeFile
+        A path, or a seekable pyarrow file (stdin's bytes in a ``BufferReader``).
+    fmt : {"csv", "tsv", "jsonl", "ipc"}
+        Arrow IPC is the file format (Feather v2) or the stream format, told apart by
+        the first bytes.
+
+    Notes
+    -----
+    CSV and JSON Lines carry no types: pyarrow infers them (integers, floats, booleans,
+    ISO dates and times, else strings). In CSV an empty unquoted field is null and ``""``
+    an empty string, which is how pyarrow and pandas write them.
+    """
+    if fmt in ("csv", "tsv"):
+        parse = pacsv.ParseOptions(delimiter="\t" if fmt == "tsv" else ",")
+        convert = pacsv.ConvertOptions(strings_can_be_null=True, quoted_strings_can_be_null=False)
+        return pacsv.read_csv(source, parse_options=parse, convert_options=convert)
+    if fmt == "jsonl":
+        return pajson.read_json(source)
+    with contextlib.ExitStack() as stack:
+        file = stack.enter_context(pa.OSFile(source)) if isinstance(source, str) else source
+        head = file.read(6)
+        file.seek(0)
+        if head == b"ARROW1":
+            return ipc.open_file(file).read_all()
+        return ipc.open_stream(file).read_all()
+
+
+def capsule_table(data: Any, what: str) -> pa.Table:
+    """A Table from any object with the Arrow PyCapsule stream interface
+    (``__arrow_c_stream__``: polars and DuckDB frames, pandas >= 2.2, pyarrow readers).
+
+    Raises
+    ------
+    SchemaError
+        The object's stream could not be read (an Arrow type pyarrow does not know, an
+        error raised by the producer).
+    """
+    try:
+        return pa.table(data)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, TypeError) as exc:
+        msg = f"{what} cannot be read through its Arrow stream: {first_line(exc)}"
+        raise SchemaError(msg) from None
+
+
+def _sniff(data: bytes) -> str:
+    """The format of stdin's bytes: Parquet and Arrow IPC by their magic, else text."""
+    if data[:4] == b"PAR1":
+        return "parquet"
+    # IPC file magic, or a stream's first message (the continuation marker 0xFFFFFFFF).
+    if data[:6] == b"ARROW1" or data[:4] == b"\xff\xff\xff\xff":
+        return "ipc"
+    if data.lstrip()[:1] == b"{":
+        return "jsonl"
+    header = data.split(b"\n", 1)[0]
+    return "tsv" if b"\t" in header and b"," not in header else "csv"
+
+
 def _read_stdin(stream: IO[bytes], select: Select | None) -> Source:
     data = stream.read()
     if not data:
-        msg = "stdin is empty; expected Parquet or Arrow IPC bytes"
+        msg = "stdin is empty; expected Parquet, Arrow IPC, CSV/TSV or JSON Lines bytes"
         raise InputError(msg)
     record = None
+    fmt = _sniff(data)
     try:
-        if data[:4] == b"PAR1":
+        if fmt == "parquet":
             pf = pq.ParquetFile(pa.BufferReader(data))
             table, record = pf.read(), provenance.loads(pf.metadata.metadata)
-        elif data[:6] == b"ARROW1":
-            table = ipc.open_file(pa.BufferReader(data)).read_all()
         else:
-            table = ipc.open_stream(pa.BufferReader(data)).read_all()
-    except (pa.ArrowInvalid, OSError) as exc:
-        msg = f"stdin does not hold readable Parquet or Arrow IPC data: {first_line(exc)}"
+            table = read_format(pa.BufferReader(data), fmt)
+            record = provenance.loads(table.schema.metadata) if fmt == "ipc" else None
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError) as exc:
+        msg = (f"stdin does not hold readable {_FORMAT_NAMES[fmt]} data: {first_line(exc)}; "
+               "expected Parquet, Arrow IPC, CSV/TSV or JSON Lines")
         raise InputError(msg) from None
     check_unique_names(table.column_names, "stdin")
     if select is not None:
@@ -204,12 +292,14 @@ def read_source(
     memory_limit: int | None = None,
     notify: Callable[[str], None] | None = None,
 ) -> Source:
-    """Read a Parquet file, a directory of Parquet files, a ``.npy`` array, or ``-``.
+    """Read a Parquet file, a directory of Parquet files, a ``.npy`` array, CSV/TSV, Arrow
+    IPC/Feather or JSON Lines (by the file's extension, :data:`INPUT_SUFFIXES`), or ``-``.
 
     Parameters
     ----------
     src : str
-        Path, or ``-`` for stdin (Parquet or Arrow IPC, read whole into memory).
+        Path, or ``-`` for stdin (read whole into memory; Parquet and Arrow IPC are told by
+        their magic bytes, JSON Lines by a leading ``{``, anything else is read as CSV).
     select : callable, optional
         Given the available column names, returns the ones to read (column projection);
         it may raise :class:`UsageError` for unknown names.
@@ -225,7 +315,8 @@ def read_source(
     Raises
     ------
     InputError
-        Missing file, empty directory, not Parquet, truncated file, empty stdin.
+        Missing file, empty directory, not Parquet (nor the format its extension names),
+        truncated file, empty stdin.
     """
     if src == "-":
         stream = stdin or sys.stdin.buffer
@@ -240,6 +331,16 @@ def read_source(
     if path.suffix.lower() == ".npy" and path.is_file():
         table = _npy_table(path)
         return Source(table.select(select(table.column_names)) if select else table, src)
+    fmt = input_format(src)
+    if fmt is not None and path.is_file():
+        try:
+            table = read_format(src, fmt)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError) as exc:
+            msg = f"cannot read {src!r} as {_FORMAT_NAMES[fmt]}: {first_line(exc)}"
+            raise InputError(msg) from None
+        check_unique_names(table.column_names, repr(src))
+        record = provenance.loads(table.schema.metadata) if fmt == "ipc" else None
+        return Source(table.select(select(table.column_names)) if select else table, src, record)
     try:
         if path.is_dir():
             dataset = _parquet_files(path)
@@ -266,8 +367,19 @@ def read_source(
             return Source(table, src, record, mapped=True)
         return Source(pf.read(columns=cols), src, record)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError) as exc:
-        msg = f"cannot read {src!r} as Parquet: {first_line(exc)}"
-        raise InputError(msg) from None
+        raise InputError(not_parquet(src, exc)) from None
+
+
+def not_parquet(src: str, exc: BaseException) -> str:
+    """The message for ``src`` that pyarrow could not read as Parquet.
+
+    A file whose name does not say Parquet (``data.txt``) was tried as Parquet only for
+    want of a known extension, so the message lists what the extensions select.
+    """
+    detail, path = first_line(exc), Path(src)
+    if path.suffix.lower() in (".parquet", ".parq", ".pq") or path.is_dir():
+        return f"cannot read {src!r} as Parquet: {detail}"
+    return f"cannot read {src!r} as Parquet: {detail.rstrip('.')}; {EXPECTED_INPUT}"
 
 
 def check_output(dst: str, src: str | None = None, *, stdout_isatty: bool = False) -> None:

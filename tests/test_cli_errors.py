@@ -137,12 +137,14 @@ def test_bad_npy_file(runner, tmp_path, out):
 
 def test_empty_stdin(runner, out):
     result = gen(runner, "-", "-o", out, input=b"")
-    assert_error(result, 1, "stdin is empty; expected Parquet or Arrow IPC bytes", out=out)
+    assert_error(result, 1, "stdin is empty; expected Parquet, Arrow IPC, CSV/TSV or JSON Lines bytes", out=out)
 
 
 def test_stdin_that_is_not_a_table(runner, out):
-    result = gen(runner, "-", "-o", out, input=b"hello\n" * 20)
-    assert_error(result, 1, "stdin does not hold readable Parquet or Arrow IPC data", out=out)
+    # Neither Parquet nor Arrow IPC, so it is read as CSV, whose rows must have one width.
+    result = gen(runner, "-", "-o", out, input=b"a,b\n1,2\n3\n")
+    assert_error(result, 1, "Error: stdin does not hold readable CSV data: CSV parse error: Expected 2 columns, got 1: "
+                 "3; expected Parquet, Arrow IPC, CSV/TSV or JSON Lines", out=out)
 
 
 # --- sources that cannot be mixed -----------------------------------------------------

@@ -614,8 +614,8 @@ def test_every_command_that_reads_stdin_says_it_is_buffered(command):
 def test_generate_reads_stdin_and_explains_why_it_is_buffered():
     assert "generate" in _commands_reading_stdin()
     assert (
-        "or - for stdin (Parquet or Arrow IPC; stdin is buffered whole in memory because "
-        "Parquet's footer comes last)"
+        "or - for stdin (Parquet, Arrow IPC, JSON Lines or CSV, told by their first bytes; stdin "
+        "is buffered whole in memory because Parquet's footer comes last)"
     ) in _help("generate")
 
 

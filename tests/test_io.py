@@ -82,9 +82,11 @@ def test_stdin_parquet_keeps_provenance(table):
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        (b"", "stdin is empty; expected Parquet or Arrow IPC bytes"),
-        (b"PAR1 and then nothing", "stdin does not hold readable Parquet or Arrow IPC data"),
-        (b"x,y\n1,2\n", "stdin does not hold readable Parquet or Arrow IPC data"),
+        (b"", "stdin is empty; expected Parquet, Arrow IPC, CSV/TSV or JSON Lines bytes"),
+        (b"PAR1 and then nothing", "stdin does not hold readable Parquet data: "),
+        (b"ARROW1 and then nothing", "stdin does not hold readable Arrow IPC data: "),
+        (b'{"x": 1}\n{"x": "a"}\n', "stdin does not hold readable JSON Lines data: "),
+        (b"x,y\n1,2\n3\n", "stdin does not hold readable CSV data: "),
     ],
 )
 def test_bad_stdin(data, message):
@@ -94,7 +96,7 @@ def test_bad_stdin(data, message):
 
 def test_truncated_stdin(table):
     data = _parquet_bytes(table)
-    with pytest.raises(InputError, match="stdin does not hold readable Parquet"):
+    with pytest.raises(InputError, match="stdin does not hold readable Parquet data"):
         io.read_source("-", stdin=pyio.BytesIO(data[:-10]))
 
 

@@ -50,9 +50,9 @@ def diagnose(
 
     Parameters
     ----------
-    real, synth : pyarrow.Table or pandas.DataFrame
-        Compared on the columns they share; the others are listed in ``meta``.
-    holdout : pyarrow.Table or pandas.DataFrame, optional
+    real, synth : pyarrow.Table, pandas.DataFrame, or an object with ``__arrow_c_stream__``
+        (polars, DuckDB): compared on the columns they share; the others are listed in ``meta``.
+    holdout : same kinds, optional
         Real rows not used for synthesis: adds holdout DCR and ``closer_to_train_fraction``.
     columns, exclude : sequence of str, optional
         Columns to compare / leave out (names must be on both sides).

@@ -92,8 +92,9 @@ class Input:
 
 
 def open_path(path: str, *, stdin: Any = None) -> Input:
-    """Open a Parquet file or directory (local or fsspec URL) for streaming; ``-`` and
-    ``.npy`` are read whole.
+    """Open a Parquet file or directory (local or fsspec URL) for streaming; ``-``, ``.npy``
+    and local CSV/TSV, Arrow IPC/Feather and JSON Lines files (:data:`mixsynth.io.INPUT_SUFFIXES`)
+    are read whole.
 
     Raises
     ------
@@ -102,7 +103,8 @@ def open_path(path: str, *, stdin: Any = None) -> Input:
         scheme.
     """
     p = Path(path)
-    if path == "-" or (p.suffix.lower() == ".npy" and p.is_file()):
+    whole = p.suffix.lower() == ".npy" or io.input_format(path) is not None
+    if path == "-" or (whole and p.is_file()):
         src = io.read_source(path, stdin=stdin)
         return Input(src.name, src.table.schema, src.table.num_rows, src.provenance, src.table)
     fs, where = resolve_filesystem(path)
@@ -127,17 +129,18 @@ def open_path(path: str, *, stdin: Any = None) -> Input:
         record = provenance.loads(pf.metadata.metadata)
         return Input(path, pf.schema_arrow, pf.metadata.num_rows, record, pf)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError) as exc:
-        msg = f"cannot read {path!r} as Parquet: {first_line(exc)}"
-        raise InputError(msg) from None
+        raise InputError(io.not_parquet(path, exc)) from None
 
 
 def from_data(data: Any, name: str, record: dict[str, Any] | None = None) -> Input:
-    """Wrap a pyarrow Table or pandas DataFrame; provenance defaults to what it carries.
+    """Wrap a pyarrow Table, a pandas DataFrame, or any object with the Arrow PyCapsule
+    stream interface (``__arrow_c_stream__``: polars, DuckDB, a RecordBatchReader);
+    provenance defaults to what it carries.
 
     Raises
     ------
     UsageError
-        ``data`` is neither a Table nor a DataFrame.
+        ``data`` is none of these.
     SchemaError
         A DataFrame that Arrow cannot convert (e.g. mixed Python types in a column).
     """
@@ -151,9 +154,12 @@ def from_data(data: Any, name: str, record: dict[str, Any] | None = None) -> Inp
         record = record if record is not None else attrs
     elif isinstance(data, pa.Table):
         table = data
+    elif hasattr(data, "__arrow_c_stream__"):
+        table = io.capsule_table(data, f"the {name} data")
     else:
         kind = type(data).__name__
-        msg = f"expected the {name} data as a pyarrow.Table or pandas.DataFrame, got {kind}"
+        msg = (f"expected the {name} data as a pyarrow.Table, a pandas.DataFrame or an object "
+               f"with __arrow_c_stream__ (polars, DuckDB), got {kind}")
         raise UsageError(msg)
     if record is None:
         record = provenance.loads(table.schema.metadata)
