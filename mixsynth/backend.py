@@ -103,12 +103,12 @@ def _import_cupy() -> Any:
         import cupy  # noqa: PLC0415 - optional dependency, imported only when asked for
     except ModuleNotFoundError as exc:
         if exc.name not in (None, "cupy") and not str(exc.name).startswith("cupy"):
-            msg = f"cupy cannot be imported: {first_line(exc)}; pip install 'mixsynth[gpu]'"
+            msg = f"cupy cannot be imported: {first_line(exc)}; pip install -e '.[gpu]'"
             raise BackendUnavailable(msg) from None
-        msg = "cupy is not installed; pip install 'mixsynth[gpu]'"
+        msg = "cupy is not installed; pip install -e '.[gpu]'"
         raise BackendUnavailable(msg) from None
     except ImportError as exc:
-        msg = f"cupy cannot be imported: {first_line(exc)}; pip install 'mixsynth[gpu]'"
+        msg = f"cupy cannot be imported: {first_line(exc)}; pip install -e '.[gpu]'"
         raise BackendUnavailable(msg) from None
     return cupy
 

@@ -315,11 +315,11 @@ def generate(
     compression: Annotated[Compression, typer.Option(help="Parquet codec: zstd (smallest), snappy or lz4 (faster to write and read, larger), none; does not change the rows.")] = Compression.zstd,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No notices on stderr (errors still shown).")] = False,
     jobs: Annotated[int | None, typer.Option("--jobs", "-j", envvar="MIXSYNTH_JOBS", min=1, metavar="N", help="Worker threads; default: all cores. Does not change the rows.")] = None,
-    backend: Annotated[BackendName, typer.Option(envvar="MIXSYNTH_BACKEND", help="Where rows are mixed: numpy (CPU), cupy (CUDA GPU; pip install 'mixsynth[gpu]'; exit 3 if unavailable), or auto (cupy if usable, else numpy).")] = BackendName.numpy,
+    backend: Annotated[BackendName, typer.Option(envvar="MIXSYNTH_BACKEND", help="Where rows are mixed: numpy (CPU), cupy (CUDA GPU; pip install -e '.[gpu]'; exit 3 if unavailable), or auto (cupy if usable, else numpy).")] = BackendName.numpy,
     precision: Annotated[Precision, typer.Option(help="Encoded dtype: auto = float32 when every mixed column is exact in float32 (float32 sources, small integers), else float64.")] = Precision.auto,
     memory_limit: Annotated[str | None, typer.Option(envvar="MIXSYNTH_MEMORY_LIMIT", metavar="SIZE", help="Encoded sources larger than this (e.g. 2GB, 512MiB, 25%) are memory-mapped from a file in $TMPDIR; default: half the RAM.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print on stdout what would happen (kinds, layout, blocks, peak memory, output size); write nothing.")] = False,
-    engine: Annotated[Engine, typer.Option(envvar="MIXSYNTH_ENGINE", help="local, or dask: SOURCE is a Parquet file or dataset (path or fsspec URL) and -o a new directory of Parquet files, written by Dask workers (pip install 'mixsynth[dask]'); the same seed gives the same rows.")] = Engine.local,
+    engine: Annotated[Engine, typer.Option(envvar="MIXSYNTH_ENGINE", help="local, or dask: SOURCE is a Parquet file or dataset (path or fsspec URL) and -o a new directory of Parquet files, written by Dask workers (pip install -e '.[dask]'); the same seed gives the same rows.")] = Engine.local,
     scheduler: Annotated[str | None, typer.Option(metavar="ADDRESS", help="With --engine dask: the scheduler's address (e.g. tcp://host:8786); default: Dask's configured scheduler-address, else a LocalCluster on this machine.")] = None,
 ) -> None:
     """Write synthetic rows mixed from SOURCE as Parquet.
@@ -366,10 +366,10 @@ def diagnose(
     sample: Annotated[str, typer.Option(metavar="N", help="Rows per side (seeded) for KS, Wasserstein, quantiles, Cramér's V, distinct values, DCR and detection; moments (skewness and kurtosis too), covariance, ranges and counts use all rows.")] = "50000",
     seed: Annotated[int, typer.Option(metavar="INT", help="Seed for the samples and the detection classifier.")] = 0,
     fail_under: Annotated[list[str] | None, typer.Option(metavar="METRIC=VALUE", help="METRIC=VALUE (a summary key), repeatable; exit 4 if a check fails. Lower bounds (fail below): variance_ratio_median, variance_ratio_min, total_variance_ratio, measured_variance_factor, dcr_p5, dcr_median, quality_score, column_shapes, column_pair_trends. Every other metric is lower-is-better, so its VALUE is an upper bound (fail above).")] = None,
-    plot: Annotated[Path | None, typer.Option(metavar="PNG", help="Also write a PNG: variance ratios, correlation heatmaps, marginals (needs pip install 'mixsynth[plot]').")] = None,
+    plot: Annotated[Path | None, typer.Option(metavar="PNG", help="Also write a PNG: variance ratios, correlation heatmaps, marginals (needs pip install -e '.[plot]').")] = None,
     detection: Annotated[bool, typer.Option("--detection", help="Also cross-validate a real-vs-synthetic classifier (ROC AUC, 0.5 = indistinguishable; slower).")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No notes on stderr (errors and failed thresholds still shown).")] = False,
-    engine: Annotated[Engine, typer.Option(envvar="MIXSYNTH_ENGINE", help="local, or dask: Dask workers scan the Parquet files (paths or fsspec URLs; not - or .npy) for moments, covariance, ranges and counts, and pick the sampled rows in the same pass (pip install 'mixsynth[dask]'); the report equals the local one up to float rounding.")] = Engine.local,
+    engine: Annotated[Engine, typer.Option(envvar="MIXSYNTH_ENGINE", help="local, or dask: Dask workers scan the Parquet files (paths or fsspec URLs; not - or .npy) for moments, covariance, ranges and counts, and pick the sampled rows in the same pass (pip install -e '.[dask]'); the report equals the local one up to float rounding.")] = Engine.local,
     scheduler: Annotated[str | None, typer.Option(metavar="ADDRESS", help="With --engine dask: the scheduler's address (e.g. tcp://host:8786); default: Dask's configured scheduler-address, else a LocalCluster on this machine.")] = None,
 ) -> None:
     """Compare SYNTH with REAL: variance ratios, covariance, marginals, ranges, nulls, privacy.
@@ -440,7 +440,7 @@ def collapse_study(
     test_time_transform: Annotated[bool, typer.Option("--test-time-transform", help="Also score the models on test inputs moved to x̄+θ(x−x̄), θ = θ̄ compounded over the rounds (Carratino et al.).")] = False,
     stop_when: Annotated[str | None, typer.Option(metavar="METRIC<VALUE", help="METRIC<VALUE (or <=, >, >=): a law stops once a round meets it, e.g. variance_ratio_median<0.5.")] = None,
     fmt: Annotated[StudyFormat, typer.Option("--format", help="auto (tables on a terminal, NDJSON otherwise), table, json, or ndjson (a line per law and round as soon as it is computed).")] = StudyFormat.auto,
-    plot: Annotated[Path | None, typer.Option(metavar="PNG", help="Also write a PNG: a panel per metric, a line per law (needs pip install 'mixsynth[plot]').")] = None,
+    plot: Annotated[Path | None, typer.Option(metavar="PNG", help="Also write a PNG: a panel per metric, a line per law (needs pip install -e '.[plot]').")] = None,
     output_dir: Annotated[Path | None, typer.Option(metavar="DIR", help="Keep each round's Parquet and trajectory.json here.")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the interrupted study in --output-dir.")] = False,
     columns: Annotated[list[str] | None, typer.Option(metavar="NAMES", help="Columns to study (comma-separated or repeated); default all.")] = None,

@@ -1,6 +1,6 @@
 """The Dask engine: a partitioned Parquet dataset in, a partitioned Parquet dataset out.
 
-``pip install 'mixsynth[dask]'``; Dask is imported only when this engine runs. The source
+``pip install -e '.[dask]'``; Dask is imported only when this engine runs. The source
 (a local path or any fsspec URL) is surveyed in one pass on the workers, one task per
 source file; the client turns the facts into the local engine's decisions (column kinds,
 identifiers, temporal origins, bounds) in a :class:`~mixsynth.sharded.ShardedSynthesizer`
@@ -60,7 +60,7 @@ def require_dask() -> Any:
         import dask  # noqa: F401
         import distributed
     except ImportError:
-        msg = "dask is not installed; pip install 'mixsynth[dask]'"
+        msg = "dask is not installed; pip install -e '.[dask]'"
         raise BackendUnavailable(msg) from None
     return distributed
 

@@ -56,7 +56,7 @@ def resolve_filesystem(url: str) -> tuple[pafs.FileSystem, str]:
     try:
         import fsspec
     except ImportError:  # pragma: no cover - fsspec comes with dask
-        msg = f"reading {url!r} needs fsspec; pip install 'mixsynth[dask]'"
+        msg = f"reading {url!r} needs fsspec; pip install -e '.[dask]'"
         raise InputError(msg) from None
     try:
         fs, path = fsspec.core.url_to_fs(url)

@@ -22,7 +22,7 @@ from mixsynth.errors import BackendUnavailable, ExitStatus, UsageError
 from mixsynth.generate import Synthesizer
 from mixsynth.mix import mix
 
-NOT_INSTALLED = "cupy is not installed; pip install 'mixsynth[gpu]'"
+NOT_INSTALLED = "cupy is not installed; pip install -e '.[gpu]'"
 
 
 @pytest.fixture

@@ -185,7 +185,7 @@ def test_plot_without_matplotlib_exits_3(runner, pair, tmp_path, monkeypatch) ->
     assert (result.exit_code, result.stdout) == (3, "")
     assert (
         result.stderr
-        == "Error: --plot needs matplotlib, which is not installed; pip install 'mixsynth[plot]'\n"
+        == "Error: --plot needs matplotlib, which is not installed; pip install -e '.[plot]'\n"
     )
 
 

@@ -168,7 +168,7 @@ def test_missing_dask_is_backend_unavailable(monkeypatch, tmp_path, runner):
         diagnose_paths(path, path, engine="dask")
     result = runner.invoke(app, ["diagnose", path, path, "--engine", "dask"])
     assert (result.exit_code, result.stdout) == (3, "")
-    assert result.stderr == "Error: dask is not installed; pip install 'mixsynth[dask]'\n"
+    assert result.stderr == "Error: dask is not installed; pip install -e '.[dask]'\n"
 
 
 def test_unknown_engine_is_a_usage_error(tmp_path):

@@ -64,3 +64,15 @@ def test_readme_names_the_ci_test_command():
     assert "pip install -e '.[test]' && pytest" in README
     assert "pip install -q -e '.[test]'" in ci
     assert "pytest" in ci
+
+
+def test_readme_commands_write_only_ignored_scratch_files():
+    # A newcomer who runs the README must not change a tracked file (docs/collapse.png was
+    # once a --plot target) nor be left with untracked output that git shows.
+    root = Path(__file__).resolve().parents[1]
+    ignored = set((root / ".gitignore").read_text().splitlines())
+    outputs = re.findall(r"(?:^|\s)(?:-o|--output|--plot|--output-dir) ([^\s`|-][^\s`|]*)", README)
+    assert "synth.parquet" in outputs
+    for path in outputs:
+        assert "/" not in path, f"README writes {path!r} outside the top of the clone"
+        assert f"/{path}" in ignored, f"{path!r}, written by a README command, is not in .gitignore"

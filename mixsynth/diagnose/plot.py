@@ -1,6 +1,6 @@
 """``--plot``: variance ratios, correlation heatmaps, marginal overlays and η² in one image.
 
-matplotlib is an optional extra (``pip install 'mixsynth[plot]'``), imported only here.
+matplotlib is an optional extra (``pip install -e '.[plot]'``), imported only here.
 Its absence is a :class:`~mixsynth.errors.BackendUnavailable` (exit 3), the code for "a
 component you asked for is not installed", checked before any data is read. The figure
 is drawn on a bare :class:`matplotlib.figure.Figure`, never through pyplot, so no GUI
@@ -55,7 +55,7 @@ def check_plot(path: str | Path) -> None:
         The directory that should hold ``path`` does not exist.
     """
     if importlib.util.find_spec("matplotlib") is None:
-        msg = "--plot needs matplotlib, which is not installed; pip install 'mixsynth[plot]'"
+        msg = "--plot needs matplotlib, which is not installed; pip install -e '.[plot]'"
         raise BackendUnavailable(msg)
     parent = Path(path).resolve().parent
     if not parent.is_dir():
