@@ -152,7 +152,8 @@ def report(part1: list[dict[str, Any]], part2: list[dict[str, Any]], seconds: fl
     """The markdown report: criteria per table, η² pairs, and the --within study."""
     lines = [f"# Structure after {ROUNDS} replace rounds (defaults: EpBeta, anchored marginals)", "",
              "| table | rows | target | mean KS r1 (≤ 0.05) | mean KS r10 (≤ 0.10) "
-             "| median abs Δ excess kurtosis r10 (≤ 1) | real-trained | synthetic-trained r10 | gap, points (≤ 2) | max abs Δη² r10 (≤ 0.1) |",
+             "| median abs Δ excess kurtosis r10 (≤ 1) | real-trained | synthetic-trained r10 "
+             "| gap, points (≤ 2) | max abs Δη² r10 (≤ 0.1) |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     for t in part1:
         gap = None if t["real"] is None else 100.0 * (t["real"] - t["synth"])
