@@ -18,7 +18,9 @@ moment (kurtosis + 3), ratio of distinct values, share of values outside the rea
 Small tables make each replace round a noisy resample (the covariance random-walks by
 about sqrt(2/n) per round), so every number is the mean over ``--seeds`` runs.
 
-Run: ``python benchmarks/bench_kept.py`` (about a minute and a half on 2 cores).
+Run: ``python benchmarks/bench_kept.py`` (about a minute and a half on 2 cores). It needs
+only mixsynth's own dependencies (no ``bench`` extra): the tables are printed by
+:func:`markdown` below, not by pandas' ``to_markdown``, which needs tabulate.
 """
 
 from __future__ import annotations
@@ -98,6 +100,17 @@ def run(rounds: tuple[int, ...], seeds: int) -> pd.DataFrame:
     return pd.DataFrame(rows).groupby(["table", "strategy", "round"], sort=False).mean().reset_index()
 
 
+def markdown(df: pd.DataFrame, floatfmt: str = ".3f") -> str:
+    """A pipe table, floats written with ``floatfmt``."""
+    def cell(value: object) -> str:
+        return format(value, floatfmt) if isinstance(value, float) else str(value)
+
+    head = "| " + " | ".join(map(str, df.columns)) + " |"
+    rule = "|" + "|".join("---" for _ in df.columns) + "|"
+    body = ["| " + " | ".join(cell(v) for v in row) + " |" for row in df.itertuples(index=False)]
+    return "\n".join([head, rule, *body])
+
+
 def main() -> None:
     """Print per-table results and the summary (ranges over tables) as markdown."""
     # Repair notices (e.g. a 1/2-coded column capped under clip) are expected here.
@@ -107,13 +120,13 @@ def main() -> None:
     args = parser.parse_args()
     res = run((1, 10), args.seeds)
     print(f"# EpBeta (default law), replace rounds, mean of {args.seeds} seeds per table\n")
-    print(res.to_markdown(index=False, floatfmt=".3f"))
+    print(markdown(res))
     print()
     cols = ["variance_ratio_median", "total_variance_ratio", "corr_max_abs_diff", "ks_mean",
             "kurtosis_ratio_median", "distinct_ratio_median", "out_of_range_fraction"]
     summary = res.groupby(["strategy", "round"], sort=False)[cols].agg(
         lambda v: f"{v.min():.2f}–{v.max():.2f}" if v.min() != v.max() else f"{v.min():.2f}")
-    print(summary.reset_index().to_markdown(index=False))
+    print(markdown(summary.reset_index()))
 
 
 if __name__ == "__main__":
