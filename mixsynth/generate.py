@@ -9,10 +9,13 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from mixsynth import parallel, provenance
+from mixsynth.anchor import Anchor, fit_anchor
 from mixsynth.backend import Backend, Mixer
 from mixsynth.backend import resolve as resolve_backend
+from mixsynth.balance import balance_choice, joint_states
 from mixsynth.bounds import apply_bounds, out_of_bounds
 from mixsynth.draws import LOGICAL_BLOCK, Draws, draw
 from mixsynth.encode import decode, encode
@@ -22,7 +25,6 @@ from mixsynth.plan import build_bounds, plan_columns
 from mixsynth.relabel import Labeler
 from mixsynth.repair import MAX_STRETCH, Repair, fit_repair, stretch
 from mixsynth.schema import ColumnSpec, Kind, is_mixed
-from mixsynth.anchor import Anchor, fit_anchor
 from mixsynth.space_plan import (
     PILOT_ATTEMPT,
     anchor_columns,
@@ -139,6 +141,9 @@ class Synthesizer:
         self.bounds = build_bounds(self.enc, bounds, bounds_overrides)
         self.repair: Repair | None = None
         self.anchor: Anchor | None = None
+        #: Joint states of the taken columns per source row and their shares, when each
+        #: block's parent choice is balanced to them (see :mod:`mixsynth.balance`).
+        self.balance: tuple[np.ndarray, np.ndarray] | None = None
         self.repair_mode = resolve_repair(repair, self.law, space, self.bounds)
         self._fit_correction()
         self.bounds_policy = bounds
@@ -236,6 +241,23 @@ class Synthesizer:
             self.repair = self._fit_repair()
         elif self.repair_mode == "marginals":
             self.anchor = self._fit_anchor()
+            self.balance = self._plan_balance()
+
+    def _plan_balance(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The taken columns' joint state per source row and the states' shares, when the
+        parent choice can be balanced: two parents, no groups, few well-filled states."""
+        if self.law.k != 2 or self.groups is not None:
+            return None
+        codes = []
+        for spec in self.specs:
+            if spec.name in self.enc.taken and not spec.target:
+                arr = self.enc.taken[spec.name]
+                arr = arr.dictionary_decode() if pa.types.is_dictionary(arr.type) else arr
+                codes.append(pc.dictionary_encode(arr, null_encoding="encode").indices.to_numpy())
+        states = joint_states(codes)
+        if states is None:
+            return None
+        return states, np.bincount(states) / states.size
 
     def _pilot(self) -> tuple[Draws, np.ndarray]:
         """The pilot's draws and mixed rows: its own random streams, so it never depends on
@@ -332,6 +354,11 @@ class Synthesizer:
         hi = min(hi, self.total_rows) if self.total_rows else hi
         whole = draw(self.seed, lo, hi, self.n, self.law, groups=self.groups)
         Y = mix(whole, LOGICAL_BLOCK)
+        if self.balance is not None:
+            # After mixing: anchoring has used the drawn uniforms; the taken columns (and
+            # anything else that asks Draws.chosen) see the balanced choice.
+            blocks = np.arange(lo, hi) // LOGICAL_BLOCK
+            balance_choice(*self.balance, whole.parents, whole.w, whole.u, blocks)
         s = slice(start - lo, stop - lo)
         d = Draws(whole.parents[s].copy(), whole.w[s].copy(), whole.u[s].copy())
         return d, (Y[s].copy() if (s.start, s.stop) != (0, hi - lo) else Y)

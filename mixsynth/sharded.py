@@ -183,14 +183,14 @@ class ShardedSynthesizer(Synthesizer):
         self.memory_limit = memory_limit
         self.bounds_policy, self.target, self.nan = bounds, target, nan
         self.bounds = build_bounds(self.enc, bounds, bounds_overrides)
-        self.repair, self.anchor = None, None
+        self.repair, self.anchor, self.balance = None, None, None
         self.repair_mode = resolve_repair(repair, self.law, space, self.bounds)
         if self.repair_mode in ("variance", "marginals"):
             # Fitted on the whole encoded source, as locally (this reads the source once
             # into the client's memory; --repair none avoids it).
             view = self._fetch(np.arange(self.n, dtype=np.int64)).view
             view._fit_correction()
-            self.repair, self.anchor = view.repair, view.anchor
+            self.repair, self.anchor, self.balance = view.repair, view.anchor, view.balance
         self.adjusted = np.zeros(self.enc.X.shape[1], dtype=np.int64)
         self.rows_written = 0
         self.total_rows: int | None = None

@@ -255,3 +255,44 @@ def test_dates_at_the_ends_of_the_calendar_stay_readable():
     frame = out.to_pandas()  # year -1075 could not be read before
     assert frame["d"].min() >= dt.date(1, 1, 1)
     assert frame["d"].max() <= dt.date(9999, 12, 31)
+
+
+def test_categories_and_flags_taken_from_parents_keep_their_shares_over_rounds():
+    # Taken columns come from one parent per row; the parent choice is balanced per block,
+    # so their shares no longer random-walk like plain resampling's.
+    rng = np.random.default_rng(21)
+    n = 4000
+    region = rng.choice(["north", "south", "east", "west"], n, p=[0.5, 0.3, 0.15, 0.05])
+    table = pa.table({
+        "region": pa.array(region).dictionary_encode(),
+        "smoker": pa.array(rng.random(n) < 0.04),
+        "income": rng.lognormal(10, 0.5, n),
+    })
+    src = table.to_pandas()
+    for t in _rounds(table, 10)[1:]:
+        out = t.to_pandas()
+        for value, share in src["region"].value_counts(normalize=True).items():
+            assert (out["region"] == value).mean() == pytest.approx(share, rel=0.05), value
+        assert out["smoker"].mean() == pytest.approx(src["smoker"].mean(), rel=0.05)
+
+
+def test_balancing_switches_few_rows_and_only_free_ones():
+    from mixsynth.balance import balance_choice, quotas
+
+    rng = np.random.default_rng(2)
+    states = rng.choice(3, 1000, p=[0.6, 0.3, 0.1])
+    shares = np.bincount(states) / states.size
+    lam = rng.uniform(-0.2, 1.4, 8192)
+    w = np.stack([lam, 1 - lam], axis=1)
+    parents = rng.integers(0, 1000, (8192, 2))
+    u = rng.random(8192)
+    before = u.copy()
+    moved = balance_choice(states, shares, parents, w, u, np.zeros(8192, dtype=np.int64))
+    from mixsynth.draws import Draws
+
+    chosen = Draws(parents, w, u).chosen()
+    assert np.bincount(states[chosen], minlength=3).tolist() == quotas(shares, 8192).tolist()
+    changed = np.flatnonzero(u != before)
+    assert moved == changed.size
+    assert 0 < moved < 400
+    assert ((lam[changed] > 0) & (lam[changed] < 1)).all()  # forced choices never switch
