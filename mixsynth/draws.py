@@ -24,6 +24,8 @@ __all__ = ["LOGICAL_BLOCK", "Draws", "draw"]
 
 #: Rows per random stream. Part of the determinism contract: changing it changes outputs.
 LOGICAL_BLOCK = 8192
+#: The fractional part of the golden ratio: the most evenly spread additive sequence.
+_GOLDEN = 0.6180339887498949
 
 
 @dataclass(frozen=True)
@@ -76,8 +78,15 @@ class Draws:
 def _parents(rng: np.random.Generator, n: int, k: int, groups: Groups | None) -> np.ndarray:
     if groups is None:
         return rng.integers(0, n, size=(LOGICAL_BLOCK, k), dtype=np.int64)
-    # Within-group draws: a group per row by its probability, then k rows of that group.
-    g = rng.choice(len(groups.probs), size=LOGICAL_BLOCK, p=groups.probs)
+    # Within-group draws: a group per row, then k rows of that group. The groups follow a
+    # golden-ratio sequence from a random start, mapped through their cumulative shares:
+    # every run of rows from a block's start (a whole block, or the part of it written)
+    # holds each group within a couple of rows of its share. Independent draws made the
+    # shares random-walk over rounds until a group was left with a single row.
+    start = rng.random()
+    position = (start + np.arange(LOGICAL_BLOCK) * _GOLDEN) % 1.0
+    cumulative = np.cumsum(groups.probs)
+    g = np.minimum(np.searchsorted(cumulative / cumulative[-1], position, side="right"), len(groups.probs) - 1)
     local = rng.integers(0, groups.sizes[g][:, None], size=(LOGICAL_BLOCK, k), dtype=np.int64)
     return groups.order[groups.offsets[g][:, None] + local]
 
