@@ -236,12 +236,16 @@ def _errors_to_exit() -> Iterator[None]:
         print("Interrupted.", file=sys.stderr, flush=True)
         raise typer.Exit(ExitStatus.INTERRUPTED) from None
     except BrokenPipeError:
-        # Python docs, "Note on SIGPIPE": point stdout at devnull so the interpreter's
-        # final flush does not raise again, and leave without a traceback.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        with contextlib.suppress(OSError, ValueError):
-            os.dup2(devnull, sys.stdout.fileno())
+        _stdout_to_devnull()
         raise typer.Exit(ExitStatus.OK) from None
+
+
+def _stdout_to_devnull() -> None:
+    """Python docs, "Note on SIGPIPE": point stdout at devnull once its reader has gone, so
+    later writes and the interpreter's final flush do not raise again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(devnull, sys.stdout.fileno())
 
 
 def _require_stdout(advice: str = "give the command an open stdout (a pipe or > FILE)") -> None:
@@ -365,7 +369,8 @@ def diagnose(
     as_json: Annotated[bool, typer.Option("--json", help="Short for --format json.")] = False,
     sample: Annotated[str, typer.Option(metavar="N", help="Rows per side (seeded) for KS, Wasserstein, quantiles, Cramér's V, distinct values, DCR and detection; moments (skewness and kurtosis too), covariance, ranges and counts use all rows.")] = "50000",
     seed: Annotated[int, typer.Option(metavar="INT", help="Seed for the samples and the detection classifier.")] = 0,
-    fail_under: Annotated[list[str] | None, typer.Option(metavar="METRIC=VALUE", help="METRIC=VALUE (a summary key), repeatable; exit 4 if a check fails. Lower bounds (fail below): variance_ratio_median, variance_ratio_min, total_variance_ratio, measured_variance_factor, dcr_p5, dcr_median, quality_score, column_shapes, column_pair_trends. Every other metric is lower-is-better, so its VALUE is an upper bound (fail above).")] = None,
+    fail_under: Annotated[list[str] | None, typer.Option(metavar="METRIC=VALUE", help="METRIC=VALUE (a summary key), repeatable; exit 4 if a check fails. Lower bounds (fail below): variance_ratio_median, variance_ratio_min, total_variance_ratio, measured_variance_factor, dcr_p5, dcr_median, quality_score, column_shapes, column_pair_trends. Every other metric is lower-is-better, so its VALUE is an upper bound (fail above), as with --fail-over.")] = None,
+    fail_over: Annotated[list[str] | None, typer.Option(metavar="METRIC=VALUE", help="METRIC=VALUE (a summary key), repeatable; exit 4 if METRIC is above VALUE. Any metric --fail-under takes, e.g. ks_max=0.1 or variance_ratio_max=1.1.")] = None,
     plot: Annotated[Path | None, typer.Option(metavar="PNG", help="Also write a PNG: variance ratios, correlation heatmaps, marginals (needs pip install -e '.[plot]').")] = None,
     detection: Annotated[bool, typer.Option("--detection", help="Also cross-validate a real-vs-synthetic classifier (ROC AUC, 0.5 = indistinguishable; slower).")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No notes on stderr (errors and failed thresholds still shown).")] = False,
@@ -384,21 +389,23 @@ def diagnose(
     with _errors_to_exit():
         _require_stdout()
         checks = parse_thresholds(fail_under)
+        over = parse_thresholds(fail_over, "--fail-over")
         if plot is not None:
             check_plot(plot)
         report = diagnose_paths(real, synth, holdout=holdout, columns=split_names(columns),
                                 exclude=split_names(exclude), target=target, seed=seed,
                                 sample=parse_count(sample, "--sample"),
-                                detection=detection or "detection_auc" in checks,
+                                detection=detection or "detection_auc" in checks | over,
                                 engine=engine.value, scheduler=scheduler)
-        emit(report, "json" if as_json else fmt.value, thresholds=checks, notes=not quiet)
         if plot is not None:
+            # Before the report: a reader that stops early (| head) must not cost the picture.
             write_plot(report, plot)
-        failed = failed_checks(report.summary, checks)
+        emit(report, "json" if as_json else fmt.value, thresholds=checks, over=over, notes=not quiet)
+        failed = failed_checks(report.summary, checks, over)
         for line in failed:
             print(line, file=sys.stderr, flush=True)
         if failed:
-            msg = f"{len(failed)} of {len(checks)} diagnostic thresholds failed"
+            msg = f"{len(failed)} of {len(checks) + len(over)} diagnostic thresholds failed"
             raise ThresholdFailed(msg)
 
 
@@ -475,11 +482,18 @@ def collapse_study(
         with study_progress(study.steps, rounds) as bar:
             study.on_step = bar.step
             for record in study:
-                out.add(record)
+                try:
+                    out.add(record)
+                except BrokenPipeError:
+                    if plot is None:
+                        raise
+                    # The reader has gone (| head), but a picture was asked for: finish
+                    # the study with stdout on devnull, then draw it.
+                    _stdout_to_devnull()
                 bar.advance()
-        out.finish(study.meta())
         if plot is not None:
             write_plot(out.records, study.meta(), plot)
+        out.finish(study.meta())
 
 
 def main() -> None:

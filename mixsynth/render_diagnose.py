@@ -171,18 +171,23 @@ def _direction(name: str) -> str:
     return "≤ limit (upper bound)" if way == "max" else ""
 
 
-def _summary_table(report: DiagnoseReport, thresholds: Mapping[str, float]) -> Table:
+def _summary_table(
+    report: DiagnoseReport, thresholds: Mapping[str, float], over: Mapping[str, float]
+) -> Table:
     s = report.summary
     table = Table(title="summary", title_justify="left", expand=False)
     table.add_column("metric", overflow="fold")
     table.add_column("value", justify="right")
-    table.add_column("--fail-under check", overflow="fold")
+    table.add_column("--fail-under / --fail-over check", overflow="fold")
     for name in _SUMMARY_ROWS:
         if name not in s:
             continue
         check = _direction(name)
         if name in thresholds:
             check = check.replace("limit", f"{thresholds[name]:g}")
+        if name in over:
+            upper = f"≤ {over[name]:g}"
+            check = f"{check}, {upper}" if name in thresholds else upper
         table.add_row(name, _num(s[name]), check)
     return table
 
@@ -339,7 +344,10 @@ def _provenance_lines(meta: Mapping[str, Any], summary: Mapping[str, Any]) -> li
 
 
 def render_tables(
-    report: DiagnoseReport, console: Console, thresholds: Mapping[str, float] | None = None
+    report: DiagnoseReport,
+    console: Console,
+    thresholds: Mapping[str, float] | None = None,
+    over: Mapping[str, float] | None = None,
 ) -> None:
     """Print the report as rich tables on ``console`` (for people at a terminal)."""
     meta = report.meta
@@ -352,7 +360,7 @@ def render_tables(
         console.print(f"bounds adjusted {adjusted:,} synthetic values (see the bounds adj. column)")
     for line in _provenance_lines(meta, report.summary):
         console.print(line)
-    console.print(_summary_table(report, thresholds or {}))
+    console.print(_summary_table(report, thresholds or {}, over or {}))
     console.print(_columns_table(report, console.width))
     pairs = _pairs_table(report)
     if pairs is not None:
@@ -367,6 +375,7 @@ def emit(
     fmt: str,
     *,
     thresholds: Mapping[str, float] | None = None,
+    over: Mapping[str, float] | None = None,
     stdout: IO[str] | None = None,
     stderr: IO[str] | None = None,
     notes: bool = True,
@@ -385,7 +394,7 @@ def emit(
     if fmt == "auto":
         fmt = "table" if isatty(out) else "json"
     if fmt == "table":
-        render_tables(report, _Console(file=out, highlight=False), thresholds)
+        render_tables(report, _Console(file=out, highlight=False), thresholds, over)
         return
     render = {"json": render_json, "ndjson": render_ndjson, "tsv": render_tsv}[fmt]
     print(render(report), file=out, flush=True)

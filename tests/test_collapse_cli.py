@@ -4,6 +4,8 @@ interrupt + resume, and one-line errors with their exit codes."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -298,3 +300,18 @@ def test_help_lists_the_issue_options(runner) -> None:
         "--space",
     ):
         assert option in result.stdout, option
+
+
+@pytest.mark.slow
+def test_plot_is_written_although_stdout_closes_early(src: Path, tmp_path: Path) -> None:
+    # head reads the first record and leaves; the study must still finish and draw.
+    png = tmp_path / "study.png"
+    command = (
+        f"set -o pipefail; {sys.executable} -m mixsynth collapse-study {src} --rounds 2 --no-baseline "
+        f"-w uniform --format ndjson --sample 200 -q --plot {png} | head -n 1"
+    )
+    done = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    assert json.loads(done.stdout)["round"] == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

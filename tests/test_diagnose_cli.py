@@ -263,3 +263,56 @@ def test_quiet_keeps_notes_off_stderr(runner, tmp_path, quiet) -> None:
     assert "columns on one side only: real ['extra'], synthetic []" in notes
     expected = "" if quiet else "".join(f"mixsynth: note: {note}\n" for note in notes)
     assert result.stderr == expected
+
+
+def test_fail_over_is_an_upper_bound_on_any_metric(runner, pair) -> None:
+    # Uniform weights keep 2/3 of the variance: variance_ratio_median is about 0.67.
+    result = run(runner, *pair, "--json", "--fail-over", "variance_ratio_median=0.5",
+                 "--fail-over", "ks_max=1", "--fail-under", "variance_ratio_min=0.9")
+    assert result.exit_code == 4
+    summary = json.loads(result.stdout)["summary"]
+    assert result.stderr.splitlines() == [
+        f"threshold failed: variance_ratio_min = {summary['variance_ratio_min']:.6g} < 0.9",
+        f"threshold failed: variance_ratio_median = {summary['variance_ratio_median']:.6g} > 0.5",
+        "Error: 2 of 3 diagnostic thresholds failed",
+    ]
+    passing = run(runner, *pair, "--json", "--fail-over", "variance_ratio_median=0.9")
+    assert (passing.exit_code, passing.stderr) == (0, "")
+
+
+def test_fail_over_and_fail_under_agree_on_lower_is_better_metrics(runner, pair) -> None:
+    # --fail-under on ks_max has always been an upper bound; --fail-over says it plainly.
+    for option in ("--fail-under", "--fail-over"):
+        result = run(runner, *pair, "--json", option, "ks_max=0.0001")
+        assert result.exit_code == 4
+        assert result.stderr.splitlines()[-1] == "Error: 1 of 1 diagnostic thresholds failed"
+
+
+def test_fail_over_errors_name_the_option(runner, pair) -> None:
+    result = run(runner, *pair, "--fail-over", "ks_max=lots")
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == "Error: --fail-over ks_max expects a number, got 'lots'\n"
+
+
+def test_fail_over_shows_in_the_table(runner, pair) -> None:
+    result = run(runner, *pair, "--format", "table", "--fail-over", "variance_ratio_median=1.2",
+                 "--fail-under", "variance_ratio_median=0.5", "--fail-over", "ks_max=0.9")
+    assert result.exit_code == 0
+    rows = {x.split("│")[1].strip(): x.split("│")[3].strip() for x in result.stdout.splitlines() if x.count("│") == 4}
+    assert rows["variance_ratio_median"] == "≥ 0.5, ≤ 1.2"
+    assert rows["ks_max"] == "≤ 0.9"
+    assert rows["ks_mean"] == "≤ limit (upper bound)"
+
+
+@pytest.mark.slow
+def test_plot_is_written_although_stdout_closes_early(pair, tmp_path) -> None:
+    real, synth = pair
+    png = tmp_path / "diag.png"
+    command = (
+        f"set -o pipefail; {sys.executable} -m mixsynth diagnose {real} {synth} "
+        f"--format ndjson --plot {png} | head -n 1"
+    )
+    done = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["name"] == "x"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -204,3 +204,14 @@ def test_midpoint_draws_nothing_and_is_constant():
     w = Midpoint().sample(rng, 5)
     assert (w == 0.5).all()
     assert rng.bit_generator.state == state
+
+
+def test_one_beta_parameter_means_a_symmetric_law_and_the_help_says_so():
+    from mixsynth.weights import SPEC_HELP
+
+    assert parse("beta:2") == parse("beta:2,2") == Beta(2.0, 2.0)
+    assert "beta:A,B (beta:A alone is Beta(A, A))" in SPEC_HELP
+    done = subprocess.run([sys.executable, "-m", "mixsynth", "weights", "beta:2", "--json"],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert '"spec": "beta:2,2"' in done.stdout

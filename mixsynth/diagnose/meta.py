@@ -24,7 +24,7 @@ _DEFINITIONS = {
     "exact_copy": f"DCR <= {COPY_TOLERANCE:g} x median real-to-real nearest-neighbour distance",
     "predicted_variance_factor": "E[sum of squared weights] of the weight law, before bounds",
     "measured_variance_factor": "total_variance_ratio = tr(Σ_s)/tr(Σ_r), real-standardised",
-    "checks": "min: value must be >= the --fail-under limit; max: an upper bound",
+    "checks": "min: value must be >= the --fail-under limit; max: an upper bound; --fail-over: an upper bound on any",
     "skewness": "m3 / m2^1.5 (biased, as scipy.stats.skew), all rows, one pass",
     "kurtosis": "excess (Fisher) kurtosis m4 / m2^2 - 3 (biased, as scipy.stats.kurtosis), "
                 "all rows, one pass",

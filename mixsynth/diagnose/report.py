@@ -1,4 +1,4 @@
-"""The diagnose report, its JSON form, and the ``--fail-under`` checks on its summary."""
+"""The diagnose report, its JSON form, and the ``--fail-under``/``--fail-over`` checks on its summary."""
 
 from __future__ import annotations
 
@@ -21,8 +21,10 @@ __all__ = [
     "summarise",
 ]
 
-#: Summary metrics ``--fail-under`` can check. "min": the value must be at least the
-#: threshold; "max": lower is better, so the threshold is an upper bound.
+#: Summary metrics ``--fail-under`` and ``--fail-over`` can check. For ``--fail-under``,
+#: "min": the value must be at least the threshold; "max": lower is better, so the
+#: threshold is an upper bound (kept for old scripts; ``--fail-over`` says so plainly).
+#: ``--fail-over`` is an upper bound on any of them.
 CHECKS: dict[str, str] = {
     "variance_ratio_median": "min",
     "variance_ratio_min": "min",
@@ -163,8 +165,10 @@ def summarise(
     return summary
 
 
-def parse_thresholds(values: Sequence[str] | None) -> dict[str, float]:
+def parse_thresholds(values: Sequence[str] | None, option: str = "--fail-under") -> dict[str, float]:
     """``METRIC=VALUE`` strings to a mapping; the last of repeated metrics wins.
+
+    ``option`` names the flag in error messages (``--fail-under`` or ``--fail-over``).
 
     Raises
     ------
@@ -182,38 +186,47 @@ def parse_thresholds(values: Sequence[str] | None) -> dict[str, float]:
         name = name.strip()
         if not sep or name not in CHECKS:
             known = ", ".join(sorted(CHECKS))
-            msg = f"--fail-under expects METRIC=VALUE with METRIC one of {known}; got {text!r}"
+            msg = f"{option} expects METRIC=VALUE with METRIC one of {known}; got {text!r}"
             raise UsageError(msg)
         try:
             value = float(raw)
         except ValueError:
-            msg = f"--fail-under {name} expects a number, got {raw.strip()!r}"
+            msg = f"{option} {name} expects a number, got {raw.strip()!r}"
             raise UsageError(msg) from None
         if not math.isfinite(value):
-            msg = f"--fail-under {name} expects a finite number, got {raw.strip()!r}"
+            msg = f"{option} {name} expects a finite number, got {raw.strip()!r}"
             raise UsageError(msg)
         out[name] = value
     return out
 
 
-def failed_checks(summary: Mapping[str, Any], thresholds: Mapping[str, float]) -> list[str]:
+def failed_checks(
+    summary: Mapping[str, Any],
+    thresholds: Mapping[str, float],
+    over: Mapping[str, float] | None = None,
+) -> list[str]:
     """One line per failed threshold; a metric that could not be computed fails.
+
+    ``thresholds`` are ``--fail-under``'s (the direction from :data:`CHECKS`), ``over``
+    are ``--fail-over``'s upper bounds.
 
     Examples
     --------
-    >>> failed_checks({"variance_ratio_min": 0.671, "ks_max": 0.01},
-    ...               {"variance_ratio_min": 0.9, "ks_max": 0.1})
-    ['threshold failed: variance_ratio_min = 0.671 < 0.9']
+    >>> failed_checks({"variance_ratio_min": 0.671, "variance_ratio_max": 1.2, "ks_max": 0.01},
+    ...               {"variance_ratio_min": 0.9, "ks_max": 0.1}, {"variance_ratio_max": 1.1})
+    ['threshold failed: variance_ratio_min = 0.671 < 0.9', 'threshold failed: variance_ratio_max = 1.2 > 1.1']
     """
+    bounds = [(name, limit, CHECKS[name]) for name, limit in thresholds.items()]
+    bounds += [(name, limit, "max") for name, limit in (over or {}).items()]
     lines = []
-    for name, limit in thresholds.items():
+    for name, limit, way in bounds:
         value = summary.get(name)
         if value is None or not math.isfinite(value):
             lines.append(
                 f"threshold failed: {name} was not computed for these data (limit {limit:g})"
             )
-        elif CHECKS[name] == "min" and value < limit:
+        elif way == "min" and value < limit:
             lines.append(f"threshold failed: {name} = {value:.6g} < {limit:g}")
-        elif CHECKS[name] == "max" and value > limit:
+        elif way == "max" and value > limit:
             lines.append(f"threshold failed: {name} = {value:.6g} > {limit:g}")
     return lines

@@ -23,7 +23,8 @@ DEFAULT_BETA = 1.3256407652103759
 SPEC_HELP = (
     "epbeta (alpha=4.34, eps0=eps1=0.3, beta solved for variance factor 1); "
     "epbeta:alpha=A,eps0=E0,eps1=E1 (beta solved) or epbeta:eps=E (symmetric, solved); "
-    "epbeta:alpha=A,beta=B,eps0=E0,eps1=E1 (explicit); beta:A,B; uniform; midpoint; "
+    "epbeta:alpha=A,beta=B,eps0=E0,eps1=E1 (explicit); beta:A,B (beta:A alone is Beta(A, A)); "
+    "uniform; midpoint; "
     "bootstrap (plain row resampling, the control); "
     "dirichlet:k=K,alpha=A (K parents); epdirichlet:k=K,eps=E (K parents, alpha solved)"
 )
@@ -117,7 +118,7 @@ def _beta(spec: str, body: str) -> Beta:
         values = [_number(spec, "parameter", v.strip()) for v in body.split(",") if v.strip()]
         values = values * 2 if len(values) == 1 else values
     if len(values) != 2 or None in values:
-        msg = f"bad weight spec {spec!r}: expected beta:A,B with two shape parameters > 0"
+        msg = f"bad weight spec {spec!r}: expected beta:A,B with two shape parameters > 0 (or beta:A for A = B)"
         raise UsageError(msg)
     a, b = (float(v) for v in values)  # type: ignore[arg-type]
     _positive(spec, a=a, b=b)
