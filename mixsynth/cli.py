@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import sys
+import threading
 from collections.abc import Iterable, Iterator
 from enum import Enum
 from pathlib import Path
@@ -23,7 +25,7 @@ from typer.core import TyperCommand
 
 from mixsynth import io
 from mixsynth.console import isatty as _isatty
-from mixsynth.errors import ExitStatus, InputError, MixsynthError, ThresholdFailed
+from mixsynth.errors import ExitStatus, InputError, MixsynthError, Terminated, ThresholdFailed
 from mixsynth.generate import DEFAULT_CHUNK_ROWS, MAX_ROWS
 from mixsynth.job import GenerateRequest, generate_file
 from mixsynth.labels import LabelOptions
@@ -36,7 +38,7 @@ __all__ = ["app", "main"]
 
 EXIT_CODES = (
     "Exit codes: 0 ok, 1 error (bad input), 2 usage (bad options), 3 backend unavailable, "
-    "4 diagnostic threshold failed, 130 interrupted."
+    "4 diagnostic threshold failed, 129 hung up (SIGHUP), 130 interrupted (Ctrl-C), 143 terminated (SIGTERM)."
 )
 
 app = typer.Typer(
@@ -223,18 +225,68 @@ def notice(message: str) -> None:
     print(f"mixsynth: {message}", file=sys.stderr, flush=True)
 
 
+#: What a command says when a stop signal ends it (SIGINT's "Interrupted." comes from
+#: KeyboardInterrupt); ``signal.SIGHUP`` does not exist on Windows.
+_STOP_SIGNALS = {
+    getattr(signal, name): text
+    for name, text in (("SIGTERM", "Terminated (SIGTERM)."), ("SIGHUP", "Hung up (SIGHUP)."))
+    if hasattr(signal, name)
+}
+
+
+def _raise_terminated(signum: int, _frame: object) -> None:
+    # Ignore the next stop signal: a second TERM (a supervisor that repeats itself) must
+    # not cut short the cleanup the first one started. SIGKILL still ends everything.
+    for sig in _STOP_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
+    raise Terminated(signum)
+
+
 @contextlib.contextmanager
-def _errors_to_exit() -> Iterator[None]:
-    """Expected failures -> ``Error: ...`` and their exit code; Ctrl-C -> 130; a closed
-    stdout pipe -> quiet exit 0. Anything else is a bug and keeps its traceback."""
+def _stop_signals() -> Iterator[None]:
+    """While a command runs, SIGTERM and SIGHUP raise :class:`Terminated` in the main
+    thread, as SIGINT raises KeyboardInterrupt; the previous handlers come back after.
+
+    A signal that is ignored when the command starts stays ignored (``nohup`` ignores
+    SIGHUP on purpose); outside the main thread Python cannot set handlers at all.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    saved = {sig: signal.getsignal(sig) for sig in _STOP_SIGNALS}
+    for sig, handler in saved.items():
+        if handler is not signal.SIG_IGN:
+            signal.signal(sig, _raise_terminated)
     try:
         yield
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+
+
+def _say(line: str) -> None:
+    """A last line on stderr; after SIGHUP the terminal may be gone, and that is no error."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        print(line, file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def _errors_to_exit() -> Iterator[None]:
+    """Expected failures -> ``Error: ...`` and their exit code; Ctrl-C -> 130, SIGTERM ->
+    143, SIGHUP -> 129 (temporary files removed on the way out); a closed stdout pipe ->
+    quiet exit 0. Anything else is a bug and keeps its traceback."""
+    try:
+        with _stop_signals():
+            yield
     except MixsynthError as exc:
         print(f"Error: {exc}", file=sys.stderr, flush=True)
         raise typer.Exit(exc.exit_code) from None
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr, flush=True)
         raise typer.Exit(ExitStatus.INTERRUPTED) from None
+    except Terminated as exc:
+        _say(_STOP_SIGNALS.get(exc.signum, "Terminated."))
+        raise typer.Exit(exc.exit_code) from None
     except BrokenPipeError:
         _stdout_to_devnull()
         raise typer.Exit(ExitStatus.OK) from None

@@ -16,6 +16,7 @@ __all__ = [
     "MixsynthWarning",
     "SchemaError",
     "SolverError",
+    "Terminated",
     "ThresholdFailed",
     "UsageError",
 ]
@@ -29,7 +30,9 @@ class ExitStatus(IntEnum):
     USAGE = 2
     BACKEND_UNAVAILABLE = 3
     THRESHOLD_FAILED = 4
+    HANGUP = 129  # 128 + SIGHUP, as a shell reports a process the signal ended
     INTERRUPTED = 130
+    TERMINATED = 143  # 128 + SIGTERM
 
 
 class MixsynthError(Exception):
@@ -66,6 +69,24 @@ class ThresholdFailed(MixsynthError):
     """A diagnostic threshold given with ``--fail-under`` was not met."""
 
     exit_code = ExitStatus.THRESHOLD_FAILED
+
+
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP arrived while a command ran.
+
+    Raised in the main thread as Python raises :class:`KeyboardInterrupt` for SIGINT, and
+    like it not an :class:`Exception`, so no ``except Exception`` swallows it and every
+    ``finally`` on the way out runs (temporary files are removed).
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+    @property
+    def exit_code(self) -> int:
+        """``128 + signum``: 143 for SIGTERM, 129 for SIGHUP."""
+        return 128 + self.signum
 
 
 class MixsynthWarning(UserWarning):

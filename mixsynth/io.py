@@ -12,6 +12,7 @@ import collections
 import contextlib
 import itertools
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
@@ -35,7 +36,7 @@ from mixsynth.memory import format_size, map_batches
 __all__ = [
     "COMPRESSIONS", "EXPECTED_INPUT", "INPUT_SUFFIXES", "Source", "check_compression", "check_output",
     "capsule_table", "check_same_columns", "check_unique_names", "input_format", "not_parquet", "read_format",
-    "read_source", "write_parquet",
+    "read_source", "remove_stale_temps", "temp_file", "write_parquet",
 ]
 
 #: ``--compression`` choices: Parquet codecs that pyarrow, Spark and DuckDB all read
@@ -447,6 +448,66 @@ class _Stdout:
         self.closed = True
 
 
+def temp_file(target: Path, suffix: str = ".tmp") -> str:
+    """A new empty file beside ``target``, to be renamed onto it once written whole.
+
+    Named ``.<name>.<pid>.<random><suffix>``: the process id lets a later run tell the
+    leftovers of a process that died without cleaning up (SIGKILL, a power cut) from the
+    file of a run still writing, and :func:`remove_stale_temps` removes the former first.
+
+    Raises
+    ------
+    OSError
+        The directory cannot be written.
+    """
+    remove_stale_temps(target, suffix)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}.", suffix=suffix, dir=target.parent)
+    os.close(fd)
+    # mkstemp makes the file 0600 and os.replace keeps that; give the output the mode a
+    # plain open() would (0666 less the umask), or other users could not read it.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    return tmp
+
+
+def remove_stale_temps(target: Path, suffix: str = ".tmp") -> list[Path]:
+    """Remove the temporary files of ``target`` (see :func:`temp_file`) whose process is
+    gone; returns them.
+
+    A process id is only known on this machine: a directory shared with another host
+    writing the same file name is not supported (two writers of one file race anyway).
+    """
+    if os.name != "posix":
+        return []  # Windows' os.kill(pid, 0) would end the process, not probe it
+    pattern = re.compile(re.escape(f".{target.name}.") + r"(\d+)\.[a-z0-9_]+" + re.escape(suffix))
+    removed = []
+    try:
+        entries = [e.name for e in os.scandir(target.parent)]
+    except OSError:
+        return []
+    for name in entries:
+        found = pattern.fullmatch(name)
+        if found is None or _running(int(found.group(1))):
+            continue
+        with contextlib.suppress(OSError):
+            (target.parent / name).unlink()
+            removed.append(target.parent / name)
+    return removed
+
+
+def _running(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)  # signal 0: no signal sent, only the checks
+    except (ProcessLookupError, OverflowError):  # no such process; larger than any id
+        return False
+    except OSError:  # PermissionError: it exists, under another user
+        return True
+    return True
+
+
 @contextlib.contextmanager
 def _sink(dst: str, stdout: IO[bytes] | None) -> Iterator[Any]:
     if dst == "-":
@@ -462,13 +523,7 @@ def _sink(dst: str, stdout: IO[bytes] | None) -> Iterator[Any]:
             raise
         return
     target = Path(dst)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    # mkstemp makes the file 0600 and os.replace keeps that; give the output the mode a
-    # plain open() would (0666 less the umask), or other users could not read it.
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
+    tmp = temp_file(target)
     try:
         yield tmp
         os.replace(tmp, target)

@@ -212,8 +212,8 @@ class StudyState:
         path = self.root / TRAJECTORY_FILE
         tmp = None
         try:
-            fd, tmp = tempfile.mkstemp(prefix=f".{TRAJECTORY_FILE}.", suffix=".tmp", dir=self.root)
-            with os.fdopen(fd, "w") as fh:
+            tmp = io.temp_file(path)
+            with open(tmp, "w", encoding="utf-8") as fh:
                 json.dump(doc, fh, indent=1)
             os.replace(tmp, path)
         except OSError as exc:

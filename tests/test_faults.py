@@ -1,0 +1,177 @@
+"""Faults from outside (issue 14): stop signals mid-write, leftovers of killed processes.
+
+The signal tests run the real command in a child process and signal it once its
+temporary file appears (polled with a generous deadline, never a fixed sleep), then check
+the exit code, the one line on stderr, and that no file is left behind.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from mixsynth import io
+from mixsynth.cli import app
+from mixsynth.errors import Terminated
+
+ROOT = Path(__file__).resolve().parents[1]
+MIXSYNTH = [sys.executable, "-m", "mixsynth"]
+ENV = {k: v for k, v in os.environ.items() if not k.startswith("MIXSYNTH_")}
+DIGITS = ROOT / "sample_data" / "digits.parquet"
+STOPS = {
+    "SIGTERM": (signal.SIGTERM, 143, "Terminated (SIGTERM)."),
+    "SIGHUP": (signal.SIGHUP, 129, "Hung up (SIGHUP)."),
+}
+
+
+def _wait_for(find, proc: subprocess.Popen, what: str, deadline_s: float = 120) -> list[Path]:
+    """Poll until ``find()`` returns something (or the process ends, or the deadline)."""
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline and proc.poll() is None:
+        found = find()
+        if found:
+            return found
+        time.sleep(0.05)
+    pytest.fail(f"{what} never appeared (exit {proc.poll()})")
+
+
+def _stopped(proc: subprocess.Popen, sig: int) -> str:
+    proc.send_signal(sig)
+    try:
+        _, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return stderr
+
+
+def _generate(out: Path, *extra: str) -> subprocess.Popen:
+    # 5e7 rows of 65 columns take minutes: the signal always lands mid-write.
+    return subprocess.Popen([*MIXSYNTH, "generate", str(DIGITS), "-n", "5e7", "-o", str(out), "--seed", "1",
+                             "--chunk-rows", "8192", "-q", *extra],
+                            stderr=subprocess.PIPE, text=True, env=ENV)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(STOPS))
+def test_stop_signal_mid_write_cleans_up(tmp_path, name):
+    sig, code, line = STOPS[name]
+    out = tmp_path / "out.parquet"
+    proc = _generate(out)
+    _wait_for(lambda: list(tmp_path.glob(".out.parquet.*.tmp")), proc, "the temporary file")
+    stderr = _stopped(proc, sig)
+    assert proc.returncode == code, stderr
+    assert stderr == f"{line}\n"
+    assert sorted(os.listdir(tmp_path)) == []
+
+
+@pytest.mark.slow
+def test_leftover_of_a_killed_run_is_removed_by_the_next(tmp_path, rng):
+    out = tmp_path / "out.parquet"
+    proc = _generate(out)
+    [left] = _wait_for(lambda: list(tmp_path.glob(".out.parquet.*.tmp")), proc, "the temporary file")
+    proc.kill()  # SIGKILL: no chance to clean up
+    proc.communicate(timeout=60)
+    assert left.exists()
+    assert left.name.startswith(f".out.parquet.{proc.pid}.")
+    small = tmp_path / "small.parquet"
+    pq.write_table(pq.read_table(DIGITS).slice(0, 50), small)
+    done = subprocess.run([*MIXSYNTH, "generate", str(small), "-o", str(out), "-q", "--seed", "1"],
+                          capture_output=True, text=True, env=ENV, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert sorted(os.listdir(tmp_path)) == ["out.parquet", "small.parquet"]
+
+
+def test_only_the_leftovers_of_dead_processes_are_removed(runner, tmp_parquet, tmp_path, rng):
+    src = tmp_parquet({"x": rng.normal(size=20)})
+    out = tmp_path / "out.parquet"
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    leftovers = {
+        f".out.parquet.{dead}.k2j4h5xq.tmp": False,  # its process has ended: removed
+        f".out.parquet.{os.getpid()}.abcdefgh.tmp": True,  # a live process (this one) is writing
+        f".out.parquet.{dead}.k2j4h5xq.tmp.keep": True,  # not our name pattern
+        f".other.parquet.{dead}.k2j4h5xq.tmp": True,  # another output's
+        f".out.parquet.{10**30}.abcdefgh.tmp": False,  # no process can have this id
+    }
+    for name in leftovers:
+        (tmp_path / name).write_bytes(b"PAR1 half")
+    result = runner.invoke(app, ["generate", str(src), "-o", str(out), "-q", "--seed", "1"])
+    assert result.exit_code == 0, result.stderr
+    for name, kept in leftovers.items():
+        assert (tmp_path / name).exists() == kept, name
+    assert out.exists()
+
+
+def test_temp_file_names_carry_the_process_id(tmp_path):
+    target = tmp_path / "a.b.parquet"
+    tmp = Path(io.temp_file(target))
+    assert tmp.parent == tmp_path
+    assert tmp.name.startswith(f".a.b.parquet.{os.getpid()}.")
+    assert tmp.name.endswith(".tmp")
+    assert io.remove_stale_temps(target) == []  # this process is alive
+    umask = os.umask(0)
+    os.umask(umask)
+    assert tmp.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+@pytest.mark.parametrize("name", list(STOPS))
+def test_terminated_in_process_maps_to_its_exit_code(runner, tmp_parquet, tmp_path, rng, monkeypatch, name):
+    """The mapping itself, without a child process: the handler's exception, its exit
+    code and line, the temp file removed, and the caller's handlers restored after."""
+    sig, code, line = STOPS[name]
+    src = tmp_parquet({"x": rng.normal(size=50)})
+    out = tmp_path / "out.parquet"
+    from mixsynth import Synthesizer
+
+    real_block = Synthesizer.block
+    calls = []
+
+    def stopping_block(self, start, stop):
+        calls.append(start)
+        if len(calls) == 2:
+            os.kill(os.getpid(), sig)  # a real signal: the handler raises in this thread
+            time.sleep(5)  # the handler runs before this sleep ends
+        return real_block(self, start, stop)
+
+    monkeypatch.setattr(Synthesizer, "block", stopping_block)
+    before = signal.getsignal(sig)
+    result = runner.invoke(app, ["generate", str(src), "-o", str(out), "-n", "500", "--chunk-rows", "100",
+                                 "-q", "--seed", "1", "-j", "1"])
+    assert result.exit_code == code
+    assert isinstance(result.exception, SystemExit)
+    assert result.stderr.splitlines() == [line]
+    assert sorted(os.listdir(tmp_path)) == ["source.parquet"]
+    assert signal.getsignal(sig) is before
+
+
+def test_terminated_carries_its_exit_code():
+    assert Terminated(signal.SIGTERM).exit_code == 143
+    assert Terminated(signal.SIGHUP).exit_code == 129
+    assert not isinstance(Terminated(signal.SIGTERM), Exception)  # no `except Exception` eats it
+
+
+@pytest.mark.slow
+def test_stop_signal_during_collapse_study_leaves_no_temp_file(tmp_path, rng):
+    src = tmp_path / "real.parquet"
+    pq.write_table(pq.read_table(DIGITS).slice(0, 400), src)
+    out_dir = tmp_path / "study"
+    proc = subprocess.Popen([*MIXSYNTH, "collapse-study", str(src), "-k", "200", "--output-dir", str(out_dir),
+                             "-q", "--format", "ndjson", "--sample", "100"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=ENV)
+    _wait_for(lambda: list(out_dir.glob("rounds/*/round-002.parquet")), proc, "round 2")
+    stderr = _stopped(proc, signal.SIGTERM)
+    assert proc.returncode == 143, stderr
+    assert stderr == "Terminated (SIGTERM).\n"
+    assert not [p for p in out_dir.rglob("*") if p.name.endswith(".tmp")]
+    assert (out_dir / "trajectory.json").exists()
+    assert np.all([p.stat().st_size > 0 for p in out_dir.glob("rounds/*/*.parquet")])
