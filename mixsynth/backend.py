@@ -115,20 +115,25 @@ def _import_cupy() -> Any:
 
 def _cupy_backend() -> Backend:
     cupy = _import_cupy()
+    # Without a GPU the CUDA runtime's own words are about drivers ("CUDA driver version is
+    # insufficient for CUDA runtime version" when no NVIDIA driver is installed), so the
+    # message says what that means first and keeps CUDA's words as the detail.
     try:
         count = cupy.cuda.runtime.getDeviceCount()
-        if count < 1:
-            msg = "no CUDA device: the CUDA runtime reports 0 devices"
-            raise BackendUnavailable(msg)
+    except Exception as exc:  # noqa: BLE001 - any CUDA failure here means "no GPU to use"
+        msg = f"no CUDA GPU found ({first_line(exc)})"
+        raise BackendUnavailable(msg) from None
+    if count < 1:
+        msg = "no CUDA GPU found (the CUDA runtime reports 0 devices)"
+        raise BackendUnavailable(msg)
+    try:
         device = cupy.cuda.Device()
         with device:
             # A tiny kernel proves the driver, the runtime and NVRTC all work now, rather
             # than halfway through a long run.
             (cupy.arange(4, dtype=cupy.float64) * 2.0).sum().item()
-    except BackendUnavailable:
-        raise
     except Exception as exc:  # noqa: BLE001 - any CUDA failure means "no usable device"
-        msg = f"no CUDA device: {first_line(exc)}"
+        msg = f"a CUDA GPU was found but cannot run CuPy's kernels ({first_line(exc)})"
         raise BackendUnavailable(msg) from None
     import array_api_compat.cupy as cp_xp  # noqa: PLC0415 - imports cupy
 

@@ -7,7 +7,9 @@ promotion NumPy allows and the standard does not) fails these tests.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import subprocess
 import sys
 import types
 
@@ -90,15 +92,72 @@ def test_cupy_missing_is_backend_unavailable(no_cupy):
 def test_cupy_without_a_device_says_why(cupy_without_device):
     with pytest.raises(BackendUnavailable) as info:
         resolve("cupy")
-    assert str(info.value) == "no CUDA device: cudaErrorNoDevice: no CUDA-capable device is detected"
+    assert str(info.value) == "no CUDA GPU found (cudaErrorNoDevice: no CUDA-capable device is detected)"
 
 
 @pytest.mark.usefixtures("cupy_without_device")
 def test_auto_falls_back_to_numpy_with_a_notice():
     notes = []
     assert resolve("auto", notify=notes.append) is NUMPY
-    assert notes == ["backend auto: no CUDA device: cudaErrorNoDevice: no CUDA-capable device "
-                     "is detected; using numpy"]
+    assert notes == ["backend auto: no CUDA GPU found (cudaErrorNoDevice: no CUDA-capable device "
+                     "is detected); using numpy"]
+
+
+def _fake_cupy(monkeypatch, count=None, error=None, kernel_error=None):
+    """A cupy whose CUDA runtime reports ``count`` devices or raises ``error``, and whose
+    first kernel raises ``kernel_error``."""
+
+    def device_count():
+        if error is not None:
+            raise RuntimeError(error)
+        return count
+
+    def arange(*_args, **_kwargs):
+        raise RuntimeError(kernel_error)
+
+    fake = types.ModuleType("cupy")
+    fake.float64 = np.float64
+    fake.arange = arange
+    fake.cuda = types.SimpleNamespace(
+        runtime=types.SimpleNamespace(getDeviceCount=device_count),
+        Device=contextlib.nullcontext,
+    )
+    monkeypatch.setitem(sys.modules, "cupy", fake)
+
+
+@pytest.mark.parametrize(
+    ("fake", "message"),
+    [
+        # What CUDA says on a machine with CuPy but no NVIDIA driver (no GPU).
+        ({"error": "cudaErrorInsufficientDriver: CUDA driver version is insufficient for CUDA runtime version"},
+         "no CUDA GPU found (cudaErrorInsufficientDriver: CUDA driver version is insufficient for CUDA "
+         "runtime version)"),
+        ({"count": 0}, "no CUDA GPU found (the CUDA runtime reports 0 devices)"),
+        ({"count": 1, "kernel_error": "nvrtc: libnvrtc.so.12 not found"},
+         "a CUDA GPU was found but cannot run CuPy's kernels (nvrtc: libnvrtc.so.12 not found)"),
+    ],
+    ids=["no-driver", "no-device", "no-nvrtc"],
+)
+def test_cli_backend_cupy_without_a_gpu_says_so_first(runner, tmp_parquet, tmp_path, monkeypatch, fake, message):
+    _fake_cupy(monkeypatch, **fake)
+    src = tmp_parquet({"x": [1.0, 2.0, 3.0]})
+    out = tmp_path / "out.parquet"
+    result = runner.invoke(app, ["generate", str(src), "-o", str(out), "--backend", "cupy", "--seed", "1"])
+    assert (result.exit_code, result.stdout) == (3, "")
+    assert result.stderr == f"Error: {message}\n"
+    assert not out.exists()
+
+
+def test_cupy_not_installed_in_a_real_run(tmp_parquet, tmp_path):
+    # A real process with "import cupy" blocked (this machine may or may not have CuPy).
+    src = tmp_parquet({"x": [1.0, 2.0, 3.0]})
+    code = ("import sys; sys.modules['cupy'] = None; from mixsynth.cli import main; "
+            f"sys.argv = ['mixsynth', 'generate', {str(src)!r}, '--backend', 'cupy', '-o', "
+            f"{str(tmp_path / 'o.parquet')!r}]; main()")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 3
+    assert done.stderr == f"Error: {NOT_INSTALLED}\n"
+    assert not (tmp_path / "o.parquet").exists()
 
 
 def test_cli_backend_cupy_exits_3_with_one_line(runner, tmp_parquet, tmp_path, no_cupy):
