@@ -57,6 +57,9 @@ MAX_DISCRETE = 64
 #: Fewest rows per distinct value (on average) for a column to count as discrete: a small
 #: table of measurements has few values only because it has few rows.
 _ROWS_PER_VALUE = 5
+#: A gap between neighbouring source values this many standard deviations wide is not
+#: interpolated across (see ColumnMap.quantile).
+_WIDE_GAP = 0.1
 #: Knots kept of the pilot's and the source's distributions (atoms are always kept).
 _PILOT_KNOTS = 4096
 _SOURCE_KNOTS = 8192
@@ -95,6 +98,10 @@ class ColumnMap:
     #: A power of two the column is divided by for the map (values near the float limit
     #: would overflow the differences that interpolation takes); exact, and 1 nearly always.
     scale: float = 1.0
+    #: Per gap between consecutive knots of a continuous map: a wide gap (a tenth of a
+    #: standard deviation or more, in the tails of a heavy-tailed column) is not
+    #: interpolated across, a rank in it takes the nearer end.
+    wide: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
 
     def rank(self, y: np.ndarray, u: np.ndarray) -> np.ndarray:
         """Pilot CDF at ``y``, randomised by ``u`` inside atoms (uniform when ``y`` ~ pilot)."""
@@ -111,6 +118,16 @@ class ColumnMap:
             i = np.minimum(np.searchsorted(self.positions, r, side="right"), self.values.size - 1)
             return self.values[i]
         v = np.interp(r, self.positions, self.values)
+        if self.wide.any():
+            # A uniform spread over a gap of width g holds variance g²/12 where the two
+            # values it lies between hold g²/4: across the few wide gaps of a long tail
+            # that loss compounds (extremes pulled in every round), so those snap.
+            i = np.clip(np.searchsorted(self.positions, r, side="right") - 1, 0, self.wide.size - 1)
+            snap = self.wide[i] & (r > self.positions[0]) & (r < self.positions[-1])
+            if snap.any():
+                k = i[snap]
+                lo, hi = self.positions[k], self.positions[k + 1]
+                v[snap] = np.where((r[snap] - lo) < (hi - lo) / 2.0, self.values[k], self.values[k + 1])
         return _round_half_random(v, u) if self.rounded else v
 
     def record(self) -> dict[str, Any]:
@@ -285,7 +302,10 @@ def _column_map(x: np.ndarray, y: np.ndarray, rounded: bool, exclusive: bool) ->
         return ColumnMap("discrete", values, shares, **_pilot_cdf(y), rounded=rounded, scale=scale)
     xs = np.sort(x)
     keep = _subsample(xs.size, _SOURCE_KNOTS)
-    return ColumnMap("continuous", xs[keep], (keep + 0.5) / xs.size, **_pilot_cdf(y), rounded=rounded, scale=scale)
+    values = xs[keep]
+    wide = np.diff(values) >= _WIDE_GAP * float(np.std(x))
+    return ColumnMap("continuous", values, (keep + 0.5) / xs.size, **_pilot_cdf(y), rounded=rounded, scale=scale,
+                     wide=wide)
 
 
 #: A pair of two-valued columns never off their common value together counts as exclusive
