@@ -127,7 +127,8 @@ class RankGauss:
                 index = np.clip(np.rint(position), 0, n - 1).astype(np.int64)
                 z[ok] = col.sorted_values[index]
             else:
-                assert col.positions is not None and col.values is not None
+                assert col.positions is not None
+                assert col.values is not None
                 i = np.clip(np.searchsorted(col.positions, position), 1, col.positions.size - 1)
                 near = np.where(position - col.positions[i - 1] < col.positions[i] - position, i - 1, i)
                 snap = np.abs(col.positions[near] - position) < _SNAP

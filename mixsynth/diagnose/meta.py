@@ -22,7 +22,8 @@ SAMPLED_METRICS = (
 _DEFINITIONS = {
     "variance_ratio": "synthetic variance / real variance (ddof=1, all rows)",
     "exact_copy": f"DCR <= {COPY_TOLERANCE:g} x median real-to-real nearest-neighbour distance",
-    "predicted_variance_factor": "E[sum of squared weights] of the weight law, before bounds",
+    "predicted_variance_factor": "summary: E[sum of squared weights] of the weight law, before bounds; per "
+                                 "column: the variance ratio the generation aims at (null: no closed form)",
     "measured_variance_factor": "total_variance_ratio = tr(Σ_s)/tr(Σ_r), real-standardised",
     "checks": "min: value must be >= the --fail-under limit; max: an upper bound; --fail-over: an upper bound on any",
     "skewness": "m3 / m2^1.5 (biased, as scipy.stats.skew), all rows, one pass",
@@ -36,7 +37,6 @@ _DEFINITIONS = {
     "repair_stretch": "generate's variance-repair stretch around the mean (null: not repaired)",
     "repair_shift": "generate's variance-repair shift of the mean (null: not repaired)",
     "anchor_form": "generate's marginal anchoring map: continuous, discrete or two-valued (null: not anchored)",
-    "predicted_variance_factor": "per column: the variance ratio the generation aims at (null: no closed form)",
     "predicted_basis": "why that prediction holds, or why no closed form applies",
     "label_agreement": "share of synthetic rows whose GenLabel label equals the dominant "
                        "parent's label (from generate's record)",
