@@ -55,8 +55,19 @@ def tables() -> list[Path]:
     return [p for p in paths if pq.read_metadata(p).num_rows >= MIN_ROWS]
 
 
-def numeric_columns(table: pa.Table) -> dict[str, np.ndarray]:
-    """Every column that has numbers, as float arrays with NaN for nulls."""
+def categories(table: pa.Table) -> dict[str, list[str]]:
+    """The source's categories of each categorical/string column (the codes of every round)."""
+    out = {}
+    for name, col in zip(table.column_names, table.columns, strict=True):
+        if pa.types.is_dictionary(col.type) or pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+            out[name] = sorted({v for v in col.cast(pa.string()).to_pylist() if v is not None})
+    return out
+
+
+def numeric_columns(table: pa.Table, cats: dict[str, list[str]] | None = None) -> dict[str, np.ndarray]:
+    """Every column that has numbers, as float arrays with NaN for nulls; categories coded
+    by the source's list ``cats`` (default: this table's)."""
+    cats = categories(table) if cats is None else cats
     out: dict[str, np.ndarray] = {}
     for name, col in zip(table.column_names, table.columns, strict=True):
         t = col.type
@@ -73,11 +84,10 @@ def numeric_columns(table: pa.Table) -> dict[str, np.ndarray]:
             col = col.cast(pa.int8())
         elif pa.types.is_dictionary(t) or pa.types.is_string(t) or pa.types.is_large_string(t):
             # Categories: only their shares are judged (codes by sorted category).
-            values = col.cast(pa.string()) if pa.types.is_dictionary(t) else col
-            text = np.array(values.to_pylist(), dtype=object)
-            cats = sorted({v for v in text if v is not None})
-            if len(cats) <= MAX_DISCRETE:
-                index = {c: float(i) for i, c in enumerate(cats)}
+            known = cats.get(name, [])
+            if len(known) <= MAX_DISCRETE:
+                index = {c: float(i) for i, c in enumerate(known)}
+                text = col.cast(pa.string()).to_pylist()
                 out[f"{name} (category)"] = np.array([np.nan if v is None else index.get(v, -1.0) for v in text])
             continue
         elif not (pa.types.is_integer(t) or pa.types.is_floating(t)):
@@ -131,7 +141,8 @@ def measure(src: dict[str, np.ndarray], out: dict[str, np.ndarray], pairs: list[
 
 def run(table: pa.Table, rounds: int, seed: int, method: str, repair: str) -> list[dict]:
     """Measurements after each round (1..rounds) of ``method`` ('mixsynth' or 'bootstrap')."""
-    src = numeric_columns(table)
+    cats = categories(table)
+    src = numeric_columns(table, cats)
     pairs = exclusive_pairs(src)
     rng = np.random.default_rng(seed)
     current, found = table, []
@@ -142,7 +153,7 @@ def run(table: pa.Table, rounds: int, seed: int, method: str, repair: str) -> li
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", MixsynthWarning)
                 current = mixsynth.generate(current, seed=seed * 1000 + r, repair=repair)
-        found.append(measure(src, numeric_columns(current), pairs))
+        found.append(measure(src, numeric_columns(current, cats), pairs))
     return found
 
 

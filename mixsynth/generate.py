@@ -254,7 +254,14 @@ class Synthesizer:
                 arr = self.enc.taken[spec.name]
                 arr = arr.dictionary_decode() if pa.types.is_dictionary(arr.type) else arr
                 codes.append(pc.dictionary_encode(arr, null_encoding="encode").indices.to_numpy())
-        states = joint_states(codes)
+        # The columns with fewest categories first, each kept while the joint states stay
+        # few and well filled: names and cities would make every state a single row.
+        kept: list[np.ndarray] = []
+        states = None
+        for code in sorted(codes, key=lambda c: int(c.max(initial=0))):
+            trial = joint_states([*kept, code])
+            if trial is not None:
+                kept, states = [*kept, code], trial
         if states is None:
             return None
         return states, np.bincount(states) / states.size
