@@ -160,10 +160,20 @@ def test_fewer_than_two_rows(runner, tmp_parquet, table, out, rows, text):
 @pytest.mark.parametrize(
     "column", [pa.nulls(4, pa.float64()), pa.nulls(4)], ids=["float", "null-type"]
 )
-def test_all_null_column(runner, tmp_parquet, out, column):
+def test_all_null_column_passes_through_as_nulls(runner, tmp_parquet, out, column):
     path = tmp_parquet({"x": [1.0, 2.0, 3.0, 4.0], "z": column})
-    result = gen(runner, path, "-o", out)
-    assert_error(result, 1, "column 'z' is entirely null", "use --exclude z", out=out)
+    result = gen(runner, path, "-o", out, "-n", "6")
+    assert result.exit_code == 0, result.output
+    assert "mixsynth: column 'z' is entirely null; written as nulls" in result.stderr.splitlines()
+    table = pq.read_table(out)
+    assert table["z"].type == column.type
+    assert table["z"].null_count == 6
+
+
+def test_all_null_target_is_an_error(runner, tmp_parquet, out):
+    path = tmp_parquet({"x": [1.0, 2.0, 3.0, 4.0], "z": pa.nulls(4, pa.float64())})
+    result = gen(runner, path, "-o", out, "--target", "z")
+    assert_error(result, 1, "the --target column 'z' is entirely null; nothing to learn labels from", out=out)
 
 
 @pytest.mark.parametrize(
