@@ -234,12 +234,34 @@ _STOP_SIGNALS = {
 }
 
 
+#: Seconds a stop signal gives the main thread to begin its cleanup. Python runs signal
+#: handlers only between bytecodes: a thread blocked in C code that retries interrupted
+#: system calls (pyarrow opening a FIFO, a stalled network file system) would never run
+#: it, and the signal would be lost; past this the process leaves without the cleanup
+#: (its temporary file is then removed by the next run, see mixsynth.io.temp_file).
+STOP_GRACE_S = 5.0
+_cleanup_started = threading.Event()
+
+
 def _raise_terminated(signum: int, _frame: object) -> None:
     # Ignore the next stop signal: a second TERM (a supervisor that repeats itself) must
     # not cut short the cleanup the first one started. SIGKILL still ends everything.
     for sig in _STOP_SIGNALS:
         signal.signal(sig, signal.SIG_IGN)
+    _cleanup_started.set()
     raise Terminated(signum)
+
+
+def _watch(wakeup: int) -> None:
+    """Read the signal numbers that Python's C-level handler writes to ``wakeup`` (it does
+    so even while the main thread is blocked); leave if the main thread does not start
+    its cleanup within :data:`STOP_GRACE_S`."""
+    with contextlib.suppress(OSError), os.fdopen(wakeup, "rb", buffering=0) as pipe:
+        while data := pipe.read(64):
+            stops = [sig for sig in data if sig in _STOP_SIGNALS]
+            if stops and not _cleanup_started.wait(STOP_GRACE_S):
+                _say(_STOP_SIGNALS[stops[0]])
+                os._exit(128 + stops[0])
 
 
 @contextlib.contextmanager
@@ -248,12 +270,18 @@ def _stop_signals() -> Iterator[None]:
     thread, as SIGINT raises KeyboardInterrupt; the previous handlers come back after.
 
     A signal that is ignored when the command starts stays ignored (``nohup`` ignores
-    SIGHUP on purpose); outside the main thread Python cannot set handlers at all.
+    SIGHUP on purpose); outside the main thread Python cannot set handlers at all, and
+    Windows delivers no SIGTERM to a console process.
     """
-    if threading.current_thread() is not threading.main_thread():
+    if os.name != "posix" or threading.current_thread() is not threading.main_thread():
         yield
         return
     saved = {sig: signal.getsignal(sig) for sig in _STOP_SIGNALS}
+    _cleanup_started.clear()
+    read, write = os.pipe()
+    os.set_blocking(write, False)  # set_wakeup_fd requires it: a signal never blocks on it
+    previous = signal.set_wakeup_fd(write, warn_on_full_buffer=False)
+    threading.Thread(target=_watch, args=(read,), name="mixsynth-signals", daemon=True).start()
     for sig, handler in saved.items():
         if handler is not signal.SIG_IGN:
             signal.signal(sig, _raise_terminated)
@@ -262,6 +290,8 @@ def _stop_signals() -> Iterator[None]:
     finally:
         for sig, handler in saved.items():
             signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+        signal.set_wakeup_fd(previous)
+        os.close(write)  # the watcher reads the end of the pipe and stops
 
 
 def _say(line: str) -> None:
@@ -375,6 +405,7 @@ def generate(
     precision: Annotated[Precision, typer.Option(help="Encoded dtype: auto = float32 when every mixed column is exact in float32 (float32 sources, small integers), else float64.")] = Precision.auto,
     memory_limit: Annotated[str | None, typer.Option(envvar="MIXSYNTH_MEMORY_LIMIT", metavar="SIZE", help="Encoded sources larger than this (e.g. 2GB, 512MiB, 25%) are memory-mapped from a file in $TMPDIR; default: half the RAM.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print on stdout what would happen (kinds, layout, blocks, peak memory, output size); write nothing.")] = False,
+    space_check: Annotated[bool, typer.Option("--space-check/--no-space-check", help="Before writing -o FILE, refuse (exit 1) when the estimated output is larger than the free space in its directory.")] = True,
     engine: Annotated[Engine, typer.Option(envvar="MIXSYNTH_ENGINE", help="local, or dask: SOURCE is a Parquet file or dataset (path or fsspec URL) and -o a new directory of Parquet files, written by Dask workers (pip install -e '.[dask]'); the same seed gives the same rows.")] = Engine.local,
     scheduler: Annotated[str | None, typer.Option(metavar="ADDRESS", help="With --engine dask: the scheduler's address (e.g. tcp://host:8786); default: Dask's configured scheduler-address, else a LocalCluster on this machine.")] = None,
 ) -> None:
@@ -401,7 +432,7 @@ def generate(
             chunk_rows=chunk_rows, compression=compression.value, jobs=jobs, backend=backend.value,
             precision=precision.value,
             memory_limit=parse_size(memory_limit) if memory_limit is not None else None,
-            engine=engine.value, scheduler=scheduler)
+            engine=engine.value, scheduler=scheduler, space_check=space_check)
         report = generate_file(request, notify=tell, dry_run=dry_run, stdout_isatty=_isatty(sys.stdout),
                                progress=lambda chunks, m: progress(chunks, m, "generate", quiet=quiet))
         if report is not None:

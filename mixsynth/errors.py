@@ -14,6 +14,7 @@ __all__ = [
     "InputError",
     "MixsynthError",
     "MixsynthWarning",
+    "ResourceError",
     "SchemaError",
     "SolverError",
     "Terminated",
@@ -51,6 +52,10 @@ class SchemaError(MixsynthError):
 
 class SolverError(MixsynthError):
     """A weight law is invalid or its parameters are infeasible."""
+
+
+class ResourceError(MixsynthError):
+    """The run needs more disk space or memory than it can get (checked before it starts)."""
 
 
 class UsageError(MixsynthError):

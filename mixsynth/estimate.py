@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import io as _io
 import math
+import os
+import shutil
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -22,13 +24,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from mixsynth.encode import layout
-from mixsynth.errors import MixsynthError
+from mixsynth.errors import MixsynthError, ResourceError
 from mixsynth.memory import default_memory_limit, format_size
 from mixsynth.parallel import PIECE_ROWS
 from mixsynth.plan import plan_columns
 from mixsynth.space_plan import pilot_rows
 
-__all__ = ["Estimate", "estimate"]
+__all__ = ["Estimate", "check_free_space", "estimate"]
 
 #: Resident size of the interpreter with mixsynth, pyarrow, pandas and rich imported
 #: (peak RSS of a 10-row run of wine with --repair none: 144 MiB; 182 MiB while scipy was
@@ -127,6 +129,64 @@ def _output_bytes_per_row(
     buf = _io.BytesIO()
     pq.write_table(out, buf, compression=compression)
     return buf.tell() / out.num_rows, out.nbytes / out.num_rows
+
+
+def _arrow_row_bytes(table: pa.Table) -> float:
+    """Arrow bytes per row of ``table``, dictionary columns counted as their values (the
+    output may hold them decoded)."""
+    total = 0.0
+    for column in table.columns:
+        total += column.nbytes / max(table.num_rows, 1)
+        if pa.types.is_dictionary(column.type) and column.num_chunks:
+            values = column.chunk(0).dictionary
+            total += values.nbytes / max(len(values), 1)
+    return total
+
+
+def check_free_space(
+    table: pa.Table,
+    rows: int,
+    output: str,
+    *,
+    options: dict[str, Any] | None = None,
+    precision: str = "auto",
+    compression: str = "zstd",
+) -> None:
+    """Refuse a run whose output would not fit in the free space of its directory.
+
+    A cheap bound comes first: a Parquet row takes less than twice its Arrow row (plus
+    a margin for columns added on the way, such as regenerated keys), so a run under
+    that bound is let through without measuring. Past it, the output is measured as
+    ``--dry-run`` measures it (a small synthetic sample written with the codec), which
+    takes a second or two. GenLabel's probability columns are not in the source, so
+    with them the output is always measured.
+
+    Raises
+    ------
+    ResourceError
+        The measured output is larger than the free space.
+    """
+    options = dict(options or {})
+    where = os.path.dirname(os.path.abspath(output))
+    try:
+        free = shutil.disk_usage(where).free
+    except OSError:
+        return  # no figure to compare with; writing will say what goes wrong
+    labels = options.get("labels")
+    soft = bool(getattr(labels, "genlabel_soft", False))
+    if not soft and rows * (2 * _arrow_row_bytes(table) + 64) + 2**20 <= free:
+        return
+    measured = _output_bytes_per_row(table, {**options, "precision": precision}, compression)
+    if measured is None:
+        return
+    need = int(measured[0] * rows)
+    if need > free:
+        msg = (
+            f"the output needs about {format_size(need)} but only {format_size(free)} is free in "
+            f"{where!r}; write it elsewhere (-o), make fewer rows (-n), or pass --no-space-check "
+            "to write anyway"
+        )
+        raise ResourceError(msg)
 
 
 def estimate(

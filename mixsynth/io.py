@@ -13,6 +13,7 @@ import contextlib
 import itertools
 import os
 import re
+import stat
 import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
@@ -36,7 +37,7 @@ from mixsynth.memory import format_size, map_batches
 __all__ = [
     "COMPRESSIONS", "EXPECTED_INPUT", "INPUT_SUFFIXES", "Source", "check_compression", "check_output",
     "capsule_table", "check_same_columns", "check_unique_names", "input_format", "not_parquet", "read_format",
-    "read_source", "remove_stale_temps", "temp_file", "write_parquet",
+    "read_source", "refuse_special_file", "remove_stale_temps", "temp_file", "write_parquet",
 ]
 
 #: ``--compression`` choices: Parquet codecs that pyarrow, Spark and DuckDB all read
@@ -112,6 +113,35 @@ def _npy_table(path: Path) -> pa.Table:
     return pa.table({"array": pa.ExtensionArray.from_storage(tensor, storage)})
 
 
+_SPECIAL_FILES = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
+                  (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
+def refuse_special_file(path: str | os.PathLike[str], shown: str | None = None) -> None:
+    """Refuse a source path that is not a regular file or a directory.
+
+    Opening a FIFO blocks until a writer comes, inside pyarrow's C++ code where neither
+    Ctrl-C nor SIGTERM is looked at; and Parquet's footer comes last, so a pipe could not
+    be read as a file anyway. stdin (``-``) is the way to stream a table in. A missing
+    path is left to the caller (it says so in its own words).
+
+    Raises
+    ------
+    InputError
+        A FIFO, a device or a socket.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return
+    kind = next((name for test, name in _SPECIAL_FILES if test(mode)), None)
+    if kind is not None:
+        where = shown if shown is not None else repr(str(path))
+        msg = (f"{where} is {kind}, not a file; expected a regular file or a directory "
+               f"(to stream a table, pipe it to stdin and give - as the path)")
+        raise InputError(msg)
+
+
 def check_unique_names(names: list[str], where: str) -> None:
     """Refuse a table that holds two columns of one name.
 
@@ -140,6 +170,8 @@ def _parquet_files(path: Path) -> ds.Dataset:
     if not dataset.files:
         msg = f"directory {str(path)!r} holds no Parquet files; expected *.parquet files"
         raise InputError(msg)
+    for file in dataset.files:
+        refuse_special_file(file)
     check_same_columns(str(path), dataset)
     return dataset
 
@@ -329,6 +361,7 @@ def read_source(
     if not path.exists():
         msg = f"no such file or directory: {src!r}"
         raise InputError(msg)
+    refuse_special_file(path, repr(src))
     if path.suffix.lower() == ".npy" and path.is_file():
         table = _npy_table(path)
         return Source(table.select(select(table.column_names)) if select else table, src)

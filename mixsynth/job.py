@@ -10,7 +10,7 @@ import pyarrow as pa
 from mixsynth import io
 from mixsynth.backend import resolve as resolve_backend
 from mixsynth.errors import UsageError
-from mixsynth.estimate import estimate
+from mixsynth.estimate import check_free_space, estimate
 from mixsynth.generate import DEFAULT_CHUNK_ROWS, Synthesizer
 from mixsynth.labels import LabelOptions
 from mixsynth.memory import default_memory_limit
@@ -30,7 +30,7 @@ class GenerateRequest:
 
     Attributes mirror the command's options; ``rows=None`` means as many as the source,
     ``jobs=None`` all cores, ``memory_limit=None`` half the RAM (bytes otherwise);
-    ``chunk_rows`` is ``--row-group-size``.
+    ``chunk_rows`` is ``--row-group-size``; ``space_check=False`` is ``--no-space-check``.
     """
 
     source: str
@@ -56,6 +56,7 @@ class GenerateRequest:
     memory_limit: int | None = None
     engine: str = "local"
     scheduler: str | None = None
+    space_check: bool = True
 
     def synthesizer_options(self, notify: Notify) -> dict[str, object]:
         """Keyword arguments shared by the local and the sharded synthesizer."""
@@ -147,6 +148,9 @@ def generate_file(
                         backend=resolve_backend(req.backend, notify=notify).name,
                         precision=req.precision, source_mapped=src.mapped)
         return plan.lines()
+    if req.space_check and req.output != "-":
+        check_free_space(src.table, req.rows or src.table.num_rows, req.output, options=options,
+                         precision=req.precision, compression=req.compression)
     synth = Synthesizer(src.table, backend=req.backend, precision=req.precision, memory_limit=limit,
                         **options)  # type: ignore[arg-type]
     del src  # the Arrow source is encoded now; let its memory go before generating

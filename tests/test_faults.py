@@ -8,6 +8,7 @@ the exit code, the one line on stderr, and that no file is left behind.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -175,3 +176,91 @@ def test_stop_signal_during_collapse_study_leaves_no_temp_file(tmp_path, rng):
     assert not [p for p in out_dir.rglob("*") if p.name.endswith(".tmp")]
     assert (out_dir / "trajectory.json").exists()
     assert np.all([p.stat().st_size > 0 for p in out_dir.glob("rounds/*/*.parquet")])
+
+
+# --- disk space --------------------------------------------------------------------------
+
+
+SPACE = re.compile(
+    r"Error: the output needs about ([\d.]+) TiB but only ([\d.]+) (?:[KMGT]i)?B is free in '(.+)'; write it "
+    r"elsewhere \(-o\), make fewer rows \(-n\), or pass --no-space-check to write anyway"
+)
+
+
+def test_output_larger_than_the_free_space_is_refused_before_writing(runner, tmp_path):
+    out = tmp_path / "big.parquet"
+    result = runner.invoke(app, ["generate", str(ROOT / "sample_data" / "wine.parquet"), "-n", "1e12",
+                                 "-o", str(out), "--seed", "1"])
+    assert result.exit_code == 1
+    [line] = result.stderr.splitlines()  # the seed notice comes after the check
+    found = SPACE.fullmatch(line)
+    assert found, line
+    assert float(found.group(1)) > 10  # wine takes tens of bytes a row
+    assert found.group(3) == str(tmp_path)
+    assert os.listdir(tmp_path) == []
+
+
+def test_dry_run_and_stdout_are_not_checked(runner, tmp_path):
+    wine = str(ROOT / "sample_data" / "wine.parquet")
+    dry = runner.invoke(app, ["generate", wine, "-n", "1e12", "-o", str(tmp_path / "big.parquet"), "--dry-run"])
+    assert dry.exit_code == 0, dry.stderr
+    assert "TiB of zstd Parquet" in dry.stdout
+
+
+@pytest.mark.slow
+def test_no_space_check_writes_anyway(tmp_path):
+    out = tmp_path / "big.parquet"
+    proc = subprocess.Popen([*MIXSYNTH, "generate", str(ROOT / "sample_data" / "wine.parquet"), "-n", "1e12",
+                             "-o", str(out), "--seed", "1", "-q", "--no-space-check"],
+                            stderr=subprocess.PIPE, text=True, env=ENV)
+    _wait_for(lambda: list(tmp_path.glob(".big.parquet.*.tmp")), proc, "the temporary file")
+    stderr = _stopped(proc, signal.SIGTERM)
+    assert proc.returncode == 143, stderr
+    assert os.listdir(tmp_path) == []
+
+
+# --- special files as sources --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["x.parquet", "x.csv", "x.npy", "x"])
+@pytest.mark.parametrize("command", ["generate", "diagnose", "collapse-study", "holdout"])
+def test_fifo_source_is_refused_without_blocking(runner, tmp_parquet, tmp_path, rng, name, command):
+    fifo = tmp_path / name
+    os.mkfifo(fifo)  # no writer: opening it for reading would block forever
+    good = str(tmp_parquet({"x": rng.normal(size=20)}))
+    args = {
+        "generate": ["generate", str(fifo), "-o", str(tmp_path / "o.parquet")],
+        "diagnose": ["diagnose", good, str(fifo)],
+        "collapse-study": ["collapse-study", str(fifo), "-k", "1"],
+        "holdout": ["diagnose", good, good, "--holdout", str(fifo)],
+    }[command]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        f"Error: '{fifo}' is a named pipe (FIFO), not a file; expected a regular file or a directory "
+        "(to stream a table, pipe it to stdin and give - as the path)"]
+    assert sorted(os.listdir(tmp_path)) == sorted([name, "source.parquet"])
+
+
+def test_device_source_is_refused(runner, tmp_path):
+    result = runner.invoke(app, ["generate", os.devnull, "-o", str(tmp_path / "o.parquet")])
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"Error: '{os.devnull}' is a character device, not a file;")
+
+
+@pytest.mark.slow
+def test_stop_signal_ends_a_thread_blocked_in_native_code(tmp_path):
+    """Python runs a signal handler only between bytecodes; pyarrow opening a FIFO without
+    a writer never returns to it. The watcher thread still ends the process."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    script = ("import pyarrow as pa\nfrom mixsynth.cli import _errors_to_exit\n"
+              f"with _errors_to_exit():\n    pa.OSFile({str(fifo)!r})\n")
+    proc = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE, text=True, env=ENV)
+    # Linux names the kernel function a blocked task waits in: a FIFO's open waits for a
+    # writer in wait_for_partner. Only then is the signal sure to find it in native code.
+    wchan = Path("/proc", str(proc.pid), "wchan")
+    _wait_for(lambda: wchan.read_text() == "wait_for_partner", proc, "the blocked open")
+    stderr = _stopped(proc, signal.SIGTERM)
+    assert proc.returncode == 143
+    assert stderr == "Terminated (SIGTERM).\n"

@@ -108,6 +108,9 @@ def open_path(path: str, *, stdin: Any = None) -> Input:
         src = io.read_source(path, stdin=stdin)
         return Input(src.name, src.table.schema, src.table.num_rows, src.provenance, src.table)
     fs, where = resolve_filesystem(path)
+    local = isinstance(fs, pafs.LocalFileSystem)
+    if local:
+        io.refuse_special_file(where, repr(path))
     try:
         kind = fs.get_file_info(where).type
         if kind == pafs.FileType.NotFound:
@@ -118,11 +121,12 @@ def open_path(path: str, *, stdin: Any = None) -> Input:
             if not dataset.files:
                 msg = f"directory {path!r} holds no Parquet files; expected *.parquet files"
                 raise InputError(msg)
+            for file in dataset.files if local else ():
+                io.refuse_special_file(file)
             # pyarrow takes the first file's schema: another file's extra columns would be
             # dropped and its missing ones read as nulls, so the comparison would be wrong.
             io.check_same_columns(path, dataset)
             return Input(path, dataset.schema, dataset.count_rows(), None, dataset)
-        local = isinstance(fs, pafs.LocalFileSystem)
         # pre_buffer would fetch every row group's column chunks before the first batch
         # (1.2 GB held for a 10-million-row file); without it memory is one row group.
         pf = pq.ParquetFile(p if local else fs.open_input_file(where), pre_buffer=False)
