@@ -145,10 +145,10 @@ def _cupy_backend() -> Backend:
         if not hasattr(local, "stream"):
             with device:
                 local.stream = cupy.cuda.Stream(non_blocking=True)
-        return local.stream
+        return local.stream  # type: ignore[no-any-return]
 
     def to_host(a: Array) -> np.ndarray:
-        return cupy.asnumpy(a, stream=cupy.cuda.get_current_stream())
+        return cupy.asnumpy(a, stream=cupy.cuda.get_current_stream())  # type: ignore[no-any-return]
 
     def free_memory() -> int:
         with device:
@@ -263,8 +263,8 @@ class Mixer:
         scale = self._overflow_scale(w)
         if b.on_host:
             if scale is None:
-                return mix(self.X, parents, w, xp=b.xp)
-            return mix_scaled(self.X, parents, w, scale, xp=b.xp)
+                return mix(self.X, parents, w, xp=b.xp)  # type: ignore[no-any-return]
+            return mix_scaled(self.X, parents, w, scale, xp=b.xp)  # type: ignore[no-any-return]
         X = self._on_device()
         with b.stream():
             if scale is None:

@@ -135,9 +135,9 @@ class Synthesizer:
         # Mixing happens in the chosen space; nulls are filled from it before mapping back.
         self._X_mix = self.rank_gauss.forward(self.enc.X) if self.rank_gauss else self.enc.X
         self._mixer = Mixer(self.backend, self._X_mix)
-        wants_labeler = self.label_plan is not None and self.label_plan.mode in ("soft", "genlabel")
-        self.labeler = (Labeler(self.label_plan, labels or LabelOptions(), self.enc, self.seed)
-                        if wants_labeler else None)
+        plan = self.label_plan
+        self.labeler = (Labeler(plan, labels or LabelOptions(), self.enc, self.seed)
+                        if plan is not None and plan.mode in ("soft", "genlabel") else None)
         self.bounds = build_bounds(self.enc, bounds, bounds_overrides)
         self.repair: Repair | None = None
         self.anchor: Anchor | None = None
@@ -231,8 +231,8 @@ class Synthesizer:
             self.anchor.apply(Y, self.enc.X, d.parents, d.w, d.u, strata)
         else:
             _break_ties(Y, self.enc.X, d, anchor_columns(self.enc)[1])
-        for cols in self._copied:
-            Y[:, cols] = self.enc.X[d.parents[:, 0], cols]
+        for copied in self._copied:
+            Y[:, copied] = self.enc.X[d.parents[:, 0], copied]
         return Y
 
     def _fit_correction(self) -> None:

@@ -82,7 +82,7 @@ class _Rows:
     """Gathered source rows: sorted global ids and a view of the synthesizer over them."""
 
     ids: np.ndarray
-    view: Synthesizer
+    view: ShardedSynthesizer
     n: int
 
     def __post_init__(self) -> None:
@@ -446,6 +446,8 @@ def _column(fragment: Any, schema: pa.Schema, name: str) -> pa.Array:
 
 
 def _bounds_of(cols: list[ColumnFacts], kind: Kind) -> tuple[Any, Any]:
+    lows: list[Any]
+    highs: list[Any]
     if kind is Kind.TEMPORAL:
         lows, highs = [c.tick_low for c in cols], [c.tick_high for c in cols]
     elif kind in (Kind.INTEGER, Kind.ID):

@@ -6,7 +6,7 @@ import inspect
 import math
 import operator
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -166,7 +166,7 @@ class StudyOptions:
     """
 
     rounds: int
-    weights: tuple[str, ...] | None = DEFAULT_WEIGHTS
+    weights: Sequence[str] | None = DEFAULT_WEIGHTS
     baseline: bool = True
     mode: str = "replace"
     rows: int | None = None
@@ -177,7 +177,7 @@ class StudyOptions:
     label_mode: str | None = None
     #: ``--within`` columns and bins, passed to :func:`mixsynth.generate` (the GMM baseline
     #: ignores them); with ``within-class`` the groups nest in the classes.
-    within: tuple[str, ...] | None = None
+    within: Sequence[str] | None = None
     within_bins: int = 10
     seed: int = 0
     sample: int = DEFAULT_SAMPLE
@@ -189,8 +189,8 @@ class StudyOptions:
     stop_when: str | None = None
     output_dir: str | None = None
     resume: bool = False
-    columns: tuple[str, ...] | None = None
-    exclude: tuple[str, ...] | None = None
+    columns: Sequence[str] | None = None
+    exclude: Sequence[str] | None = None
 
     def __post_init__(self) -> None:
         for name in ("columns", "exclude"):

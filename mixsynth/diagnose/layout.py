@@ -152,7 +152,7 @@ def plan_layout(
         why = why or _compatible(name, t, synth_types[name])
         # Only keys can be identifiers, so only string/integer columns are read whole here.
         key_like = kind in (Kind.STRING, Kind.INTEGER) and not why and name != target
-        if key_like and id_like(name, kind, real.column(name)):
+        if key_like and kind is not None and id_like(name, kind, real.column(name)):
             why = "identifier-like (all values unique)"
         if kind is None or why:
             skipped.append((name, why))

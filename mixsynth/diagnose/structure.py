@@ -168,6 +168,6 @@ def contingency(
             )
     if not found:
         return summary, []
-    diffs = [p["abs_diff"] for p in found]
+    diffs = [float(p["abs_diff"]) for p in found]  # type: ignore[arg-type]
     summary.update(cramers_v_max_abs_diff=max(diffs), cramers_v_mean_abs_diff=float(np.mean(diffs)))
-    return summary, sorted(found, key=lambda p: -p["abs_diff"])[:MAX_PAIRS]
+    return summary, sorted(found, key=lambda p: -float(p["abs_diff"]))[:MAX_PAIRS]  # type: ignore[arg-type]
