@@ -379,7 +379,7 @@ def test_missing_dask_is_backend_unavailable(monkeypatch, cars_dir, tmp_path):
 
     monkeypatch.setitem(sys.modules, "distributed", None)
     with pytest.raises(
-        BackendUnavailable, match=r"dask is not installed; pip install 'mixsynth\[dask\]'"
+        BackendUnavailable, match=r"dask is not installed; pip install -e '\.\[dask\]'"
     ) as exc:
         generate_dataset(str(cars_dir), str(tmp_path / "out"))
     assert exc.value.exit_code == 3
