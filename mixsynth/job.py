@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import pyarrow as pa
 
@@ -58,7 +59,7 @@ class GenerateRequest:
     scheduler: str | None = None
     space_check: bool = True
 
-    def synthesizer_options(self, notify: Notify) -> dict[str, object]:
+    def synthesizer_options(self, notify: Notify) -> dict[str, Any]:
         """Keyword arguments shared by the local and the sharded synthesizer."""
         return dict(weights=self.weights, seed=self.seed, bounds=self.bounds,
                     bounds_overrides=self.bounds_overrides, repair=self.repair, space=self.space,
@@ -152,7 +153,7 @@ def generate_file(
         check_free_space(src.table, req.rows or src.table.num_rows, req.output, options=options,
                          precision=req.precision, compression=req.compression)
     synth = Synthesizer(src.table, backend=req.backend, precision=req.precision, memory_limit=limit,
-                        **options)  # type: ignore[arg-type]
+                        **options)
     del src  # the Arrow source is encoded now; let its memory go before generating
     if req.seed is None:
         notify(_seed_notice(synth.seed))  # before the work, so an interrupted run can be redone
