@@ -61,9 +61,9 @@ def test_readme_exit_codes_match_the_enum():
 
 def test_readme_names_the_ci_test_command():
     ci = (Path(__file__).resolve().parents[1] / ".ci" / "run").read_text()
-    assert "pip install -e '.[test]' && pytest" in README
-    assert "pip install -q -e '.[test]'" in ci
-    assert "pytest" in ci
+    assert "pip install -e '.[test]' && ruff check . && mypy && pytest" in README
+    steps = [line.removeprefix("python -m ") for line in ci.splitlines() if line.startswith("python -m ")]
+    assert steps == ["pip install -q -e '.[test]'", "ruff check .", "mypy", "pytest"]
 
 
 def test_readme_commands_write_only_ignored_scratch_files():
