@@ -15,24 +15,12 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 import pyarrow.parquet as pq
 import pytest
+from error_contract import assert_error
 
 import mixsynth
 from mixsynth.cli import app
 from mixsynth.diagnose import diagnose
 from mixsynth.errors import SchemaError
-
-
-def assert_error(result, code: int, *fragments: str) -> str:
-    """One ``Error:`` line on stderr, the exit code, nothing on stdout; returns the line."""
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    assert result.exit_code == code, (result.exit_code, result.stderr)
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("Error: "), lines[0]
-    for fragment in fragments:
-        assert fragment in lines[0], (fragment, lines[0])
-    assert result.stdout_bytes == b""
-    return lines[0]
 
 
 @pytest.fixture
