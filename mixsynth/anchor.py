@@ -178,8 +178,9 @@ class Anchor:
 
         ``X``, ``parents``, ``w`` and ``u`` are the source and the rows' draws, for ties of
         two-valued columns (the chosen parent's value) and for randomised ranks.
-        ``strata``: when given, ``m`` is a multiple of it and each run of ``strata`` rows
-        (a logical block) is stratified: its ranks are replaced by one jittered position
+        ``strata``: when given, the rows start at a logical block and each run of ``strata``
+        rows (a logical block; the last may be shorter) is stratified: its ranks are
+        replaced by one jittered position
         per stratum ``[i/s, (i+1)/s)`` in rank order, so the block's marginal is the
         source's up to one value in ``s``, instead of a sample of it. A round then adds
         almost no sampling noise to means, variances and value shares (plain resampling
