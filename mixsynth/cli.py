@@ -24,6 +24,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from typer.core import TyperCommand
 
 from mixsynth import io
+from mixsynth.console import first_line
 from mixsynth.console import isatty as _isatty
 from mixsynth.errors import ExitStatus, InputError, MixsynthError, Terminated, ThresholdFailed
 from mixsynth.generate import DEFAULT_CHUNK_ROWS, MAX_ROWS
@@ -317,6 +318,13 @@ def _errors_to_exit() -> Iterator[None]:
     except Terminated as exc:
         _say(_STOP_SIGNALS.get(exc.signum, "Terminated."))
         raise typer.Exit(exc.exit_code) from None
+    except MemoryError as exc:
+        # NumPy's and pyarrow's allocation failures (an address-space limit, a container's
+        # cap): expected on a table too wide for the machine, so not a traceback. By now
+        # the frames that held the memory are gone, so printing is safe.
+        print(f"Error: out of memory ({first_line(exc)}); choose fewer columns with --columns "
+              "or fewer rows, or run where more memory is free", file=sys.stderr, flush=True)
+        raise typer.Exit(ExitStatus.ERROR) from None
     except BrokenPipeError:
         _stdout_to_devnull()
         raise typer.Exit(ExitStatus.OK) from None

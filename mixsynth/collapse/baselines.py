@@ -33,9 +33,14 @@ from threadpoolctl import threadpool_limits
 from mixsynth.collapse.frame import NULL, categorical_values, column_role, numeric_block
 from mixsynth.schema import storage_type
 
-__all__ = ["BIC_ROWS", "MAX_COMPONENTS", "MAX_LEVELS", "GMM_METHOD", "REG_COVAR", "GmmBaseline"]
+__all__ = ["BIC_ROWS", "MAX_COMPONENTS", "MAX_DIMS", "MAX_LEVELS", "GMM_METHOD", "REG_COVAR", "GmmBaseline"]
 
 MAX_COMPONENTS = 5
+#: Encoded dimensions past which the baseline is left out. Each component holds a full
+#: d x d covariance and its Cholesky factor, and BIC fits 1 + 2 + ... + 5 components: at
+#: d = 10 000 that is 15 x 800 MB and O(d^3) work per factor (a round took > 10 minutes
+#: and exhausted an address-space limit); at 1024 it is 8 MB and well under a second.
+MAX_DIMS = 1024
 MAX_LEVELS = 50
 BIC_ROWS = 5000
 _FIT_ROWS = 50_000
@@ -99,10 +104,16 @@ class GmmBaseline:
         gone = f"; left out: {', '.join(self.left_out)}" if self.left_out else ""
         return f"gmm: {GMM_METHOD}{gone}"
 
+    def dims(self, table: pa.Table) -> int:
+        """Coordinates the mixture would model on ``table`` (numbers, null flags, one-hots)."""
+        layout = self._layout(table)
+        return max((c.null_col + 1 if c.null_col is not None else c.cols.stop) for c in layout) if layout else 0
+
     def _layout(self, table: pa.Table) -> list[_Column]:
         layout, at = [], 0
+        present = set(table.column_names)  # once: the property builds a new list per call
         for f in self._modelled:
-            if f.name not in table.column_names:
+            if f.name not in present:
                 continue  # left out by an earlier round (too many levels), so absent from its output
             col = table.column(f.name)
             role = column_role(f.type)
@@ -175,7 +186,8 @@ class GmmBaseline:
         labels = np.concatenate([np.full(len(d), n, dtype=object) for n, d in parts])
         order = rng.permutation(len(Zs))  # sample() returns rows grouped by component
         out = self._decode(Zs[order], labels[order], layout)
-        skipped = [f.name for f in self._modelled if f.name not in out.column_names]
+        kept = set(out.column_names)
+        skipped = [f.name for f in self._modelled if f.name not in kept]
         return out, {
             "method": GMM_METHOD,
             "components": components,

@@ -41,8 +41,11 @@ def _kurtosis(x: np.ndarray) -> float:
 
 def _numeric(table: pa.Table, names: Sequence[str]) -> dict[str, np.ndarray]:
     out = {}
+    # Once, not per name: ``column_names`` builds a new list on every call, which made
+    # this loop quadratic in the columns (9 s a round at 3000 columns).
+    present = set(table.column_names)
     for name in names:
-        if name not in table.column_names:
+        if name not in present:
             continue
         block = numeric_block(table.column(name))
         for j in range(block.shape[1]):
@@ -107,7 +110,8 @@ def _pooled_within(X: np.ndarray, labels: np.ndarray) -> np.ndarray:
 
 
 def _matrix(table: pa.Table, names: Sequence[str]) -> np.ndarray:
-    blocks = [numeric_block(table.column(n)) for n in names if n in table.column_names]
+    present = set(table.column_names)
+    blocks = [numeric_block(table.column(n)) for n in names if n in present]
     return np.hstack(blocks) if blocks else np.zeros((table.num_rows, 0))
 
 

@@ -13,6 +13,7 @@ which other laws run, on the order, or on whether the study was resumed.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import warnings
 from collections.abc import Callable, Iterator
@@ -25,7 +26,7 @@ import pyarrow.compute as pc
 from mixsynth import provenance
 from mixsynth.api import as_table
 from mixsynth.api import generate as mix_generate
-from mixsynth.collapse.baselines import GmmBaseline
+from mixsynth.collapse.baselines import MAX_DIMS, GmmBaseline
 from mixsynth.collapse.measure import Measures, forward_warnings
 from mixsynth.collapse.options import StopRule, StudyOptions
 from mixsynth.collapse.split import resolve_task, split_rows
@@ -33,7 +34,7 @@ from mixsynth.collapse.state import StudyState
 from mixsynth.collapse.trajectory import BASELINE, SPLIT, Trajectory, build, seed_for
 from mixsynth.collapse.utility import default_model
 from mixsynth.diagnose.report import jsonable
-from mixsynth.errors import MixsynthWarning, SchemaError
+from mixsynth.errors import MixsynthWarning, SchemaError, UsageError
 from mixsynth.plan import select_columns
 from mixsynth.version import package_version
 
@@ -119,10 +120,12 @@ class CollapseStudy:
         classification = self.task == "classification"
         self.label_mode = options.label_mode or ("within-class" if classification else None)
         self.measures = Measures(self.train, self.test, options, self.task, self.model, self.notify)
-        self.trajectories = build(options)
         self.gmm = (
             GmmBaseline(self.train.schema, target, classification) if options.baseline else None
         )
+        if self.gmm is not None and (dims := self.gmm.dims(self.train)) > MAX_DIMS:
+            self._leave_out_baseline(dims)
+        self.trajectories = build(self.options)
         if self.gmm is not None:
             self.notify(self.gmm.note())
         self.state = (
@@ -134,6 +137,19 @@ class CollapseStudy:
             self.state.write_table(self.state.root / "split" / "train.parquet", self.train)
             self.state.write_table(self.state.root / "split" / "test.parquet", self.test)
         self._round0: dict[str, Any] | None = None
+
+    def _leave_out_baseline(self, dims: int) -> None:
+        """Said up front: the baseline's cost grows as d^2 in memory and d^3 in time, while
+        the Mixup laws and the measures grow linearly in the columns."""
+        if not self.options.weights:
+            msg = (f"nothing to study: the gmm baseline models at most {MAX_DIMS} dimensions and this table "
+                   f"has {dims}; give a --weights law, or choose fewer columns with --columns")
+            raise UsageError(msg)
+        self.notify(f"gmm baseline left out: the table has {dims} dimensions, over its limit of {MAX_DIMS} "
+                    "(a full covariance per component: d^2 memory, d^3 time); choose fewer columns with "
+                    "--columns to keep it, or pass --no-baseline")
+        self.options = dataclasses.replace(self.options, baseline=False)
+        self.gmm = None
 
     def notify(self, message: str) -> None:
         """Pass a notice on once."""
@@ -235,9 +251,8 @@ class CollapseStudy:
         while len(t.pool) < r - 1:
             t.pool.append(self.state.load(t.name, len(t.pool) + 1))  # type: ignore[union-attr]
         tables = [self.train, *t.pool]
-        common = [
-            f.name for f in self.train.schema if all(f.name in x.column_names for x in tables)
-        ]
+        names = [set(x.column_names) for x in tables]
+        common = [f.name for f in self.train.schema if all(f.name in n for n in names)]
         return pa.concat_tables([x.select(common).replace_schema_metadata(None) for x in tables])
 
     def _synthesise(self, t: Trajectory, source: pa.Table, seed: int) -> tuple[pa.Table, Any]:
