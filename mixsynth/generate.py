@@ -130,6 +130,8 @@ class Synthesizer:
         self.enc = encode(table.select([s.name for s in self.specs]), self.specs, nan=nan,
                           precision=precision, memory_limit=memory_limit, notify=self.notify)
         self._copied = self._copied_columns()
+        #: Columns of ``X`` that hold whole numbers (rounded; ties broken without bias).
+        self._rounded = anchor_columns(self.enc)[1]
         self.rank_gauss = plan_space(space, self.enc)
         self.space = space
         # Mixing happens in the chosen space; nulls are filled from it before mapping back.
@@ -230,7 +232,7 @@ class Synthesizer:
         if self.anchor is not None:
             self.anchor.apply(Y, self.enc.X, d.parents, d.w, d.u, strata)
         else:
-            _break_ties(Y, self.enc.X, d, anchor_columns(self.enc)[1])
+            _break_ties(Y, self.enc.X, d, self._rounded)
         for copied in self._copied:
             Y[:, copied] = self.enc.X[d.parents[:, 0], copied]
         return Y

@@ -50,7 +50,7 @@ from mixsynth.schema import (
 )
 
 # The identifier rule's constants are schema.py's own, so both engines judge alike.
-from mixsynth.space_plan import resolve_repair
+from mixsynth.space_plan import anchor_columns, resolve_repair
 from mixsynth.weights import WeightLaw
 from mixsynth.within import Within
 
@@ -171,6 +171,7 @@ class ShardedSynthesizer(Synthesizer):
             self.extremes, self.specs, nan=nan, precision=precision, notify=self.notify
         )
         self._copied = self._copied_columns()
+        self._rounded = anchor_columns(self.enc)[1]
         if space != "raw":
             msg = (
                 f"--space {space} ranks each column over the whole source and is not available "
