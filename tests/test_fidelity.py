@@ -296,3 +296,27 @@ def test_balancing_switches_few_rows_and_only_free_ones():
     assert moved == changed.size
     assert 0 < moved < 400
     assert ((lam[changed] > 0) & (lam[changed] < 1)).all()  # forced choices never switch
+
+
+def test_diagnose_compares_ns_timestamps_and_large_integers(tmp_path):
+    # pandas writes timestamp[ns] with sub-second digits: every tick is past 2**53, which
+    # Arrow's safe float cast refused, so the README's generate | diagnose pipeline failed.
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    real = tmp_path / "ts.parquet"
+    pd.DataFrame({
+        "t": pd.Timestamp("2020-01-01") + pd.to_timedelta(rng.integers(0, 10**15, 500), unit="ns"),
+        "amount": rng.choice([10**16, 3 * 10**17, 5 * 10**17], 500),
+        "x": rng.normal(size=500),
+    }).to_parquet(real)
+    synth = tmp_path / "synth.parquet"
+    runner = CliRunner()
+    made = runner.invoke(app, ["generate", str(real), "-n", "2000", "--seed", "1", "-o", str(synth), "-q"])
+    assert made.exit_code == 0, made.output
+    result = runner.invoke(app, ["diagnose", str(real), str(synth), "--json", "-q"])
+    assert result.exit_code == 0, result.stderr
+    cols = {c["name"]: c for c in json.loads(result.stdout)["columns"]}
+    for name in ("t", "amount"):
+        assert cols[name]["out_of_range_fraction"] == 0.0
+        assert cols[name]["variance_ratio"] == pytest.approx(1.0, abs=0.01)

@@ -176,7 +176,12 @@ def plan_layout(
 
 
 def _float64(arr: pa.Array) -> np.ndarray:
-    return np.asarray(arr.cast(pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64)
+    # Integers and ticks past 2**53 (every timestamp[ns] after mid-April 1970 with sub-second
+    # digits, pandas' default) have no exact float64: Arrow's safe cast refuses them, which
+    # made diagnose refuse such tables. The statistics here are float64 anyway, so they are
+    # rounded to float64's 16 significant digits (a few hundred ns on a 2020 timestamp).
+    safe = not (pa.types.is_integer(arr.type) and arr.type.bit_width == 64)
+    return np.asarray(arr.cast(pa.float64(), safe=safe).to_numpy(zero_copy_only=False), dtype=np.float64)
 
 
 def _ticks(arr: pa.Array, t: pa.DataType) -> np.ndarray:
