@@ -20,7 +20,7 @@ from typing import Annotated, Any, TypeVar
 import pyarrow as pa
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from typer.core import TyperCommand
 
 from mixsynth import io
@@ -361,6 +361,24 @@ def progress(items: Iterable[pa.Table], total: int, label: str, *, quiet: bool =
             bar.advance(task, item.num_rows)
 
 
+@contextlib.contextmanager
+def scanning(*, quiet: bool = False) -> Iterator[None]:
+    """A rich bar on stderr counting the rows diagnose has scanned (only on a TTY, not with
+    --quiet): a large input otherwise sits silent for seconds."""
+    from mixsynth.diagnose.stream import ROWS_SCANNED  # noqa: PLC0415
+
+    show = not quiet and _isatty(sys.stderr)
+    columns = (TextColumn("diagnose"), BarColumn(), TextColumn("{task.completed:,} rows scanned"),
+               TimeElapsedColumn())
+    with Progress(*columns, console=_stderr, transient=True, disable=not show) as bar:
+        task = bar.add_task("diagnose", total=None)
+        token = ROWS_SCANNED.set(lambda rows: bar.advance(task, rows))
+        try:
+            yield
+        finally:
+            ROWS_SCANNED.reset(token)
+
+
 def _print_version(value: bool) -> None:
     if value:
         from mixsynth.version import package_version  # noqa: PLC0415
@@ -483,11 +501,12 @@ def diagnose(
         over = parse_thresholds(fail_over, "--fail-over")
         if plot is not None:
             check_plot(plot)
-        report = diagnose_paths(real, synth, holdout=holdout, columns=split_names(columns),
-                                exclude=split_names(exclude), target=target, seed=seed,
-                                sample=parse_count(sample, "--sample"),
-                                detection=detection or "detection_auc" in checks | over,
-                                engine=engine.value, scheduler=scheduler)
+        with scanning(quiet=quiet):
+            report = diagnose_paths(real, synth, holdout=holdout, columns=split_names(columns),
+                                    exclude=split_names(exclude), target=target, seed=seed,
+                                    sample=parse_count(sample, "--sample"),
+                                    detection=detection or "detection_auc" in checks | over,
+                                    engine=engine.value, scheduler=scheduler)
         if plot is not None:
             # Before the report: a reader that stops early (| head) must not cost the picture.
             write_plot(report, plot)

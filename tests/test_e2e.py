@@ -10,6 +10,7 @@ import shlex
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -187,6 +188,47 @@ def test_progress_bar_on_a_terminal_only_without_quiet(tmp_path, tmp_parquet, ta
     else:
         assert b"generate" in seen
         assert b"/300,000 rows" in seen
+
+
+def _stderr_read_as_a_terminal_reads(args: list[str]) -> tuple[int, bytes]:
+    """As ``_stderr_on_a_terminal``, with the terminal read while the command runs (a bar
+    that animates for seconds would fill the pty's buffer and block the writer)."""
+    leader, follower = pty.openpty()
+    seen = bytearray()
+
+    def drain() -> None:
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # the follower side closed
+                return
+            if not chunk:
+                return
+            seen.extend(chunk)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    try:
+        proc = subprocess.run([*MIXSYNTH, *args], stdout=subprocess.DEVNULL, stderr=follower,
+                              stdin=subprocess.DEVNULL, env=ENV, timeout=300, check=False)
+    finally:
+        os.close(follower)
+        reader.join(timeout=30)
+        os.close(leader)
+    return proc.returncode, bytes(seen)
+
+
+@pytest.mark.parametrize("quiet", [False, True], ids=["bar", "quiet"])
+@pytest.mark.slow
+def test_diagnose_shows_rows_scanned_on_a_terminal_only_without_quiet(quiet):
+    real = str(ROOT / "tests/data/randhie.parquet")
+    code, seen = _stderr_read_as_a_terminal_reads(["diagnose", real, real, "--json"] + ["-q"] * quiet)
+    assert code == 0
+    if quiet:
+        assert seen == b""
+    else:
+        assert b"diagnose" in seen
+        assert b"40,380 rows scanned" in seen  # both sides of the 20 190-row table, all batches
 
 
 @pytest.mark.slow

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 import numpy as np
@@ -143,7 +144,7 @@ def scan(
     ref : Moments, optional
         The real side's moments; values below its min or above its max are counted.
     """
-    batches: Iterator[pa.RecordBatch] = (
+    batches: Iterator[pa.RecordBatch] = _counted(
         b for b in src.batches(layout.names, batch_size(layout.d)) if b.num_rows
     )
     if shift is None:
@@ -153,6 +154,19 @@ def scan(
         batches = itertools.chain(head, batches)
     bounds = None if ref is None else (ref.low, ref.high)
     return scan_batches(batches, layout, take, src.schema, shift, bounds)
+
+
+#: Called with each scanned batch's row count (the CLI's progress bar sets it; a context
+#: variable, so the library keeps no global state and other callers see nothing).
+ROWS_SCANNED: ContextVar[Callable[[int], None] | None] = ContextVar("rows_scanned", default=None)
+
+
+def _counted(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    tell = ROWS_SCANNED.get()
+    for batch in batches:
+        yield batch
+        if tell is not None:
+            tell(batch.num_rows)
 
 
 def scan_batches(
