@@ -504,6 +504,32 @@ def temp_file(target: Path, suffix: str = ".tmp") -> str:
     return tmp
 
 
+def write_whole(path: str | Path, write: Callable[[str], None], what: str = "file") -> None:
+    """Write ``path`` whole or not at all: ``write(tmp)`` fills a :func:`temp_file` beside
+    it, which is then renamed onto it (a failure or a kill leaves no partial ``path``).
+
+    Raises
+    ------
+    InputError
+        The directory or the file cannot be written (named, with the system's reason).
+    """
+    target = Path(path).resolve()
+    try:
+        tmp = temp_file(target)
+    except OSError as exc:
+        msg = f"cannot write {what} {str(path)!r}: {exc.strerror or exc}"
+        raise InputError(msg) from None
+    try:
+        write(tmp)
+        os.replace(tmp, target)
+    except OSError as exc:
+        msg = f"cannot write {what} {str(path)!r}: {exc.strerror or exc}"
+        raise InputError(msg) from None
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+
+
 def remove_stale_temps(target: Path, suffix: str = ".tmp") -> list[Path]:
     """Remove the temporary files of ``target`` (see :func:`temp_file`) whose process is
     gone; returns them.

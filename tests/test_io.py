@@ -6,6 +6,7 @@ import io as pyio
 import json
 import os
 import stat
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -352,3 +353,25 @@ def test_directory_files_may_differ_in_column_order_and_all_null_columns(tmp_pat
     pq.write_table(pa.table({"k": [3, 4], "x": pa.nulls(2)}), folder / "b.parquet")
     got = io.read_source(str(folder)).table.sort_by("k")
     assert got.to_pydict() == {"x": [1.0, 2.0, None, None], "k": [1, 2, 3, 4]}
+
+
+def test_write_whole_leaves_nothing_when_the_writer_fails(tmp_path):
+    from mixsynth.errors import InputError
+    from mixsynth.io import write_whole
+
+    target = tmp_path / "plot.png"
+    seen = []
+
+    def broken(tmp: str) -> None:
+        seen.append(tmp)
+        Path(tmp).write_bytes(b"half a picture")
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(InputError, match=r"cannot write plot '.*plot\.png': No space left on device"):
+        write_whole(target, broken, "plot")
+    assert not target.exists()
+    assert list(tmp_path.iterdir()) == []
+    assert Path(seen[0]).name.startswith(f".plot.png.{os.getpid()}.")  # recognisable after a kill
+    write_whole(target, lambda tmp: Path(tmp).write_bytes(b"\x89PNG"), "plot")
+    assert target.read_bytes() == b"\x89PNG"
+    assert [p.name for p in tmp_path.iterdir()] == ["plot.png"]

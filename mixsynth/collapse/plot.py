@@ -7,9 +7,6 @@ optional ``plot`` extra, imported only here and drawn on a bare ``Figure`` (no p
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -17,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from mixsynth.diagnose.plot import check_plot
-from mixsynth.errors import InputError
+from mixsynth.io import write_whole
 
 __all__ = ["check_plot", "write_plot"]
 
@@ -264,21 +261,4 @@ def write_plot(
         x=0.01,
         ha="left",
     )
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(
-        prefix=f".{target.name}.", suffix=".png", dir=target.resolve().parent
-    )
-    os.close(fd)
-    # mkstemp makes the file 0600; give the image the mode a plain open() would.
-    umask = os.umask(0)
-    os.umask(umask)
-    try:
-        os.chmod(tmp, 0o666 & ~umask)
-        fig.savefig(tmp, format="png", pil_kwargs={"optimize": True})
-        os.replace(tmp, target)
-    except OSError as exc:
-        msg = f"cannot write plot {str(path)!r}: {exc.strerror or exc}"
-        raise InputError(msg) from None
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+    write_whole(path, lambda tmp: fig.savefig(tmp, format="png", pil_kwargs={"optimize": True}), "plot")

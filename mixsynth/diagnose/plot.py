@@ -19,6 +19,7 @@ from mixsynth.diagnose.layout import Layout
 from mixsynth.diagnose.report import DiagnoseReport, PlotData
 from mixsynth.diagnose.stream import Moments
 from mixsynth.errors import BackendUnavailable, InputError
+from mixsynth.io import write_whole
 
 __all__ = ["check_plot", "plot_data", "write_plot"]
 
@@ -159,8 +160,11 @@ def write_plot(report: DiagnoseReport, path: str | Path) -> None:
         _marginal(fig.add_subplot(grid[2, i]), name, real, synth, ks.get(name))
     if eta:
         _eta(fig.add_subplot(grid[3, :]), eta)
+    # The format comes from the suffix asked for (the temp file's is .tmp); written whole,
+    # so a failed or killed run leaves no half picture.
+    fmt = Path(path).suffix.lstrip(".").lower() or "png"
     try:
-        fig.savefig(path, dpi=90)
+        write_whole(path, lambda tmp: fig.savefig(tmp, format=fmt, dpi=90), "plot")
     except ValueError as exc:
         msg = f"cannot write plot {str(path)!r}: {exc}; expected a .png path"
         raise InputError(msg) from None
