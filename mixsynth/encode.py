@@ -275,6 +275,22 @@ def _within_float(values: np.ndarray, t: pa.DataType) -> np.ndarray:
     return np.clip(values, -high, high)
 
 
+def inside(low: int, high: int) -> tuple[float, float]:
+    """The floats nearest to ``[low, high]`` from inside: ``float(2**63 - 1)`` is ``2**63``,
+    which no int64 holds (the cast wraps to the other sign).
+
+    Examples
+    --------
+    >>> lo, hi = inside(-(2**63), 2**63 - 1)
+    >>> int(lo) == -(2**63), int(hi) < 2**63
+    (True, True)
+    """
+    lo, hi = float(low), float(high)
+    lo = lo if int(lo) >= low else float(np.nextafter(lo, np.inf))
+    hi = hi if int(hi) <= high else float(np.nextafter(hi, -np.inf))
+    return lo, hi
+
+
 def _offsets(values: np.ndarray, origin: int) -> np.ndarray:
     """``values - origin`` (int64 or uint64, all >= origin) as float64, exact modulo 2**64:
     the spread of int64 ticks can pass int64's range, where a plain subtraction wraps."""
@@ -313,11 +329,7 @@ def _decode_feature(feat: Feature, Y: np.ndarray) -> pa.Array:
         return pa.array(_within_float(values, t), mask=mask).cast(t)
     if feat.spec.kind is Kind.INTEGER and feat.shifted:
         info = np.iinfo(t.to_pandas_dtype())
-        low, high = int(info.min) - feat.origin, int(info.max) - feat.origin
-        # The floats nearest to [low, high] from inside (float(2**63 - 1) is 2**63).
-        lo = float(low) if float(low) >= low else np.nextafter(float(low), np.inf)
-        hi = float(high) if float(high) <= high else np.nextafter(float(high), -np.inf)
-        rel = np.clip(np.rint(np.nan_to_num(values)), lo, hi)
+        rel = np.clip(np.rint(np.nan_to_num(values)), *inside(int(info.min) - feat.origin, int(info.max) - feat.origin))
         return pa.array(_from_offsets(rel, feat.origin, t.to_pandas_dtype()), type=t, mask=mask)
     if feat.spec.kind is Kind.INTEGER:
         return _int_array(values, t, mask)

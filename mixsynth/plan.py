@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow as pa
 
 from mixsynth.bounds import POLICIES, Bounds
-from mixsynth.encode import Encoded, Feature
+from mixsynth.encode import Encoded, Feature, inside
 from mixsynth.errors import InputError, SchemaError, UsageError
 from mixsynth.schema import ColumnSpec, Kind, id_like, infer_kind, is_mixed, storage_type
 
@@ -167,15 +167,6 @@ _FIRST_DAY, _LAST_DAY = -719_162, 2_932_896
 _PER_SECOND = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}
 
 
-def _inside(low: int, high: int) -> tuple[float, float]:
-    """The floats nearest to ``[low, high]`` from inside: ``float(2**63 - 1)`` is ``2**63``,
-    which no int64 holds (the cast wraps to the other sign)."""
-    lo, hi = float(low), float(high)
-    lo = lo if int(lo) >= low else float(np.nextafter(lo, np.inf))
-    hi = hi if int(hi) <= high else float(np.nextafter(hi, -np.inf))
-    return lo, hi
-
-
 def _tick_range(t: pa.DataType) -> tuple[int, int]:
     """Ticks a temporal type can hold without wrapping or leaving the calendar."""
     if pa.types.is_time(t):
@@ -197,10 +188,10 @@ def _representable_range(feat: Feature) -> tuple[float, float] | None:
     t = feat.spec.field.type
     if feat.spec.kind is Kind.INTEGER:
         info = np.iinfo(t.to_pandas_dtype())
-        return _inside(int(info.min), int(info.max))
+        return inside(int(info.min), int(info.max))
     if feat.spec.kind is Kind.TEMPORAL:
         low, high = _tick_range(storage_type(t) if not pa.types.is_temporal(t) else t)
-        return _inside(low - feat.origin, high - feat.origin)
+        return inside(low - feat.origin, high - feat.origin)
     return None
 
 
@@ -237,7 +228,7 @@ def build_bounds(enc: Encoded, policy: str, overrides: Mapping[str, object] | No
         lo, hi = float(np.nanmin(block)), float(np.nanmax(block))
         if feat.top is not None and (feat.spec.kind is Kind.TEMPORAL or feat.shifted):
             # Past 2**53 ticks of spread the float maximum may round above the real one.
-            hi = min(hi, _inside(0, feat.top - feat.origin)[1])
+            hi = min(hi, inside(0, feat.top - feat.origin)[1])
         if feat.spec.name in overrides:
             lo, hi = _override(feat.spec.name, overrides[feat.spec.name], feat.origin)
             chosen = policy if policy in ("clip", "reflect", "resample") else "clip"
