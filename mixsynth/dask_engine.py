@@ -25,13 +25,15 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from mixsynth import provenance
-from mixsynth.dataset import open_dataset, resolve_filesystem
+from mixsynth.dataset import RowIndex, SourceDataset, gather_rows, open_dataset, resolve_filesystem
 from mixsynth.draws import LOGICAL_BLOCK
 from mixsynth.errors import BackendUnavailable, InputError, UsageError
+from mixsynth.estimate import check_free_space
 from mixsynth.generate import DEFAULT_CHUNK_ROWS, MAX_ROWS
 from mixsynth.io import check_compression
 from mixsynth.labels import LabelOptions
@@ -50,6 +52,8 @@ __all__ = [
 
 #: Synthetic rows per output file (a whole number of logical blocks, so no block is drawn twice).
 DEFAULT_PARTITION_ROWS = 128 * LOGICAL_BLOCK
+#: Source rows read (spread over the files, on the workers) to size the output before writing.
+_SPACE_SAMPLE = 4096
 
 T = TypeVar("T")
 
@@ -250,6 +254,44 @@ def _output_dir(fs: pafs.FileSystem, path: str) -> Iterator[str]:
         raise
 
 
+def _fragment_rows(fragment: Any) -> int:
+    return int(fragment.count_rows())
+
+
+def _spread_rows(item: tuple[Any, int, int], schema: pa.Schema, columns: list[str]) -> pa.Table:
+    """``k`` rows evenly spaced over a fragment of ``rows`` rows (only their row groups read)."""
+    fragment, rows, k = item
+    fragment.ensure_complete_metadata()
+    groups = np.concatenate([[0], np.cumsum([g.num_rows for g in fragment.row_groups])])
+    index = RowIndex((fragment,), schema, np.array([0, rows], dtype=np.int64), (groups.astype(np.int64),))
+    return gather_rows(index, np.unique(np.linspace(0, rows - 1, k).round().astype(np.int64)), columns)
+
+
+def _check_space(
+    client: Any,
+    src: SourceDataset,
+    names: list[str],
+    n: int | None,
+    output: str,
+    options: dict[str, Any],
+    precision: str,
+    compression: str,
+) -> None:
+    """The local engine's free-space check (:func:`~mixsynth.estimate.check_free_space`),
+    on a sample of source rows spread over the files and read by the workers."""
+    run = _mapper(client)
+    rows = run(_fragment_rows, src.fragments)
+    total = sum(rows)
+    if total == 0:
+        return  # nothing to measure; the synthesizer says what is wrong with the source
+    want = min(total, _SPACE_SAMPLE)
+    shares = [(f, r, max(1, round(want * r / total))) for f, r in zip(src.fragments, rows, strict=True) if r]
+    parts = run(functools.partial(_spread_rows, schema=src.schema, columns=names), shares)
+    sample = pa.concat_tables(parts).replace_schema_metadata(src.schema.metadata)
+    check_free_space(sample, total if n is None else n, output, options=options, precision=precision,
+                     compression=compression)
+
+
 def generate_dataset(
     source: str,
     output: str,
@@ -275,6 +317,7 @@ def generate_dataset(
     memory_limit: int | None = None,
     scheduler: Any = None,
     notify: Callable[[str], None] | None = None,
+    space_check: bool = True,
 ) -> DatasetResult:
     """Synthesise ``n`` rows from a Parquet dataset on a Dask cluster (``--engine dask``).
 
@@ -299,11 +342,17 @@ def generate_dataset(
     backend, precision, memory_limit
         As for :class:`~mixsynth.generate.Synthesizer`, applied on each worker to the rows
         it gathers.
+    space_check : bool
+        Refuse (before writing) an output larger than the free space of a local output's
+        parent directory, as the local engine does (``--no-space-check`` turns it off);
+        the output's size is measured on source rows spread over the files.
 
     Raises
     ------
     BackendUnavailable
         Dask is not installed, or the scheduler cannot be reached.
+    ResourceError
+        The output would not fit in the free space (see ``space_check``).
     """
     if partition_rows < 1 or chunk_rows < 1:
         msg = f"partition_rows and chunk_rows must be >= 1, got {partition_rows} and {chunk_rows}"
@@ -319,22 +368,18 @@ def generate_dataset(
     fs, out_path = _check_output(output, source)
     src = open_dataset(source)
     names = select_columns(src.schema.names, columns, exclude, target)
+    options: dict[str, Any] = dict(
+        weights=weights, seed=seed, bounds=bounds, bounds_overrides=bounds_overrides, repair=repair,
+        space=space, target=target, labels=labels, nan=nan, ids=ids, notify=notify,
+    )
     with client_for(scheduler) as client:
+        if space_check and isinstance(fs, pafs.LocalFileSystem):
+            _check_space(client, src, names, n, out_path, options, precision, compression)
         synth = ShardedSynthesizer(
             src,
             names,
             mapper=_mapper(client),
-            weights=weights,
-            seed=seed,
-            bounds=bounds,
-            bounds_overrides=bounds_overrides,
-            repair=repair,
-            space=space,
-            target=target,
-            labels=labels,
-            nan=nan,
-            ids=ids,
-            notify=notify,
+            **options,
             backend=backend,
             precision=precision,
             memory_limit=memory_limit,

@@ -13,6 +13,7 @@ workers, the tests run them with the builtin ``map``.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ import pyarrow.fs as pafs
 from mixsynth.console import first_line
 from mixsynth.encode import encode
 from mixsynth.errors import InputError, SchemaError
+from mixsynth.io import refuse_special_file
 from mixsynth.schema import ColumnSpec, Kind, infer_kind, storage_type
 
 __all__ = [
@@ -88,6 +90,8 @@ def open_dataset(source: str) -> SourceDataset:
         Missing path, no Parquet files, or unreadable footers.
     """
     fs, path = resolve_filesystem(source)
+    if isinstance(fs, pafs.LocalFileSystem):
+        _refuse_special_files(path, source)
     if fs.get_file_info(path).type == pafs.FileType.NotFound:
         msg = f"no such file or directory: {source!r}"
         raise InputError(msg)
@@ -101,6 +105,21 @@ def open_dataset(source: str) -> SourceDataset:
         msg = f"directory {source!r} holds no Parquet files; expected *.parquet files"
         raise InputError(msg)
     return SourceDataset(source, dataset.schema, fragments)
+
+
+def _refuse_special_files(path: str, shown: str) -> None:
+    """The local engine's refusal of FIFOs, devices and sockets, for a file or for every
+    file under a directory (before pyarrow opens the first one to read its schema, which
+    would block on a FIFO). Names starting with ``.`` or ``_`` are skipped, as pyarrow's
+    dataset discovery skips them."""
+    refuse_special_file(path, repr(shown))
+    if not os.path.isdir(path):
+        return
+    for root, dirs, files in os.walk(path):
+        dirs[:] = [d for d in dirs if not d.startswith((".", "_"))]
+        for name in files:
+            if not name.startswith((".", "_")):
+                refuse_special_file(os.path.join(root, name))
 
 
 def kinds_of(schema: pa.Schema, columns: list[str]) -> dict[str, Kind | None]:

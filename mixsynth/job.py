@@ -98,7 +98,8 @@ def _on_dask(req: GenerateRequest, notify: Notify, dry_run: bool) -> None:
     result = generate_dataset(
         req.source, req.output, req.rows, columns=req.columns, exclude=req.exclude,
         chunk_rows=req.chunk_rows, compression=req.compression, backend=req.backend, precision=req.precision,
-        memory_limit=req.memory_limit, scheduler=req.scheduler, **req.synthesizer_options(notify))
+        memory_limit=req.memory_limit, scheduler=req.scheduler, space_check=req.space_check,
+        **req.synthesizer_options(notify))
     if req.seed is None:
         notify(_seed_notice(result.seed))
     _report_adjusted(result.adjusted, result.provenance, notify)
