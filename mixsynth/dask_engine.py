@@ -30,7 +30,14 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from mixsynth import provenance
-from mixsynth.dataset import RowIndex, SourceDataset, gather_rows, open_dataset, resolve_filesystem
+from mixsynth.dataset import (
+    Reducer,
+    RowIndex,
+    SourceDataset,
+    gather_rows,
+    open_dataset,
+    resolve_filesystem,
+)
 from mixsynth.draws import LOGICAL_BLOCK
 from mixsynth.errors import BackendUnavailable, InputError, UsageError
 from mixsynth.estimate import check_free_space
@@ -48,6 +55,7 @@ __all__ = [
     "generate_dataset",
     "require_dask",
     "tree_reduce",
+    "tree_reducer",
 ]
 
 #: Synthetic rows per output file (a whole number of logical blocks, so no block is drawn twice).
@@ -123,6 +131,17 @@ def client_for(scheduler: Any = None) -> Iterator[Any]:
 def _mapper(client: Any) -> Callable[[Callable[[Any], Any], Iterable[Any]], list[Any]]:
     def run(fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
         return list(client.gather(client.map(fn, list(items), pure=False)))
+
+    return run
+
+
+def tree_reducer(client: Any) -> Reducer:
+    """A :data:`~mixsynth.dataset.Reducer` on ``client``: maps on the workers, merges there
+    with :func:`tree_reduce`, and gathers only ``finish`` of the root."""
+
+    def run(fn: Callable[[Any], T], items: Sequence[Any], merge: Callable[[T, T], T],
+            finish: Callable[[T], Any]) -> Any:
+        return tree_reduce(client, client.map(fn, list(items), pure=False), merge, finish=finish)
 
     return run
 
@@ -379,6 +398,7 @@ def generate_dataset(
             src,
             names,
             mapper=_mapper(client),
+            reducer=tree_reducer(client),
             **options,
             backend=backend,
             precision=precision,
@@ -415,11 +435,20 @@ def _merge_all(merge: Callable[[T, T], T], *parts: T) -> T:
     return functools.reduce(merge, parts)
 
 
-def tree_reduce(client: Any, futures: Sequence[Any], merge: Callable[[T, T], T], *, fan_in: int = 8) -> T:
+def tree_reduce(
+    client: Any,
+    futures: Sequence[Any],
+    merge: Callable[[T, T], T],
+    *,
+    fan_in: int = 8,
+    finish: Callable[[T], Any] | None = None,
+) -> Any:
     """Merge the results of ``futures`` on the workers, ``fan_in`` at a time, and gather one.
 
     The order is kept (each merge takes consecutive results, left to right), so ``merge``
-    need only be associative, not commutative; only the root comes back to the client.
+    need only be associative, not commutative; only the root comes back to the client,
+    or, with ``finish``, ``finish(root)`` computed on the worker that holds the root (a
+    merged scan too large to gather reduces to its answer there).
     """
     level = list(futures)
     while len(level) > 1:
@@ -427,5 +456,5 @@ def tree_reduce(client: Any, futures: Sequence[Any], merge: Callable[[T, T], T],
             client.submit(_merge_all, merge, *level[i : i + fan_in], pure=False)
             for i in range(0, len(level), fan_in)
         ]
-    result: T = client.gather(level[0])
-    return result
+    root = level[0] if finish is None else client.submit(finish, level[0], pure=False)
+    return client.gather(root)

@@ -13,10 +13,12 @@ workers, the tests run them with the builtin ``map``.
 
 from __future__ import annotations
 
+import functools
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -29,21 +31,29 @@ from mixsynth.console import first_line
 from mixsynth.encode import encode
 from mixsynth.errors import InputError, SchemaError
 from mixsynth.io import refuse_special_file
-from mixsynth.schema import ColumnSpec, Kind, infer_kind, storage_type
+from mixsynth.schema import ColumnSpec, Kind, id_rule, infer_kind, storage_type
 
 __all__ = [
     "ColumnFacts",
     "FragmentFacts",
+    "Reducer",
     "SourceDataset",
-    "all_distinct",
     "fragment_facts",
     "fragment_keys",
     "gather_rows",
+    "id_like_over",
+    "keys_distinct",
     "kinds_of",
+    "local_reduce",
+    "merge_keys",
     "open_dataset",
     "resolve_filesystem",
+    "sorted_keys",
     "ticks",
 ]
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 # Two 64-bit hashes per string: a false "duplicate" needs both to collide (< 1e-20 at 1e9 rows).
 _HASH_KEYS = ("mixsynth-key-0xa", "mixsynth-key-0xb")
@@ -237,14 +247,71 @@ def fragment_keys(fragment: Any, schema: pa.Schema, name: str) -> np.ndarray:
     return keys
 
 
-def all_distinct(keys: list[np.ndarray]) -> bool:
-    """Whether no key row repeats across the fragments' key arrays."""
-    both = np.concatenate(keys) if keys else np.zeros((0, 2), dtype=np.uint64)
-    if len(both) < 2:
-        return True
-    order = np.lexsort((both[:, 1], both[:, 0]))
-    s = both[order]
-    return not bool(((s[1:, 0] == s[:-1, 0]) & (s[1:, 1] == s[:-1, 1])).any())
+def sorted_keys(fragment: Any, schema: pa.Schema, name: str) -> np.ndarray | None:
+    """:func:`fragment_keys` in sorted order, or None when a key repeats (mergeable with
+    :func:`merge_keys`; a file's keys are half the size of its column, or less)."""
+    return _sorted_unique(fragment_keys(fragment, schema, name))
+
+
+def _sorted_unique(keys: np.ndarray) -> np.ndarray | None:
+    s = keys[np.lexsort((keys[:, 1], keys[:, 0]))]
+    if len(s) > 1 and bool(((s[1:, 0] == s[:-1, 0]) & (s[1:, 1] == s[:-1, 1])).any()):
+        return None
+    return s
+
+
+def merge_keys(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
+    """Sorted keys of two scans, or None once any key repeats (then nothing more is kept)."""
+    return None if a is None or b is None else _sorted_unique(np.concatenate([a, b]))
+
+
+def keys_distinct(keys: np.ndarray | None) -> bool:
+    """The answer of a merged key scan (run where the keys are, so only a bool travels)."""
+    return keys is not None
+
+
+#: ``reduce(fn, items, merge, finish)``: ``finish`` of the in-order merge of ``fn`` over
+#: ``items`` (:func:`local_reduce`, or a Dask tree of merges on the workers).
+Reducer = Callable[[Callable[[Any], Any], Sequence[Any], Callable[[Any, Any], Any], Callable[[Any], Any]], Any]
+
+
+def local_reduce(
+    fn: Callable[[Any], T], items: Sequence[Any], merge: Callable[[T, T], T], finish: Callable[[T], R]
+) -> R:
+    """A :data:`Reducer` in this process."""
+    return finish(functools.reduce(merge, map(fn, items)))
+
+
+def id_like_over(
+    name: str,
+    kind: Kind,
+    schema: pa.Schema,
+    fragments: Sequence[Any],
+    facts: Sequence[FragmentFacts],
+    reduce: Reducer = local_reduce,
+) -> bool:
+    """:func:`mixsynth.schema.id_like` over a partitioned column, from its fragments' facts.
+
+    Counts, nulls and extremes come from the facts; whether a value repeats across files
+    is a scan of each file's sorted keys merged by ``reduce`` (on a cluster: on the
+    workers, so that no column is held whole by the caller), and runs only when the
+    answer depends on it.
+    """
+    cols = [f.columns[name] for f in facts]
+
+    def span() -> int:
+        lows = [c.int_low for c in cols if c.int_low is not None]
+        highs = [c.int_high for c in cols if c.int_high is not None]
+        return max(highs) - min(lows) + 1
+
+    def distinct() -> bool:
+        if not all(c.unique for c in cols):
+            return False
+        live = [frag for frag, f in zip(fragments, facts, strict=True) if f.rows]
+        return len(live) < 2 or bool(reduce(functools.partial(sorted_keys, schema=schema, name=name),
+                                            live, merge_keys, keys_distinct))
+
+    return id_rule(name, kind, sum(f.rows for f in facts), sum(c.nulls for c in cols), span, distinct)
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
@@ -11,7 +12,7 @@ import pyarrow.compute as pc
 
 from mixsynth.errors import SchemaError
 
-__all__ = ["ColumnSpec", "Kind", "id_like", "infer_kind", "is_mixed", "storage_type"]
+__all__ = ["ColumnSpec", "Kind", "id_like", "id_rule", "infer_kind", "is_mixed", "storage_type"]
 
 #: Minimum rows before "all values unique" alone marks a column as an identifier.
 _ID_MIN_ROWS = 20
@@ -128,16 +129,26 @@ def id_like(name: str, kind: Kind, column: pa.ChunkedArray) -> bool:
     (``id``, ``user_id``, ``uuid``, ...) or, on at least 20 rows, the values are strings or
     consecutive integers. Mixing them would invent meaningless keys or copy real ones.
     """
-    n = len(column)
-    if kind not in (Kind.STRING, Kind.INTEGER) or n < 2 or column.null_count:
+
+    def span() -> int:
+        lo, hi = pc.min_max(column).values()
+        return int(hi.as_py() - lo.as_py() + 1)
+
+    return id_rule(name, kind, len(column), column.null_count, span,
+                   lambda: pc.count_distinct(column).as_py() == len(column))
+
+
+def id_rule(
+    name: str, kind: Kind, rows: int, nulls: int, span: Callable[[], int], distinct: Callable[[], bool]
+) -> bool:
+    """:func:`id_like` from facts: ``span()`` is ``max - min + 1`` of an integer column and
+    ``distinct()`` whether no value repeats. Both are called only when the answer needs
+    them, ``distinct`` last (on a partitioned source it is the costly one: a merge of keys)."""
+    if kind not in (Kind.STRING, Kind.INTEGER) or rows < 2 or nulls:
         return False
-    if pc.count_distinct(column).as_py() != n:
-        return False
-    if _ID_NAME.search(name):
-        return True
-    if n < _ID_MIN_ROWS:
-        return False
-    if kind is Kind.STRING:
-        return True
-    lo, hi = pc.min_max(column).values()
-    return hi.as_py() - lo.as_py() + 1 == n
+    if not _ID_NAME.search(name):
+        if rows < _ID_MIN_ROWS:
+            return False
+        if kind is Kind.INTEGER and span() != rows:
+            return False
+    return distinct()

@@ -25,13 +25,14 @@ from mixsynth.bounds import apply_bounds, out_of_bounds
 from mixsynth.dataset import (
     ColumnFacts,
     FragmentFacts,
+    Reducer,
     RowIndex,
     SourceDataset,
-    all_distinct,
     fragment_facts,
-    fragment_keys,
     gather_rows,
+    id_like_over,
     kinds_of,
+    local_reduce,
 )
 from mixsynth.draws import Draws, draw
 from mixsynth.encode import Encoded, decode, encode
@@ -40,16 +41,12 @@ from mixsynth.generate import _RESAMPLE_ATTEMPTS, DEFAULT_CHUNK_ROWS, Synthesize
 from mixsynth.labels import LabelOptions, LabelPlan
 from mixsynth.plan import build_bounds, plan_specs
 from mixsynth.schema import (
-    _ID_MIN_ROWS,
-    _ID_NAME,
     ColumnSpec,
     Kind,
     infer_kind,
     is_mixed,
     storage_type,
 )
-
-# The identifier rule's constants are schema.py's own, so both engines judge alike.
 from mixsynth.space_plan import anchor_columns, resolve_repair
 from mixsynth.weights import WeightLaw
 from mixsynth.within import Within
@@ -119,6 +116,9 @@ class ShardedSynthesizer(Synthesizer):
     mapper : callable, optional
         ``mapper(fn, items)`` runs the one-pass survey over the fragments (default: in
         this process); the Dask engine passes one that runs on the workers.
+    reducer : callable, optional
+        A :data:`~mixsynth.dataset.Reducer` for scans merged over the fragments (the
+        identifier check's keys); the Dask engine's merges them on the workers.
     weights, seed, bounds, bounds_overrides, repair, space, target, labels, nan, ids, notify,
     backend, precision, memory_limit
         As for :class:`Synthesizer`, with three limits: ``repair="variance"`` (what ``auto``
@@ -135,6 +135,7 @@ class ShardedSynthesizer(Synthesizer):
         columns: list[str],
         *,
         mapper: Mapper[Any] | None = None,
+        reducer: Reducer | None = None,
         weights: str | WeightLaw = "epbeta",
         seed: int | None = None,
         bounds: str = "auto",
@@ -157,7 +158,7 @@ class ShardedSynthesizer(Synthesizer):
         facts = list(run(_Call(fragment_facts, source.schema, kinds), source.fragments))
         self.index = RowIndex.build(source, facts)
         self.source_schema = schema
-        self.specs = self._plan(source, schema, kinds, facts, target, ids, run)
+        self.specs = self._plan(source, schema, kinds, facts, target, ids, reducer or local_reduce)
         self.label_plan = self._labels(source, target, labels or LabelOptions(), run)
         self.within = self._within(source, columns, labels or LabelOptions(), run)
         self.groups = self.within.groups if self.within else (self.label_plan.groups if self.label_plan else None)
@@ -231,7 +232,7 @@ class ShardedSynthesizer(Synthesizer):
         facts: list[FragmentFacts],
         target: str | None,
         ids: str,
-        run: Mapper[Any],
+        reduce: Reducer,
     ) -> list[ColumnSpec]:
         """As :func:`mixsynth.plan.plan_columns`, from per-fragment facts."""
         n = sum(f.rows for f in facts)
@@ -241,39 +242,13 @@ class ShardedSynthesizer(Synthesizer):
             # An unsupported type raises the local engine's error from infer_kind.
             kind_of=lambda fld: kinds[fld.name] or infer_kind(fld.name, fld.type),
             all_null=lambda name: sum(f.columns[name].nulls for f in facts) == n,
-            looks_like_id=lambda name, kind: self._id_like(source, name, kind, facts, run),
+            looks_like_id=lambda name, kind: id_like_over(
+                name, kind, source.schema, source.fragments, facts, reduce
+            ),
             target=target,
             ids=ids,
             notify=self.notify,
         )
-
-    @staticmethod
-    def _id_like(
-        source: SourceDataset, name: str, kind: Kind, facts: list[FragmentFacts], run: Mapper[Any]
-    ) -> bool:
-        """As :func:`mixsynth.schema.id_like`; the cross-fragment check runs only when needed."""
-        n = sum(f.rows for f in facts)
-        cols = [f.columns[name] for f in facts]
-        if kind not in (Kind.STRING, Kind.INTEGER) or n < 2 or not all(c.unique for c in cols if c):
-            return False
-        if not _ID_NAME.search(name):
-            if n < _ID_MIN_ROWS:
-                return False
-            if kind is Kind.INTEGER:
-                lo = min(c.int_low for c in cols if c.int_low is not None)
-                hi = max(c.int_high for c in cols if c.int_high is not None)
-                if hi - lo + 1 != n:
-                    return False
-        if len(facts) == 1:
-            return True
-        keys = [
-            k
-            for k, f in zip(
-                run(_Call(fragment_keys, source.schema, name), source.fragments), facts, strict=True
-            )
-            if f.rows
-        ]
-        return all_distinct(keys)
 
     def _labels(
         self, source: SourceDataset, target: str | None, labels: LabelOptions, run: Mapper[Any]

@@ -104,6 +104,75 @@ def test_dask_report_equals_the_local_engine(client, dataset):
     assert all(e["categories_real"] for e in categorical)  # counts came from the reduction
 
 
+def _keys_table(n: int) -> pa.Table:
+    """Key-like columns that the identifier rule tells apart only over every file."""
+    rng = np.random.default_rng(11)
+    repeated = np.arange(n) % (n // 2)  # unique inside each half, repeated across the halves
+    with_null = pa.array([f"k{i}" for i in range(n)], mask=np.arange(n) == n - 1)
+    return pa.table({
+        "user_id": pa.array([f"u{i:05d}" for i in rng.permutation(n)]),  # an identifier
+        "code": pa.array([f"c{i}" for i in repeated]),  # not one: repeats across files
+        "serial": pa.array(rng.permutation(n) + 1000),  # consecutive integers: an identifier
+        "count_key": pa.array(repeated),  # named like a key, but repeated: not one
+        "gappy": pa.array(rng.permutation(n) * 2),  # unique, not consecutive: not one
+        "late_null": with_null,  # unique strings and a null in the last file: not one
+        "x": rng.normal(size=n),
+    })
+
+
+def test_identifier_check_is_merged_on_the_cluster(client, tmp_path, monkeypatch):
+    n = 400
+    table = _keys_table(n)
+    real = tmp_path / "real"
+    real.mkdir()
+    for i, (lo, hi) in enumerate(((0, 150), (150, 200), (200, n))):
+        pq.write_table(table.slice(lo, hi - lo), real / f"part-{i}.parquet", row_group_size=60)
+    synth = tmp_path / "synth.parquet"
+    pq.write_table(table, synth)
+    local = diagnose_paths(str(real), str(synth), sample=100)
+    skipped = {name: why for name, why in (tuple(s.values()) for s in local.meta["skipped"])}
+    assert skipped == {name: "identifier-like (all values unique)" for name in ("user_id", "serial")}
+
+    # The Dask engine never reads a whole column on the client.
+    from mixsynth.diagnose.inputs import Input
+
+    def whole_column(self, name):
+        msg = f"column {name!r} read whole on the client"
+        raise AssertionError(msg)
+
+    monkeypatch.setattr(Input, "column", whole_column)
+    dask = diagnose_paths(str(real), str(synth), sample=100, engine="dask", scheduler=client)
+    assert dask.meta["skipped"] == local.meta["skipped"]
+    _same(dask.columns, local.columns, "columns")
+
+
+def test_key_scans_merge_like_the_whole_column(tmp_path):
+    from mixsynth.dataset import fragment_facts, id_like_over, local_reduce, open_dataset
+    from mixsynth.schema import Kind, id_like
+
+    rng = np.random.default_rng(5)
+    seen = set()
+    for case in range(40):
+        n = int(rng.integers(2, 60))
+        values = [  # consecutive, unique with gaps, or repeated
+            rng.permutation(n), rng.choice(2 * n, size=n, replace=False), rng.integers(0, n // 2 + 1, size=n),
+        ][case % 3] + int(rng.integers(-5, 5))
+        ints = pa.array(values, mask=(rng.random(n) < 0.02) if case % 7 == 0 else None)
+        table = pa.table({"k": ints, "key": ints, "s": pa.array([f"v{v}" for v in values])})
+        src = tmp_path / f"c{case}"
+        src.mkdir()
+        cuts = sorted(rng.integers(0, n + 1, size=int(rng.integers(0, 4))).tolist())
+        for i, (lo, hi) in enumerate(zip([0, *cuts], [*cuts, n], strict=True)):
+            pq.write_table(table.slice(lo, hi - lo), src / f"p{i}.parquet")
+        dataset = open_dataset(str(src))
+        for name, kind in (("k", Kind.INTEGER), ("key", Kind.INTEGER), ("s", Kind.STRING)):
+            facts = [fragment_facts(f, dataset.schema, {name: kind}) for f in dataset.fragments]
+            got = id_like_over(name, kind, dataset.schema, dataset.fragments, facts, local_reduce)
+            assert got == id_like(name, kind, table.column(name)), (case, name)
+            seen.add((got, len(dataset.fragments) > 1))
+    assert seen == {(True, True), (False, True), (True, False), (False, False)}
+
+
 def test_fsspec_urls_on_the_cluster(client, dataset):
     fsspec = pytest.importorskip("fsspec")
     mem = fsspec.filesystem("memory")

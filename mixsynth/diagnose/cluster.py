@@ -5,7 +5,11 @@ real side's shift, min/max, counts below/above the real range, null and NaN coun
 category counts, and the sampled rows that fall in the file), and the per-file
 :class:`~mixsynth.diagnose.stream.Scan` results are merged in order, in a tree on the
 workers (:func:`mixsynth.dask_engine.tree_reduce`). Every file is read once, by one
-worker, and only the summaries and the sampled rows reach the client.
+worker, and only the summaries and the sampled rows reach the client. The identifier
+check of the real side's string and integer columns is a scan of the same kind
+(:meth:`ClusterScan.id_like`): counts, nulls and extremes per file, then, when the answer
+depends on it, each file's sorted keys merged on the workers, so that only a yes or no
+comes back.
 
 The shift (the real side's first-batch mean, read on the client), the seeded sample
 indices and the real range are those of the local engine, so the report equals
@@ -24,10 +28,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.dataset as ds
 
+from mixsynth.dataset import fragment_facts, id_like_over
 from mixsynth.diagnose.inputs import Input
 from mixsynth.diagnose.layout import Layout
 from mixsynth.diagnose.stream import Moments, Scan, batch_size, first_mean, scan_batches
 from mixsynth.errors import InputError, UsageError
+from mixsynth.schema import Kind, id_like
 
 __all__ = ["ClusterScan", "check_paths", "cluster_scan", "scan_fragment"]
 
@@ -109,6 +115,19 @@ class ClusterScan:
         )
         futures = self.client.map(task, fragments, takes, pure=False)
         return tree_reduce(self.client, futures, Scan.merge)
+
+    def id_like(self, src: Input, name: str, kind: Kind) -> bool:
+        """:func:`mixsynth.schema.id_like` of ``src``'s column ``name``, as a scan of each
+        file on the workers (counts, nulls, extremes, then if needed each file's sorted
+        keys, merged on the cluster): the column is never read on the client."""
+        from mixsynth.dask_engine import tree_reducer  # noqa: PLC0415 - imports Dask
+
+        fragments = src.fragments()
+        if not fragments:  # held in memory already (stdin, .npy, a table)
+            return id_like(name, kind, src.column(name))
+        task = functools.partial(fragment_facts, schema=src.schema, kinds={name: kind})
+        facts = self.client.gather(self.client.map(task, fragments, pure=False))
+        return id_like_over(name, kind, src.schema, fragments, facts, tree_reducer(self.client))
 
 
 @contextlib.contextmanager

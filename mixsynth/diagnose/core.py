@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -21,6 +22,7 @@ from mixsynth.diagnose.report import DiagnoseReport, summarise
 from mixsynth.diagnose.stream import Scan, sample_indices, scan
 from mixsynth.diagnose.structure import contingency, correlation, covariance
 from mixsynth.errors import InputError, UsageError
+from mixsynth.schema import Kind
 
 __all__ = ["DEFAULT_SAMPLE", "ENGINES", "diagnose", "diagnose_paths"]
 
@@ -31,6 +33,8 @@ ENGINES = ("local", "dask")
 
 #: :func:`~mixsynth.diagnose.stream.scan`'s signature: (input, layout, take, *, shift, ref).
 ScanSide = Callable[..., Scan]
+#: An engine's identifier check of a side's column: (input, name, kind) -> bool.
+IdCheckOf = Callable[[Input, str, Kind], bool]
 
 
 def diagnose(
@@ -151,19 +155,20 @@ def diagnose_paths(
         open_path(synth, stdin=stdin),
         None if holdout is None else open_path(holdout, stdin=stdin),
     )
-    with _scanner(engine, scheduler) as scan_side:
-        return _run(*inputs, scan_side=scan_side, engine=engine, **options)
+    with _scanner(engine, scheduler) as (scan_side, id_check):
+        return _run(*inputs, scan_side=scan_side, id_check=id_check, engine=engine, **options)
 
 
 @contextlib.contextmanager
-def _scanner(engine: str, scheduler: Any) -> Iterator[ScanSide]:
+def _scanner(engine: str, scheduler: Any) -> Iterator[tuple[ScanSide, IdCheckOf | None]]:
+    """The engine's scan of a side and its identifier check (None: read the column whole)."""
     if engine == "local":
-        yield scan
+        yield scan, None
         return
     from mixsynth.diagnose.cluster import cluster_scan  # noqa: PLC0415 - imports Dask
 
     with cluster_scan(scheduler) as scan_side:
-        yield scan_side
+        yield scan_side, scan_side.id_like
 
 
 def _check(
@@ -199,9 +204,11 @@ def _run(
     seed: int = 0,
     detection: bool = False,
     scan_side: ScanSide = scan,
+    id_check: IdCheckOf | None = None,
     engine: str = "local",
 ) -> DiagnoseReport:
-    layout = plan_layout(real, synth, columns=columns, exclude=exclude, target=target)
+    layout = plan_layout(real, synth, columns=columns, exclude=exclude, target=target,
+                         id_check=None if id_check is None else functools.partial(id_check, real))
     _check(real, synth, holdout, layout, sample, seed)
     # Children 0-2 seed the samples (as before the fourth existed), 3 the distinct rows.
     rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4)]

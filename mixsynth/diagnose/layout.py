@@ -9,7 +9,7 @@ columns are skipped with a reason, and columns on one side only are listed.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,12 +22,16 @@ from mixsynth.schema import Kind, id_like, infer_kind, is_mixed, storage_type
 
 __all__ = [
     "CategoricalCol",
+    "IdCheck",
     "Layout",
     "NumericCol",
     "category_values",
     "numeric_block",
     "plan_layout",
 ]
+
+#: ``id_check(name, kind)``: whether the real side's column ``name`` is an identifier.
+IdCheck = Callable[[str, Kind], bool]
 
 
 @dataclass(frozen=True)
@@ -122,8 +126,13 @@ def plan_layout(
     columns: Sequence[str] | None = None,
     exclude: Sequence[str] | None = None,
     target: str | None = None,
+    id_check: IdCheck | None = None,
 ) -> Layout:
     """Compare the columns the two sides share (real order), minus skipped ones.
+
+    ``id_check(name, kind)`` says whether a string or integer column of the real side is
+    an identifier (:func:`mixsynth.schema.id_like`); by default the column is read whole
+    here, the Dask engine's scans it file by file on the workers.
 
     Raises
     ------
@@ -132,6 +141,7 @@ def plan_layout(
     UsageError
         Unknown names in ``columns``/``exclude``/``target`` (names must be on both sides).
     """
+    is_id = id_check or (lambda name, kind: id_like(name, kind, real.column(name)))
     synth_types = {f.name: f.type for f in synth.schema}
     common = [f.name for f in real.schema if f.name in synth_types]
     if not common:
@@ -152,7 +162,7 @@ def plan_layout(
         why = why or _compatible(name, t, synth_types[name])
         # Only keys can be identifiers, so only string/integer columns are read whole here.
         key_like = kind in (Kind.STRING, Kind.INTEGER) and not why and name != target
-        if key_like and kind is not None and id_like(name, kind, real.column(name)):
+        if key_like and kind is not None and is_id(name, kind):
             why = "identifier-like (all values unique)"
         if kind is None or why:
             skipped.append((name, why))
