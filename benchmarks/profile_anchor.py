@@ -1,0 +1,136 @@
+"""CPU time of the marginal anchoring (``Anchor.apply``) per 16 384-row piece, and a digest of
+what it wrote (benchmarks/PROFILE.md, "Anchoring").
+
+    python benchmarks/profile_anchor.py                       # randhie, 64 pieces, best of 5
+    python benchmarks/profile_anchor.py --all --pieces 8      # digests of every bundled table
+    python benchmarks/profile_anchor.py --all --baseline 91a8deb   # against anchor.py there
+
+The blocks are made by ``Synthesizer.block`` with the default options (so the anchoring is
+stratified per logical block, as in ``mixsynth generate``); the arguments of every
+``Anchor.apply`` call are recorded, then the calls are replayed on copies and timed with
+``time.process_time`` (CPU seconds of this process, single thread: the figures hold on a
+loaded machine where wall times do not). The digest is a SHA-256 of the mapped rows of all
+pieces: run it before and after a change to ``anchor.py`` to check the output is the same,
+bit for bit. ``--baseline REV`` loads ``mixsynth/anchor.py`` as it was at the git revision
+REV beside the current one, replays the same calls with both (alternately, so that a change
+in the machine's load hits both alike), and checks that both wrote the same bytes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import importlib.util
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow.parquet as pq
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from mixsynth.generate import Synthesizer  # noqa: E402
+
+TABLES = sorted((ROOT / "sample_data").glob("*.parquet")) + sorted((ROOT / "tests" / "data").glob("*.parquet"))
+PIECE = 16_384
+
+
+class _Recorder:
+    """Stands in for the fitted Anchor: keeps a copy of each call's arguments, then applies."""
+
+    def __init__(self, anchor: Any) -> None:
+        self.anchor = anchor
+        self.calls: list[tuple[Any, ...]] = []
+
+    def apply(self, Y: np.ndarray, *args: Any) -> None:
+        self.calls.append((Y.copy(), *args))
+        self.anchor.apply(Y, *args)
+
+
+def recorded_calls(path: Path, pieces: int, seed: int) -> tuple[Any, list[tuple[Any, ...]]]:
+    synth = Synthesizer(pq.read_table(path), seed=seed, nan="skip")
+    if synth.anchor is None:
+        return None, []
+    rec = _Recorder(synth.anchor)
+    synth.anchor = rec  # type: ignore[assignment]
+    synth.total_rows = pieces * PIECE
+    for i in range(pieces):
+        synth.block(i * PIECE, (i + 1) * PIECE)
+    return rec.anchor, rec.calls
+
+
+def replay(anchor: Any, calls: list[tuple[Any, ...]]) -> tuple[float, str]:
+    """CPU seconds of all the calls, and the digest of their outputs."""
+    digest = hashlib.sha256()
+    spent = 0.0
+    for Y0, *args in calls:
+        Y = Y0.copy()
+        t0 = time.process_time()
+        anchor.apply(Y, *args)
+        spent += time.process_time() - t0
+        digest.update(np.ascontiguousarray(Y).tobytes())
+    return spent, digest.hexdigest()[:16]
+
+
+def baseline_module(rev: str) -> Any:
+    """``mixsynth/anchor.py`` as it was at the git revision ``rev``, as a module of its own."""
+    text = subprocess.run(["git", "show", f"{rev}:mixsynth/anchor.py"], cwd=ROOT, check=True,
+                          capture_output=True, text=True).stdout
+    path = Path(tempfile.mkdtemp()) / "anchor_baseline.py"
+    path.write_text(text)
+    spec = importlib.util.spec_from_file_location("anchor_baseline", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["anchor_baseline"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def convert(anchor: Any, module: Any) -> Any:
+    """The fitted ``anchor`` as the classes of ``module`` (the same maps and checks)."""
+    maps = {j: module.ColumnMap(**{f.name: getattr(m, f.name) for f in dataclasses.fields(m)})
+            for j, m in anchor.maps.items()}
+    return module.Anchor(maps, anchor.check, tuple(convert(s, module) for s in anchor.by_group),
+                         anchor.row_group)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--table", default=str(ROOT / "tests" / "data" / "randhie.parquet"))
+    parser.add_argument("--all", action="store_true", help="every table in sample_data and tests/data")
+    parser.add_argument("--pieces", type=int, default=64, help="16 384-row pieces per table")
+    parser.add_argument("--repeat", type=int, default=5, help="replays; the fastest is reported")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--baseline", metavar="REV", help="also time anchor.py at this git revision")
+    args = parser.parse_args()
+    paths = TABLES if args.all else [Path(args.table)]
+    base = baseline_module(args.baseline) if args.baseline else None
+    for path in paths:
+        anchor, calls = recorded_calls(path, args.pieces, args.seed)
+        if not calls:
+            print(f"{path.name}: not anchored")
+            continue
+        anchors = {"now": anchor} | ({args.baseline: convert(anchor, base)} if base else {})
+        spent: dict[str, float] = {}
+        digests = set()
+        for _ in range(args.repeat):
+            for name, a in anchors.items():
+                s, d = replay(a, calls)
+                spent[name] = min(spent.get(name, float("inf")), s)
+                digests.add(d)
+        same = "" if len(digests) == 1 else " DIFFERENT OUTPUT"
+        times = ", ".join(f"{name} {1e3 * s / len(calls):.2f} ms" for name, s in spent.items())
+        ratio = f" ({spent[args.baseline] / spent['now']:.2f}x)" if base else ""
+        print(f"{path.name}: {len(calls)} pieces; Anchor.apply CPU per {PIECE:,}-row piece: {times}{ratio}; "
+              f"now {spent['now'] / (len(calls) * PIECE) * 1e6:.3f} s per 10^6 rows; digest "
+              f"{'/'.join(sorted(digests))}{same}")
+
+
+if __name__ == "__main__":
+    main()
