@@ -4,6 +4,7 @@ what it wrote (benchmarks/PROFILE.md, "Anchoring").
     python benchmarks/profile_anchor.py                       # randhie, 64 pieces, best of 5
     python benchmarks/profile_anchor.py --all --pieces 8      # digests of every bundled table
     python benchmarks/profile_anchor.py --all --baseline 91a8deb   # against anchor.py there
+    python benchmarks/profile_anchor.py --steps 2000000 --baseline 91a8deb   # a whole run by step
 
 The blocks are made by ``Synthesizer.block`` with the default options (so the anchoring is
 stratified per logical block, as in ``mixsynth generate``); the arguments of every
@@ -14,6 +15,11 @@ pieces: run it before and after a change to ``anchor.py`` to check the output is
 bit for bit. ``--baseline REV`` loads ``mixsynth/anchor.py`` as it was at the git revision
 REV beside the current one, replays the same calls with both (alternately, so that a change
 in the machine's load hits both alike), and checks that both wrote the same bytes.
+
+``--steps ROWS`` times a whole run instead, step by step: ``Synthesizer.chunks`` with one
+job, the draws, the kernel, the anchoring, the bounds, the taken rows and the decoding
+wrapped with CPU timers (the rest of a block, null fill and slicing, is "other"), and the
+Parquet write (zstd, 131 072-row row groups, into memory), per 10^6 output rows.
 """
 
 from __future__ import annotations
@@ -30,11 +36,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from mixsynth.generate import Synthesizer  # noqa: E402
+from mixsynth.generate import DEFAULT_CHUNK_ROWS, Synthesizer  # noqa: E402
+
+#: The module (``mixsynth.generate`` is also the name of the API function).
+generate = sys.modules[Synthesizer.__module__]
 
 TABLES = sorted((ROOT / "sample_data").glob("*.parquet")) + sorted((ROOT / "tests" / "data").glob("*.parquet"))
 PIECE = 16_384
@@ -100,6 +110,59 @@ def convert(anchor: Any, module: Any) -> Any:
                          anchor.row_group)
 
 
+class _Timed:
+    """``fn`` with the CPU seconds of its calls added to ``spent[name]``."""
+
+    def __init__(self, fn: Any, name: str, spent: dict[str, float]) -> None:
+        self.fn, self.name, self.spent = fn, name, spent
+
+    def __call__(self, *args: Any, **kw: Any) -> Any:
+        t0 = time.process_time()
+        try:
+            return self.fn(*args, **kw)
+        finally:
+            self.spent[self.name] = self.spent.get(self.name, 0.0) + time.process_time() - t0
+
+
+def steps(path: Path, rows: int, seed: int, anchor_module: Any = None) -> dict[str, float]:
+    """CPU seconds per 10^6 rows of each step of a one-job run of ``rows`` rows."""
+    spent: dict[str, float] = {}
+    synth = Synthesizer(pq.read_table(path), seed=seed, nan="skip")
+    if synth.anchor is not None:
+        if anchor_module is not None:
+            synth.anchor = convert(synth.anchor, anchor_module)
+        # A frozen dataclass: the instance's attribute is set past its __setattr__.
+        object.__setattr__(synth.anchor, "apply", _Timed(synth.anchor.apply, "anchoring (Anchor.apply)", spent))
+    synth._mixer = _Timed(synth._mixer, "kernel (Mixer)", spent)  # type: ignore[assignment]
+    synth._taken_rows = _Timed(synth._taken_rows, "taken rows", spent)  # type: ignore[method-assign]
+    block = _Timed(synth.block, "block", spent)
+    synth.block = block  # type: ignore[method-assign]
+    saved = {name: getattr(generate, name) for name in ("draw", "apply_bounds", "decode", "balance_choice")}
+    labels = {"draw": "draws", "apply_bounds": "bounds", "decode": "decode to Arrow",
+              "balance_choice": "balanced parent choice"}
+    try:
+        for name, fn in saved.items():
+            setattr(generate, name, _Timed(fn, labels[name], spent))
+        sink = pa.BufferOutputStream()
+        writer = None
+        for table in synth.chunks(rows, DEFAULT_CHUNK_ROWS, 1):
+            if writer is None:
+                writer = pq.ParquetWriter(sink, table.schema, compression="zstd")
+            t0 = time.process_time()
+            writer.write_table(table, row_group_size=DEFAULT_CHUNK_ROWS)
+            spent["Parquet write, zstd"] = spent.get("Parquet write, zstd", 0.0) + time.process_time() - t0
+        assert writer is not None
+        writer.close()
+    finally:
+        for name, fn in saved.items():
+            setattr(generate, name, fn)
+    total_block = spent.pop("block")
+    spent["other (null fill, slicing)"] = total_block - sum(
+        v for k, v in spent.items() if k != "Parquet write, zstd")
+    spent["total"] = total_block + spent["Parquet write, zstd"]
+    return {k: v * 1e6 / rows for k, v in spent.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--table", default=str(ROOT / "tests" / "data" / "randhie.parquet"))
@@ -108,9 +171,23 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5, help="replays; the fastest is reported")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--baseline", metavar="REV", help="also time anchor.py at this git revision")
+    parser.add_argument("--steps", type=float, metavar="ROWS", help="time a whole run of ROWS rows by step")
     args = parser.parse_args()
     paths = TABLES if args.all else [Path(args.table)]
     base = baseline_module(args.baseline) if args.baseline else None
+    if args.steps:
+        for path in paths:
+            runs = {"now": None} | ({args.baseline: base} if base else {})
+            best: dict[str, dict[str, float]] = {}
+            for _ in range(args.repeat):
+                for name, module in runs.items():
+                    got = steps(path, int(args.steps), args.seed, module)
+                    best[name] = {k: min(v, best.get(name, {}).get(k, float("inf"))) for k, v in got.items()}
+            print(f"{path.name}, {int(args.steps):,} rows, one job: CPU seconds per 10^6 rows (best of {args.repeat})")
+            print("| step | " + " | ".join(best) + " |\n|---|" + "---|" * len(best))
+            for k in best["now"]:
+                print(f"| {k} | " + " | ".join(f"{b.get(k, 0.0):.3f}" for b in best.values()) + " |")
+        return
     for path in paths:
         anchor, calls = recorded_calls(path, args.pieces, args.seed)
         if not calls:
