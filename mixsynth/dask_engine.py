@@ -8,7 +8,9 @@ and ships that plan, without the data, to the workers. Output file ``p`` holds s
 rows ``[p·R, (p+1)·R)``, written by one task that draws its rows exactly as the local
 engine does (parents are global row indices, uniform over all source rows), reads only
 the parent rows it needs and mixes them with the local engine's code. The same seed
-therefore gives the same rows as ``--engine local``, for any number of workers.
+therefore gives the same rows as ``--engine local``, for any number of workers. The
+start-up fits (repair, anchoring, identifier checks) also run on the workers, so the
+client's memory does not grow with the source (a target or ``--within`` column excepted).
 """
 
 from __future__ import annotations
@@ -128,9 +130,24 @@ def client_for(scheduler: Any = None) -> Iterator[Any]:
         yield client
 
 
+def _apply(item: Any, fn: Callable[[Any], T]) -> T:
+    return fn(item)
+
+
+def _map(client: Any, fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
+    """Futures of ``fn`` over ``items`` on the workers. ``fn`` (which may carry the run's
+    plan and its pilot) and the items (a pilot column each) are scattered, not embedded in
+    the task graph: distributed warns about large graphs, and would send ``fn`` once per task."""
+    items = list(items)
+    if not items:
+        return []
+    shipped = client.scatter(fn, broadcast=True, hash=False)
+    return list(client.map(_apply, client.scatter(items, hash=False), fn=shipped, pure=False))
+
+
 def _mapper(client: Any) -> Callable[[Callable[[Any], Any], Iterable[Any]], list[Any]]:
     def run(fn: Callable[[Any], Any], items: Iterable[Any]) -> list[Any]:
-        return list(client.gather(client.map(fn, list(items), pure=False)))
+        return list(client.gather(_map(client, fn, items)))
 
     return run
 
@@ -141,7 +158,7 @@ def tree_reducer(client: Any) -> Reducer:
 
     def run(fn: Callable[[Any], T], items: Sequence[Any], merge: Callable[[T, T], T],
             finish: Callable[[T], Any]) -> Any:
-        return tree_reduce(client, client.map(fn, list(items), pure=False), merge, finish=finish)
+        return tree_reduce(client, _map(client, fn, items), merge, finish=finish)
 
     return run
 
@@ -354,8 +371,9 @@ def generate_dataset(
     weights, seed, columns, exclude, target, labels, bounds, bounds_overrides, repair, space, nan,
     ids, chunk_rows
         As for :func:`mixsynth.generate`; the rows are the local engine's for the same seed.
-        ``--repair variance`` is fitted on the client over the whole source (read once);
-        ``space`` must be ``raw`` (rank scores need every row of a column).
+        The repair and anchoring fits run on the workers, one source column per task, from
+        a pilot mixed there (:mod:`mixsynth.sharded_fit`); ``space`` must be ``raw`` (rank
+        scores need every row of a column).
     compression : {"zstd", "snappy", "lz4", "none"}
         Parquet codec of every file (``chunk_rows`` is the row-group size).
     backend, precision, memory_limit

@@ -271,9 +271,13 @@ class Synthesizer:
     def _pilot(self) -> tuple[Draws, np.ndarray]:
         """The pilot's draws and mixed rows: its own random streams, so it never depends on
         the blocks or how they are chunked."""
-        rows = pilot_rows(self.enc.X.shape[1])
-        d = draw(self.seed, 0, rows, self.n, self.law, attempt=PILOT_ATTEMPT, groups=self.groups)
+        d = self._pilot_draws()
         return d, self._mix(d)
+
+    def _pilot_draws(self) -> Draws:
+        """The pilot's draws (apart so that the Dask engine mixes them where its rows are)."""
+        rows = pilot_rows(self.enc.X.shape[1])
+        return draw(self.seed, 0, rows, self.n, self.law, attempt=PILOT_ATTEMPT, groups=self.groups)
 
     def _fit_anchor(self) -> Anchor:
         d, pilot = self._pilot()
@@ -285,6 +289,11 @@ class Synthesizer:
         _, rounded = anchor_columns(self.enc)
         fitted = fit_repair(self.enc.X, pilot, self.bounds, repairable(self.enc, self.bounds),
                             self.law.variance_factor(), rounded)
+        self._notify_capped(fitted)
+        return fitted
+
+    def _notify_capped(self, fitted: Repair) -> None:
+        """Name each column whose stretch stopped at the cap (shared with the Dask engine)."""
         for feat in self.enc.features:
             if fitted.capped[feat.cols].any():
                 self.notify(
@@ -292,7 +301,6 @@ class Synthesizer:
                     f"s={MAX_STRETCH:g}: its variance ratio after bounds is "
                     f"{float(np.nanmedian(fitted.after[feat.cols])):.3g} (too much mass at a bound)"
                 )
-        return fitted
 
     def _resample(self, Y: np.ndarray, d: Draws, start: int, stop: int) -> np.ndarray:
         """Redraw rows with a ``resample`` column out of range; return the counts replaced."""

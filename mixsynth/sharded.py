@@ -6,19 +6,23 @@ table, and takes the decisions :class:`~mixsynth.generate.Synthesizer` takes on 
 concatenated table: the same column kinds, identifiers, origins and bounds. Its blocks
 use the same draws (global row indices), then read only the parent rows those draws name,
 so for the same seed it writes the same rows as the local engine, for any number of
-workers or partitions.
+workers or partitions. The repair and anchoring fits are the local engine's too, each part
+run where the rows are (:mod:`mixsynth.sharded_fit`): the pilot is mixed from its gathered
+parents and each column is fitted by one task, so no source column reaches the caller.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import numpy as np
 import pyarrow as pa
 
+from mixsynth.anchor import Anchor
 from mixsynth.backend import Backend, Mixer
 from mixsynth.backend import resolve as resolve_backend
 from mixsynth.bounds import apply_bounds, out_of_bounds
@@ -40,6 +44,7 @@ from mixsynth.errors import SchemaError, UsageError
 from mixsynth.generate import _RESAMPLE_ATTEMPTS, DEFAULT_CHUNK_ROWS, Synthesizer
 from mixsynth.labels import LabelOptions, LabelPlan
 from mixsynth.plan import build_bounds, plan_specs
+from mixsynth.repair import Repair, fit_repair
 from mixsynth.schema import (
     ColumnSpec,
     Kind,
@@ -47,7 +52,18 @@ from mixsynth.schema import (
     is_mixed,
     storage_type,
 )
-from mixsynth.space_plan import anchor_columns, resolve_repair
+from mixsynth.sharded_fit import (
+    BalancePlan,
+    anchor_column,
+    assemble_anchor,
+    assemble_repair,
+    exclusive_counts,
+    exclusive_from_counts,
+    plan_balance,
+    repair_column,
+    row_groups,
+)
+from mixsynth.space_plan import anchor_columns, repairable, resolve_repair
 from mixsynth.weights import WeightLaw
 from mixsynth.within import Within
 
@@ -76,11 +92,13 @@ class _Call:
 
 @dataclass
 class _Rows:
-    """Gathered source rows: sorted global ids and a view of the synthesizer over them."""
+    """Gathered source rows: sorted global ids and a view of the synthesizer over them
+    (and, when the taken columns are balanced, each row's joint state)."""
 
     ids: np.ndarray
     view: ShardedSynthesizer
     n: int
+    states: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         # Where the ids are dense (most of the source is gathered), a table of n positions
@@ -94,6 +112,29 @@ class _Rows:
         if self._table is not None:
             return self._table[parents]
         return np.searchsorted(self.ids, parents)
+
+
+class _StatesOf:
+    """The joint states of global rows, found among the held gathered rows.
+
+    :func:`mixsynth.balance.balance_choice` only indexes its ``states`` with parents, and
+    every parent of a block is gathered before it runs: this stands in for the local
+    engine's array of one state per source row, which the client never builds.
+    """
+
+    def __init__(self, held: list[_Rows]) -> None:
+        self.held = held
+
+    def __getitem__(self, parents: np.ndarray) -> np.ndarray:
+        rows = self.held[0]
+        assert rows.states is not None  # set by _fetch whenever a plan exists
+        return rows.states[rows.local(parents)]
+
+
+def _mix_pilot(d: Draws, synth: ShardedSynthesizer) -> np.ndarray:
+    """The pilot's mixed rows, from its parents alone (runs on a worker)."""
+    rows = synth._fetch(_distinct(d.parents, synth.n))
+    return rows.view._mix(Draws(rows.local(d.parents), d.w, d.u))
 
 
 def _distinct(parents: np.ndarray, n: int) -> np.ndarray:
@@ -121,12 +162,11 @@ class ShardedSynthesizer(Synthesizer):
         identifier check's keys); the Dask engine's merges them on the workers.
     weights, seed, bounds, bounds_overrides, repair, space, target, labels, nan, ids, notify,
     backend, precision, memory_limit
-        As for :class:`Synthesizer`, with three limits: ``repair="variance"`` (what ``auto``
-        becomes when bounds clip and the law keeps variance) is fitted on the whole encoded
-        source, read once into this process; a ``target`` column and the ``--within``
-        columns (``labels.within``) are read whole here; and
-        ``space`` must be ``raw`` and label modes ``soft``/``genlabel`` are refused, since
-        they need every row at once.
+        As for :class:`Synthesizer`, with two limits: a ``target`` column and the
+        ``--within`` columns (``labels.within``) are read whole here; and ``space`` must be
+        ``raw`` and label modes ``soft``/``genlabel`` are refused, since they need every row
+        at once. The repair and anchoring fits read the source column by column through
+        ``mapper`` (on the Dask engine: one worker per column, never this process).
     """
 
     def __init__(
@@ -186,13 +226,17 @@ class ShardedSynthesizer(Synthesizer):
         self.bounds_policy, self.target, self.nan = bounds, target, nan
         self.bounds = build_bounds(self.enc, bounds, bounds_overrides)
         self.repair, self.anchor, self.balance = None, None, None
+        #: The balance of the taken columns, when on: ``balance`` stays None and each block
+        #: looks the states up among its gathered rows (see :class:`_StatesOf`).
+        self._balance_plan: BalancePlan | None = None
         self.repair_mode = resolve_repair(repair, self.law, space, self.bounds)
-        if self.repair_mode in ("variance", "marginals"):
-            # Fitted on the whole encoded source, as locally (this reads the source once
-            # into the client's memory; --repair none avoids it).
-            view = self._fetch(np.arange(self.n, dtype=np.int64)).view
-            view._fit_correction()
-            self.repair, self.anchor, self.balance = view.repair, view.anchor, view.balance
+        # The local engine's fits, each part run where the rows are (mixsynth.sharded_fit):
+        # the client holds the pilot and the fitted maps, never a source column.
+        self._run = run
+        try:
+            self._fit_correction()
+        finally:
+            del self._run
         self.adjusted = np.zeros(self.enc.X.shape[1], dtype=np.int64)
         self.rows_written = 0
         self.total_rows: int | None = None
@@ -214,6 +258,7 @@ class ShardedSynthesizer(Synthesizer):
         state = {**self.__dict__, "notify": None, "backend": self.backend.name}
         state.pop("_mixer", None)
         state.pop("_X_mix", None)
+        state.pop("_run", None)  # the client's mapper, set only while fitting
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -302,27 +347,97 @@ class ShardedSynthesizer(Synthesizer):
                 )
                 raise SchemaError(msg)
 
+    # -- the fits before the first block (Synthesizer._fit_correction calls these) -------
+
+    def _pilot(self) -> tuple[Draws, np.ndarray]:
+        """The local engine's pilot: drawn here, its parents gathered and mixed on a worker."""
+        d = self._pilot_draws()
+        [pilot] = list(self._run(_Call(_mix_pilot, self), [d]))
+        return d, pilot
+
+    def _column_items(self, pilot: np.ndarray) -> list[tuple[int, np.ndarray]]:
+        return [(i, np.ascontiguousarray(pilot[:, f.cols])) for i, f in enumerate(self.enc.features)]
+
+    def _fit_anchor(self) -> Anchor:
+        """:func:`mixsynth.anchor.fit_anchor`, one source column per task on the workers."""
+        d, pilot = self._pilot()
+        two_parents = self.law.k == 2
+        features = self.enc.features
+        parts = list(self._run(_Call(anchor_column, self, d, two_parents), self._column_items(pilot)))
+        two = [
+            (f.start + j, base)
+            for f, part in zip(features, parts, strict=True)
+            for j, base in enumerate(part.bases)
+            if base is not None
+        ]
+        exclusive = np.zeros(self.enc.X.shape[1], dtype=bool)
+        if two_parents and len(two) >= 2:
+            counts = list(self._run(_Call(exclusive_counts, self, two), self.index.fragments))
+            both = functools.reduce(np.add, [c[0] for c in counts])
+            on = functools.reduce(np.add, [c[1] for c in counts])
+            exclusive = exclusive_from_counts(self.enc.X.shape[1], two, both, on, self.n)
+        groups = None if self.groups is None else row_groups(self.groups, self.n)
+        count = 1 if self.groups is None else len(self.groups.probs)
+        return assemble_anchor([f.start for f in features], parts, exclusive, groups, count)
+
+    def _fit_repair(self) -> Repair:
+        """:func:`mixsynth.repair.fit_repair`, one source column per task on the workers."""
+        d, pilot = self._pilot()
+        if self.enc.features:
+            task = _Call(repair_column, self, self.law.variance_factor())
+            fitted = assemble_repair(list(self._run(task, self._column_items(pilot))))
+        else:  # no mixed column: nothing is read of X but its width
+            _, rounded = anchor_columns(self.enc)
+            fitted = fit_repair(self.enc.X[:0], pilot, self.bounds, repairable(self.enc, self.bounds),
+                                self.law.variance_factor(), rounded)
+        self._notify_capped(fitted)
+        return fitted
+
+    def _plan_balance(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The local engine's balance plan from per-file scans, kept as ``_balance_plan``;
+        returns None (``balance``), since no array of one state per source row is made."""
+        if self.law.k == 2 and self.groups is None:
+            names = [s.name for s in self.specs if s.name in self.enc.taken and not s.target]
+            self._balance_plan = plan_balance(
+                self._run, self.index.fragments, self.index.schema, names, self.n
+            )
+        return None
+
     # -- synthesis: gather the parents a range needs, then the local engine's steps ------
 
-    def _fetch(self, ids: np.ndarray) -> _Rows:
-        table = gather_rows(self.index, ids, [s.name for s in self.specs])
+    def encode_rows(self, table: pa.Table, specs: list[ColumnSpec] | None = None) -> Encoded:
+        """Source rows ``table`` encoded as the whole source is (``specs``: default all)."""
+        specs = self.specs if specs is None else specs
+        names = [s.name for s in specs]
+        extremes = self.extremes.select(names)
         # The extreme rows ride along so encode() picks the global origins and dtype.
         both = pa.concat_tables(
-            [pa.Table.from_arrays(table.columns, schema=self.extremes.schema), self.extremes]
+            [pa.Table.from_arrays(table.select(names).columns, schema=extremes.schema), extremes]
         )
         enc = encode(
             both,
-            self.specs,
+            specs,
             nan=self.nan,
             precision=self.enc.X.dtype.name,
             memory_limit=self.memory_limit,
         )
-        m = len(ids)
+        m = table.num_rows
         enc.X = enc.X[:m]
         enc.taken = {k: v.slice(0, m) for k, v in enc.taken.items()}
         enc.taken_null = {k: v[:m] for k, v in enc.taken_null.items()}
         enc.id_start = self.enc.id_start
-        return _Rows(ids, self._view(enc, ids), self.n)
+        return enc
+
+    def whole_column(self, spec: ColumnSpec) -> np.ndarray:
+        """One mixed column over every file, encoded: shape (n, width) (a worker's fit)."""
+        parts = [f.to_table(columns=[spec.name], schema=self.index.schema) for f in self.index.fragments]
+        return self.encode_rows(pa.concat_tables(parts), [spec]).X
+
+    def _fetch(self, ids: np.ndarray) -> _Rows:
+        enc = self.encode_rows(gather_rows(self.index, ids, [s.name for s in self.specs]))
+        plan = self._balance_plan
+        states = None if plan is None else plan.states(enc.taken)
+        return _Rows(ids, self._view(enc, ids), self.n, states)
 
     def _view(self, enc: Encoded, ids: np.ndarray) -> ShardedSynthesizer:
         """This synthesizer over gathered rows ``enc`` (global ids ``ids``; its own kernel;
@@ -354,7 +469,10 @@ class ShardedSynthesizer(Synthesizer):
             },
             id_start=a.id_start,
         )
-        return _Rows(ids[order], self._view(enc, ids[order]), self.n)
+        states = None
+        if rows.states is not None and new.states is not None:
+            states = np.concatenate([rows.states, new.states])[order]
+        return _Rows(ids[order], self._view(enc, ids[order]), self.n, states)
 
     def _resample_sharded(
         self, rows: _Rows, Y: np.ndarray, d: Draws, start: int, stop: int
@@ -385,7 +503,7 @@ class ShardedSynthesizer(Synthesizer):
             held[0] = self._extend(held[0], whole.parents)
             return held[0].view._mix(Draws(held[0].local(whole.parents), whole.w, whole.u), strata)
 
-        d, Y = self._whole_blocks(start, stop, mix)
+        d, Y = self._balanced(held)._whole_blocks(start, stop, mix)
         rows = held[0]
         adjusted = np.zeros(Y.shape[1], dtype=np.int64)
         if self.bounds.active("resample").any():
@@ -395,6 +513,17 @@ class ShardedSynthesizer(Synthesizer):
         local = Draws(rows.local(d.parents), d.w, d.u)
         table = rows.view.decode_rows(Y, local, start)
         return table, adjusted, rows
+
+    def _balanced(self, held: list[_Rows]) -> ShardedSynthesizer:
+        """self, or (taken columns balanced) a copy whose ``balance`` finds each parent's
+        joint state among the rows ``held[0]`` gathered for the block."""
+        plan = self._balance_plan
+        if plan is None:
+            return self
+        twin = self.clone()
+        # Typed as the local engine's array of states; balance_choice only indexes it.
+        twin.balance = (cast(np.ndarray, _StatesOf(held)), plan.shares)
+        return twin
 
     def decode_rows(self, Y: np.ndarray, d: Draws, start: int) -> pa.Table:
         """Decode mixed values ``Y`` with parents ``d`` indexing this view's rows."""

@@ -97,6 +97,55 @@ def test_sharded_rows_equal_local_rows(tmp_path, path, bounds):
     assert synth.enc.X.dtype == local.enc.X.dtype
 
 
+def _fit_table(name: str) -> pa.Table:
+    """Sources whose fits take the rarer paths: one column (NumPy sums it pairwise), one-hot
+    dummies (exclusive sets) beside float32 and int16 columns, and a tensor column."""
+    rng = np.random.default_rng(0)
+    n = 3000
+    if name == "one-column":
+        return pa.table({"x": rng.exponential(size=n)})
+    if name == "one-hot":
+        g = rng.integers(0, 3, n)
+        dummies = {c: (g == i).astype(np.int64) for i, c in enumerate("abc")}
+        return pa.table({**dummies, "flag": (rng.random(n) < 0.3).astype(np.int64),
+                         "y": rng.normal(size=n).astype(np.float32), "z": rng.integers(0, 5, n).astype(np.int16),
+                         "kind": pa.array(rng.choice(["p", "q", None], n).tolist())})
+    return io.read_source(f"{ROOT}/sample_data/digits.npy").table
+
+
+@pytest.mark.parametrize(
+    "name", ["one-column", "one-hot", pytest.param("tensor", marks=pytest.mark.slow), "cars", "randhie"]
+)
+@pytest.mark.parametrize("repair", ["marginals", "variance"])
+def test_fits_made_column_by_column_equal_the_local_fits(tmp_path, name, repair):
+    # The pilot is mixed from its gathered parents, each column fitted on its own, the
+    # exclusive sets and the balanced states merged from per-file counts: the same fits
+    # and the same rows as the local engine's fit on the whole encoded source.
+    table = pq.read_table(f"{ROOT}/tests/data/{name}.parquet") if name in ("cars", "randhie") else _fit_table(name)
+    src = _split(table, tmp_path / "src")
+    local = Synthesizer(io.read_source(str(src)).table, seed=7, repair=repair, notify=_quiet)
+    synth = ShardedSynthesizer(open_dataset(str(src)), table.column_names, seed=7, repair=repair, notify=_quiet)
+    assert synth.provenance()["repair"] == local.provenance()["repair"]
+    if repair == "variance":
+        for field in ("scale", "center", "shift", "before", "after", "capped"):
+            got, expected = getattr(synth.repair, field), getattr(local.repair, field)
+            assert got.dtype == expected.dtype
+            np.testing.assert_array_equal(got, expected, err_msg=field)
+    else:
+        assert {j: m.form for j, m in synth.anchor.maps.items()} == {j: m.form for j, m in local.anchor.maps.items()}
+        assert synth.anchor.check == local.anchor.check
+        assert synth.balance is None  # no state per source row: each block looks its rows up
+        if local.balance is None:
+            assert synth._balance_plan is None
+        else:
+            every = synth._fetch(np.arange(synth.n))
+            np.testing.assert_array_equal(every.states, local.balance[0])
+            np.testing.assert_array_equal(synth._balance_plan.shares, local.balance[1])
+    synth.total_rows = 2500
+    got = [t for start, stop in ((0, 900), (900, 2500)) for t, _, _ in synth.part(start, stop, 400)]
+    assert _rows(pa.concat_tables(got)) == _rows(_local(src, 2500, repair=repair))
+
+
 def test_sharded_keeps_every_attribute_of_the_local_synthesizer(cars_dir):
     # Guards against drift: a new Synthesizer attribute must be set here too.
     local = Synthesizer(io.read_source(str(cars_dir)).table, seed=1, notify=_quiet)
@@ -228,6 +277,17 @@ def test_dask_output_equals_local_engine(client, cars_dir, tmp_path):
     local = Synthesizer(io.read_source(str(cars_dir)).table, seed=7, notify=_quiet)
     list(local.chunks(5000))
     assert result.adjusted == local.adjustments()
+
+
+def test_dask_fits_on_the_workers_equal_the_local_fits(client, tmp_path):
+    from mixsynth.dask_engine import generate_dataset
+
+    src = _split(_fit_table("one-hot"), tmp_path / "src")
+    for repair in ("marginals", "variance"):
+        out = tmp_path / f"out-{repair}"
+        generate_dataset(str(src), str(out), 3000, seed=7, repair=repair, partition_rows=1000, chunk_rows=500,
+                         scheduler=client, notify=_quiet)
+        assert _rows(ds.dataset(out).to_table()) == _rows(_local(src, 3000, repair=repair)), repair
 
 
 def test_dask_compression_and_row_groups(client, cars_dir, tmp_path):
