@@ -1,0 +1,80 @@
+"""The Dask engine's client does not hold the source: its memory does not grow with it.
+
+The start-up fits (identifier checks, the pilot, anchoring and its balanced states) and the
+blocks run on the workers; the client holds the plan, the pilot and the fitted maps, whose
+sizes do not depend on the number of source rows. Measured with tracemalloc on the client
+process (which also runs the scheduler) while the workers are separate processes, so that
+only the client's own allocations count: NumPy reports its arrays to tracemalloc, and a
+whole-column read would encode the source into such an array on the client.
+"""
+
+from __future__ import annotations
+
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+distributed = pytest.importorskip("distributed")
+
+#: Source rows of the smaller run (the larger has four times as many) and float columns.
+ROWS, FLOATS = 250_000, 8
+
+
+def _source(path: Path, rows: int) -> Path:
+    """A multi-file dataset: float columns, a key column (an identifier, checked across
+    files), and a string column of three values (balanced by anchoring's state plan)."""
+    rng = np.random.default_rng(rows)
+    path.mkdir()
+    step = -(-rows // 4)
+    for i, lo in enumerate(range(0, rows, step)):
+        m = min(step, rows - lo)
+        table = pa.table({
+            "row_id": pa.array(np.arange(lo, lo + m)),
+            **{f"x{j}": rng.gamma(1.0 + j, size=m) for j in range(FLOATS)},
+            "kind": pa.array(rng.choice(["a", "b", "c"], size=m)),
+        })
+        pq.write_table(table, path / f"part-{i}.parquet", row_group_size=50_000)
+    return path
+
+
+def _client_peak(source: Path, out: Path, client) -> int:
+    """Peak bytes allocated on the client (above what it held before) by one run."""
+    from mixsynth.dask_engine import generate_dataset
+
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        generate_dataset(str(source), str(out), 3000, seed=1, scheduler=client, notify=lambda _msg: None)
+        return tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.slow
+def test_client_memory_does_not_grow_with_the_source(tmp_path):
+    import dask
+
+    scratch = tmp_path / "scratch"
+    with (
+        dask.config.set({"temporary-directory": str(scratch)}),
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
+            local_directory=str(scratch),
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        # A first run loads what every run needs (modules, the cluster's comms), unmeasured.
+        _client_peak(_source(tmp_path / "warm", 20_000), tmp_path / "warm-out", client)
+        small = _client_peak(_source(tmp_path / "small", ROWS), tmp_path / "small-out", client)
+        large = _client_peak(_source(tmp_path / "large", 4 * ROWS), tmp_path / "large-out", client)
+    # Reading the float columns whole, as the fits did on the client, takes this much for
+    # the encoded matrix alone (the Arrow columns and the fits' copies come on top). When
+    # they did, the client's peak was 44 MB and 133 MB; now it is 24 MB for both (the
+    # pilot, 100 000 rows x 8 columns, and its copies on the way to the workers).
+    whole = 4 * ROWS * FLOATS * 8
+    assert large < 0.75 * whole, (small, large)
+    assert large - small < whole / 16, (small, large)
