@@ -14,7 +14,6 @@ parents and each column is fitted by one task, so no source column reaches the c
 from __future__ import annotations
 
 import dataclasses
-import functools
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
@@ -54,6 +53,7 @@ from mixsynth.schema import (
 )
 from mixsynth.sharded_fit import (
     BalancePlan,
+    add_counts,
     anchor_column,
     assemble_anchor,
     assemble_repair,
@@ -62,6 +62,7 @@ from mixsynth.sharded_fit import (
     plan_balance,
     repair_column,
     row_groups,
+    same,
 )
 from mixsynth.space_plan import anchor_columns, repairable, resolve_repair
 from mixsynth.weights import WeightLaw
@@ -198,7 +199,8 @@ class ShardedSynthesizer(Synthesizer):
         facts = list(run(_Call(fragment_facts, source.schema, kinds), source.fragments))
         self.index = RowIndex.build(source, facts)
         self.source_schema = schema
-        self.specs = self._plan(source, schema, kinds, facts, target, ids, reducer or local_reduce)
+        reduce = reducer or local_reduce
+        self.specs = self._plan(source, schema, kinds, facts, target, ids, reduce)
         self.label_plan = self._labels(source, target, labels or LabelOptions(), run)
         self.within = self._within(source, columns, labels or LabelOptions(), run)
         self.groups = self.within.groups if self.within else (self.label_plan.groups if self.label_plan else None)
@@ -232,11 +234,11 @@ class ShardedSynthesizer(Synthesizer):
         self.repair_mode = resolve_repair(repair, self.law, space, self.bounds)
         # The local engine's fits, each part run where the rows are (mixsynth.sharded_fit):
         # the client holds the pilot and the fitted maps, never a source column.
-        self._run = run
+        self._run, self._reduce = run, reduce
         try:
             self._fit_correction()
         finally:
-            del self._run
+            del self._run, self._reduce
         self.adjusted = np.zeros(self.enc.X.shape[1], dtype=np.int64)
         self.rows_written = 0
         self.total_rows: int | None = None
@@ -258,7 +260,8 @@ class ShardedSynthesizer(Synthesizer):
         state = {**self.__dict__, "notify": None, "backend": self.backend.name}
         state.pop("_mixer", None)
         state.pop("_X_mix", None)
-        state.pop("_run", None)  # the client's mapper, set only while fitting
+        state.pop("_run", None)  # the client's mapper and reducer, set only while fitting
+        state.pop("_reduce", None)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -372,9 +375,8 @@ class ShardedSynthesizer(Synthesizer):
         ]
         exclusive = np.zeros(self.enc.X.shape[1], dtype=bool)
         if two_parents and len(two) >= 2:
-            counts = list(self._run(_Call(exclusive_counts, self, two), self.index.fragments))
-            both = functools.reduce(np.add, [c[0] for c in counts])
-            on = functools.reduce(np.add, [c[1] for c in counts])
+            # Summed where they are made: one (pairs x pairs) matrix comes back, not one per file.
+            both, on = self._reduce(_Call(exclusive_counts, self, two), self.index.fragments, add_counts, same)
             exclusive = exclusive_from_counts(self.enc.X.shape[1], two, both, on, self.n)
         groups = None if self.groups is None else row_groups(self.groups, self.n)
         count = 1 if self.groups is None else len(self.groups.probs)

@@ -54,6 +54,7 @@ if TYPE_CHECKING:
 __all__ = [
     "BalancePlan",
     "ColumnAnchor",
+    "add_counts",
     "anchor_column",
     "assemble_anchor",
     "assemble_repair",
@@ -62,6 +63,7 @@ __all__ = [
     "plan_balance",
     "repair_column",
     "row_groups",
+    "same",
     "state_counts",
     "taken_values",
 ]
@@ -152,6 +154,18 @@ def exclusive_counts(
         [(X[:, where[j]] != base) & ~np.isnan(X[:, where[j]]) for j, base in two], axis=1
     ).astype(np.float64)
     return on.T @ on, on.sum(axis=0)
+
+
+def add_counts(
+    a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Merge two :func:`exclusive_counts` (exact: they are whole numbers below 2**53)."""
+    return a[0] + b[0], a[1] + b[1]
+
+
+def same(value: Any) -> Any:
+    """The identity, as a reducer's ``finish`` (picklable, unlike a lambda)."""
+    return value
 
 
 def exclusive_from_counts(
