@@ -18,7 +18,6 @@ import pytest
 from mixsynth.collapse import CollapseStudy, StudyOptions, collapse_study, parse_stop
 from mixsynth.collapse.baselines import GmmBaseline
 from mixsynth.collapse.metrics import ClassVariance, ShapeReference
-from mixsynth.collapse.options import generate_supports
 from mixsynth.errors import InputError, UsageError
 from mixsynth.weights import parse
 
@@ -327,10 +326,6 @@ def test_unwritable_output_dir(tmp_path: Path) -> None:
         _run(_gaussian(50, 2), rounds=1, output_dir=str(blocker / "sub"))
 
 
-@pytest.mark.skipif(
-    not generate_supports("repair") or not generate_supports("space"),
-    reason="mixsynth.generate has no repair/space yet",
-)
 def test_compare_repair_names_trajectories() -> None:
     rng = np.random.default_rng(0)
     table = pa.table({"pos": rng.gamma(2.0, size=300), "z": rng.normal(size=300)})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import math
 import operator
 import re
@@ -18,7 +17,6 @@ __all__ = [
     "METRICS",
     "StopRule",
     "StudyOptions",
-    "generate_supports",
     "parse_stop",
 ]
 
@@ -49,13 +47,6 @@ _OPS: dict[str, Callable[[float, float], bool]] = {
     ">": operator.gt,
 }
 _STOP = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*(<=|>=|<|>)\s*(\S+)\s*$")
-
-
-def generate_supports(name: str) -> bool:
-    """Whether :func:`mixsynth.generate` takes the keyword ``name`` (``repair``, ``space``)."""
-    from mixsynth.api import generate  # noqa: PLC0415
-
-    return name in inspect.signature(generate).parameters
 
 
 @dataclass(frozen=True)
@@ -242,13 +233,6 @@ class StudyOptions:
         if self.resume and self.output_dir is None:
             msg = "--resume needs --output-dir DIR (the study to continue)"
             raise UsageError(msg)
-        for name, value, default in (("repair", self.repair, "auto"), ("space", self.space, "raw")):
-            if (value != default or self.compare_repair) and not generate_supports(name):
-                msg = (
-                    f"--{name} (and --compare-repair) need a mixsynth.generate with {name}=; "
-                    "this one has none"
-                )
-                raise UsageError(msg)
         return parse_stop(self.stop_when)
 
     def fingerprint(self) -> dict[str, Any]:
