@@ -31,6 +31,10 @@ SHAPE_METRICS = ("kurtosis_ratio_median", "distinct_ratio_median")
 
 
 def _kurtosis(x: np.ndarray) -> float:
+    # Not scipy.stats.kurtosis(x, fisher=False, bias=True): its m4 / m2² differs from this
+    # in the last bit for most columns (recorded ratios would change), and it warns on
+    # constant and near-constant columns. Nor diagnose's one-pass shifted power sums
+    # (mixsynth.moments), which differ in the last bits too.
     if x.size < 2:  # an empty (all-null) column: nothing to measure, and std would warn
         return float("nan")
     sd = x.std()
@@ -56,6 +60,10 @@ def _numeric(table: pa.Table, names: Sequence[str]) -> dict[str, np.ndarray]:
 
 class ShapeReference:
     """The real training rows' kurtosis and distinct counts, to compare rounds against.
+
+    Not diagnose's numbers: distinct values are counted on all rows here (diagnose counts
+    equal-size samples), only numeric and tensor columns are measured (diagnose also
+    measures dates and the target), and the kurtosis is the two-pass moment.
 
     Parameters
     ----------
