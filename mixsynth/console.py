@@ -6,7 +6,8 @@ __all__ = ["first_line", "isatty"]
 
 
 def isatty(stream: object) -> bool:
-    """Whether ``stream`` is a terminal; False for objects without ``isatty`` or closed streams.
+    """Whether ``stream`` is a terminal; False for objects without ``isatty``, closed streams
+    and streams whose ``isatty`` fails (OSError).
 
     Examples
     --------
@@ -16,7 +17,7 @@ def isatty(stream: object) -> bool:
     """
     try:
         return bool(stream.isatty())  # type: ignore[attr-defined]
-    except (AttributeError, ValueError):
+    except (AttributeError, ValueError, OSError):
         return False
 
 

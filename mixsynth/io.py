@@ -30,7 +30,7 @@ import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
 from mixsynth import provenance
-from mixsynth.console import first_line
+from mixsynth.console import first_line, isatty
 from mixsynth.errors import InputError, SchemaError, UsageError
 from mixsynth.memory import format_size, map_batches
 
@@ -82,13 +82,6 @@ class Source:
     name: str
     provenance: dict[str, Any] | None = None
     mapped: bool = False
-
-
-def _is_terminal(stream: Any) -> bool:
-    try:
-        return bool(stream.isatty())
-    except (AttributeError, ValueError, OSError):
-        return False
 
 
 def _npy_table(path: Path) -> pa.Table:
@@ -360,7 +353,7 @@ def read_source(
     """
     if src == "-":
         stream = stdin or sys.stdin.buffer
-        if _is_terminal(stream):
+        if isatty(stream):
             msg = "refusing to read Parquet from a terminal on stdin; pipe data in or give a file path"
             raise UsageError(msg)
         return _read_stdin(stream, select)
