@@ -432,6 +432,7 @@ def generate(
     memory_limit: Annotated[str | None, typer.Option(envvar="MIXSYNTH_MEMORY_LIMIT", metavar="SIZE", help="Encoded sources larger than this (e.g. 2GB, 512MiB, 25%) are memory-mapped from a file in $TMPDIR; default: half the RAM.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print on stdout what would happen (kinds, layout, blocks, peak memory, output size); write nothing.")] = False,
     space_check: Annotated[bool, typer.Option("--space-check/--no-space-check", help="Before writing -o FILE, refuse (exit 1) when the estimated output is larger than the free space in its directory.")] = True,
+    memory_check: Annotated[bool, typer.Option("--memory-check/--no-memory-check", help="Before encoding, refuse (exit 1) when the estimated peak memory (as --dry-run prints it) is more than the address-space limit (ulimit -v), the container's limit or the machine's available memory leaves.")] = True,
     engine: Annotated[Engine, typer.Option(envvar="MIXSYNTH_ENGINE", help="local, or dask: SOURCE is a Parquet file or dataset (path or fsspec URL) and -o a new directory of Parquet files, written by Dask workers (pip install -e '.[dask]'); the same seed gives the same rows.")] = Engine.local,
     scheduler: Annotated[str | None, typer.Option(metavar="ADDRESS", help="With --engine dask: the scheduler's address (e.g. tcp://host:8786); default: Dask's configured scheduler-address, else a LocalCluster on this machine.")] = None,
 ) -> None:
@@ -458,7 +459,8 @@ def generate(
             chunk_rows=chunk_rows, compression=compression.value, jobs=jobs, backend=backend.value,
             precision=precision.value,
             memory_limit=parse_size(memory_limit) if memory_limit is not None else None,
-            engine=engine.value, scheduler=scheduler, space_check=space_check)
+            engine=engine.value, scheduler=scheduler, space_check=space_check,
+            memory_check=memory_check)
         report = generate_file(request, notify=tell, dry_run=dry_run, stdout_isatty=_isatty(sys.stdout),
                                progress=lambda chunks, m: progress(chunks, m, "generate", quiet=quiet))
         if report is not None:

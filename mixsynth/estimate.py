@@ -4,8 +4,8 @@ Column kinds, the encoded layout and whether it spills are exact (the same plann
 as a real run, minus building ``X``). Output size is measured: a few thousand rows are
 synthesised from a sample of the source and compressed like the real output, then scaled.
 Peak memory is a model: interpreter and libraries, the Arrow source, ``X`` when it stays
-in RAM, the start-up pilot sample or else the pieces in flight and the row group being
-written. Calibrated on measured peak RSS (``/usr/bin/time``) of wine and digits at 1e3 and
+in RAM, the start-up pilot sample (when a repair is fitted) or else the pieces in flight
+and the row group being written. Calibrated on measured peak RSS (``/usr/bin/time``) of wine and digits at 1e3 and
 1e6 rows, 2 threads, and checked on diabetes and penguins: within about 15 %.
 """
 
@@ -17,20 +17,24 @@ import os
 import shutil
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from mixsynth.encode import layout
+from mixsynth.encode import Layout, layout
 from mixsynth.errors import MixsynthError, ResourceError
-from mixsynth.memory import default_memory_limit, format_size
+from mixsynth.memory import Room, default_memory_limit, format_size, memory_rooms
 from mixsynth.parallel import PIECE_ROWS
 from mixsynth.plan import plan_columns
-from mixsynth.space_plan import pilot_rows
+from mixsynth.space_plan import pilot_rows, resolve_repair
+from mixsynth.weights import DEFAULT_SPEC, parse
 
-__all__ = ["Estimate", "check_free_space", "estimate"]
+if TYPE_CHECKING:
+    from mixsynth.bounds import Bounds
+
+__all__ = ["Estimate", "check_free_space", "check_memory", "estimate"]
 
 #: Resident size of the interpreter with mixsynth, pyarrow, pandas and rich imported
 #: (peak RSS of a 10-row run of wine with --repair none: 144 MiB; 182 MiB while scipy was
@@ -46,8 +50,11 @@ _WORK_COPIES = 8
 _WRITE_COPIES = 5
 #: Fixed cost of generating: worker threads, the Parquet writer, allocator arenas.
 _RUN = 32 * 2**20
-#: Copies of the pilot sample (the variance repair fit at start-up) alive at once.
-_PILOT_COPIES = 7
+#: Copies of the pilot sample (the repair or anchoring fit at start-up) alive at once.
+#: Measured peak RSS less the --repair none run's, 20 source rows, -j 1: 2.0 copies at
+#: d = 100 (100 000 pilot rows), 2.1 at 1000, 2.4 at 3000 and 10 000 (8192 rows; 1.6 GiB
+#: in all, where the earlier 7 copies made 4.4 GiB and would have refused runs that fit).
+_PILOT_COPIES = 2.5
 
 
 @dataclass(frozen=True)
@@ -72,6 +79,8 @@ class Estimate:
     output: str
     source_mapped: bool = False
     compression: str = "zstd"
+    #: ``(need, room)`` when the peak is more than the run can get (it would be refused).
+    short: tuple[int, Room] | None = None
 
     def lines(self) -> list[str]:
         """``key: value`` lines (for people and for ``grep``)."""
@@ -84,6 +93,11 @@ class Estimate:
                  if self.spills else f"in memory (limit {limit})")
         size = format_size(self.output_bytes) if self.output_bytes is not None else "unknown"
         out = "stdout" if self.output == "-" else self.output
+        over = ""
+        if self.short is not None:
+            need, room = self.short
+            over = (f" (more than the {format_size(room.size)} available under {room.limit}: the run "
+                    "would be refused)")
         return [
             f"source rows: {self.source_rows:,}"
             + (" (read through a memory-mapped temporary file)" if self.source_mapped else ""),
@@ -95,7 +109,7 @@ class Estimate:
             f"{self.tasks:,} tasks of up to {PIECE_ROWS:,} rows on {self.jobs} "
             f"thread{'s' * (self.jobs != 1)}",
             f"backend: {self.backend}",
-            f"peak memory: about {format_size(self.peak_bytes)}",
+            f"peak memory: about {format_size(self.peak_bytes)}{over}",
             f"output: about {size} of {self.compression} Parquet to {out}",
             "dry run: nothing written",
         ]
@@ -189,6 +203,106 @@ def check_free_space(
         raise ResourceError(msg)
 
 
+def _runs_pilot(options: dict[str, Any]) -> bool:
+    """Whether the run fits a repair on a pilot sample first (``--repair`` resolved)."""
+    law = options.get("weights", DEFAULT_SPEC)
+    law = parse(law) if isinstance(law, str) else law
+    # resolve_repair decides from the law, the mode and the space alone; the bounds it
+    # takes do not enter the answer, and they are not built before encoding.
+    mode = resolve_repair(options.get("repair", "auto"), law, options.get("space", "raw"), cast("Bounds", None))
+    return mode != "none"
+
+
+def _peak(
+    table: pa.Table,
+    plan: Layout,
+    rows: int,
+    *,
+    chunk_rows: int,
+    jobs: int,
+    arrow_row: float,
+    spills: bool,
+    source_mapped: bool,
+    pilot: bool,
+) -> int:
+    """The peak-memory model of the module docstring, in bytes (resident, not mapped)."""
+    item = plan.dtype.itemsize
+    piece = min(PIECE_ROWS, rows)  # a run shorter than a piece computes only its own rows
+    group = min(chunk_rows, rows)
+    piece_work = piece * (plan.d * item * _WORK_COPIES + 2 * arrow_row + 64)
+    in_flight = jobs * piece_work + 2 * jobs * piece * arrow_row
+    if jobs > 1:  # the workers compute the next row group while the writer has this one
+        in_flight += group * arrow_row
+    writing = _WRITE_COPIES * group * arrow_row
+    # The start-up pilot (variance repair) and generation do not overlap: count the larger.
+    fit = _PILOT_COPIES * pilot_rows(plan.d) * plan.d * item if pilot else 0
+    encoded = table.num_rows * plan.d * item
+    resident = _BASELINE + (0 if source_mapped else table.nbytes) + (0 if spills else encoded)
+    return int(resident + max(fit, _RUN + in_flight + writing))
+
+
+def _short(peak: int, mapped: int) -> tuple[int, Room] | None:
+    """``(need, room)`` for the limit the run misses by most, or None when it fits them all.
+
+    ``mapped`` (the spilled ``X``, a memory-mapped source) counts only where mappings do.
+    """
+    worst = None
+    for room in memory_rooms():
+        need = peak + (mapped if room.mapped else 0)
+        if need > room.size and (worst is None or need - room.size > worst[0] - worst[1].size):
+            worst = (need, room)
+    return worst
+
+
+def check_memory(
+    table: pa.Table,
+    rows: int,
+    *,
+    chunk_rows: int,
+    jobs: int,
+    memory_limit: int,
+    precision: str = "auto",
+    options: dict[str, Any] | None = None,
+    source_mapped: bool = False,
+) -> None:
+    """Refuse a run whose estimated peak memory is more than it can get.
+
+    The peak is ``--dry-run``'s model, with the output's row taken as the source's
+    Arrow row instead of measured (measuring synthesises a sample, minutes on a table of
+    10 000 columns); it is compared with :func:`mixsynth.memory.memory_rooms`. Checked
+    after the source is read (its kinds, identifiers and float32 exactness come from its
+    values) and before it is encoded, where a wide table's allocations begin.
+
+    Parameters
+    ----------
+    memory_limit : int
+        Bytes past which the encoded source is memory-mapped (``--memory-limit`` less
+        what the Arrow source takes).
+
+    Raises
+    ------
+    ResourceError
+        The estimated peak is more than one of the limits leaves.
+    """
+    options = dict(options or {})
+    specs = plan_columns(table, target=options.get("target"), ids=options.get("ids", "regenerate"),
+                         notify=lambda _msg: None)  # the run itself says what the plan finds
+    plan = layout(table, specs, precision)
+    encoded = table.num_rows * plan.d * plan.dtype.itemsize
+    spills = encoded > memory_limit
+    peak = _peak(table, plan, rows, chunk_rows=chunk_rows, jobs=jobs, arrow_row=_arrow_row_bytes(table),
+                 spills=spills, source_mapped=source_mapped, pilot=_runs_pilot(options))
+    short = _short(peak, (encoded if spills else 0) + (table.nbytes if source_mapped else 0))
+    if short is not None:
+        need, room = short
+        msg = (
+            f"the run needs about {format_size(need)} of memory but only {format_size(room.size)} is "
+            f"available under {room.limit}; choose fewer columns (--columns), a smaller --row-group-size, "
+            "fewer --jobs or --repair none, or pass --no-memory-check to run anyway"
+        )
+        raise ResourceError(msg)
+
+
 def estimate(
     table: pa.Table,
     rows: int,
@@ -226,20 +340,14 @@ def estimate(
     spills = encoded > limit
     measured = _output_bytes_per_row(table, {**options, "precision": precision}, compression)
     parquet_row, arrow_row = measured if measured else (None, 8.0 * len(specs))
-    piece_work = PIECE_ROWS * (plan.d * plan.dtype.itemsize * _WORK_COPIES + 2 * arrow_row + 64)
-    in_flight = jobs * piece_work + 2 * jobs * PIECE_ROWS * arrow_row
-    if jobs > 1:  # the workers compute the next row group while the writer has this one
-        in_flight += min(chunk_rows, rows) * arrow_row
-    writing = _WRITE_COPIES * min(chunk_rows, rows) * arrow_row
-    # The start-up pilot (variance repair) and generation do not overlap: count the larger.
-    pilot = _PILOT_COPIES * pilot_rows(plan.d) * plan.d * plan.dtype.itemsize
-    resident = _BASELINE + (0 if source_mapped else table.nbytes) + (0 if spills else encoded)
-    peak = resident + max(pilot, _RUN + in_flight + writing)
+    peak = _peak(table, plan, rows, chunk_rows=chunk_rows, jobs=jobs, arrow_row=arrow_row, spills=spills,
+                 source_mapped=source_mapped, pilot=_runs_pilot(options))
     return Estimate(
         source_rows=n, kinds={s.name: s.kind.value for s in specs}, d=plan.d,
         dtype=plan.dtype.name, wide=plan.wide, rows=rows, chunk_rows=chunk_rows,
         tasks=_tasks(rows, chunk_rows), jobs=jobs,
         backend=backend, encoded_bytes=encoded, memory_limit=limit, spills=spills,
-        peak_bytes=int(peak), output=output, source_mapped=source_mapped, compression=compression,
+        peak_bytes=peak, output=output, source_mapped=source_mapped, compression=compression,
         output_bytes=int(parquet_row * rows) if parquet_row is not None else None,
+        short=_short(peak, (encoded if spills else 0) + (table.nbytes if source_mapped else 0)),
     )

@@ -11,7 +11,7 @@ import pyarrow as pa
 from mixsynth import io
 from mixsynth.backend import resolve as resolve_backend
 from mixsynth.errors import UsageError
-from mixsynth.estimate import check_free_space, estimate
+from mixsynth.estimate import check_free_space, check_memory, estimate
 from mixsynth.generate import DEFAULT_CHUNK_ROWS, Synthesizer
 from mixsynth.labels import LabelOptions
 from mixsynth.memory import default_memory_limit
@@ -31,7 +31,8 @@ class GenerateRequest:
 
     Attributes mirror the command's options; ``rows=None`` means as many as the source,
     ``jobs=None`` all cores, ``memory_limit=None`` half the RAM (bytes otherwise);
-    ``chunk_rows`` is ``--row-group-size``; ``space_check=False`` is ``--no-space-check``.
+    ``chunk_rows`` is ``--row-group-size``; ``space_check=False`` is ``--no-space-check``,
+    ``memory_check=False`` ``--no-memory-check``.
     """
 
     source: str
@@ -58,6 +59,7 @@ class GenerateRequest:
     engine: str = "local"
     scheduler: str | None = None
     space_check: bool = True
+    memory_check: bool = True
 
     def synthesizer_options(self, notify: Notify) -> dict[str, Any]:
         """Keyword arguments shared by the local and the sharded synthesizer."""
@@ -150,8 +152,14 @@ def generate_file(
                         backend=resolve_backend(req.backend, notify=notify).name,
                         precision=req.precision, source_mapped=src.mapped)
         return plan.lines()
+    rows = req.rows or src.table.num_rows
+    if req.memory_check:
+        # Before the space check, which may measure a sample of the output (that needs
+        # memory too), and before encoding, where a wide table's allocations begin.
+        check_memory(src.table, rows, chunk_rows=req.chunk_rows, jobs=jobs, memory_limit=limit, options=options,
+                     precision=req.precision, source_mapped=src.mapped)
     if req.space_check and req.output != "-":
-        check_free_space(src.table, req.rows or src.table.num_rows, req.output, options=options,
+        check_free_space(src.table, rows, req.output, options=options,
                          precision=req.precision, compression=req.compression)
     synth = Synthesizer(src.table, backend=req.backend, precision=req.precision, memory_limit=limit,
                         **options)

@@ -16,6 +16,7 @@ import re
 import tempfile
 import weakref
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -25,10 +26,12 @@ import pyarrow.ipc as ipc
 from mixsynth.errors import InputError, UsageError
 
 __all__ = [
+    "Room",
     "allocate",
     "default_memory_limit",
     "format_size",
     "map_batches",
+    "memory_rooms",
     "parse_size",
     "physical_memory",
 ]
@@ -43,6 +46,11 @@ _UNITS = {
 }
 _SIZE = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:e[0-9]+)?)\s*([a-z]*|%)\s*$", re.IGNORECASE)
 _CGROUP_FILES = ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes")
+#: The cgroup's anonymous memory (v2 key "anon", v1 key "total_rss"): what its processes
+#: hold that the kernel cannot drop, unlike the page cache that ``memory.current`` counts.
+_CGROUP_STATS = (("/sys/fs/cgroup/memory.stat", "anon"), ("/sys/fs/cgroup/memory/memory.stat", "total_rss"))
+#: cgroup v1 writes "no limit" as the largest page-aligned int64.
+_NO_LIMIT = 2**62
 
 
 def _cgroup_limit() -> int | None:
@@ -52,6 +60,90 @@ def _cgroup_limit() -> int | None:
             if text != "max":
                 return int(text)
     return None
+
+
+def _cgroup_anon() -> int | None:
+    for name, key in _CGROUP_STATS:
+        with contextlib.suppress(OSError, ValueError):
+            for line in Path(name).read_text().splitlines():
+                field, _, value = line.partition(" ")
+                if field == key:
+                    return int(value)
+    return None
+
+
+def _self_memory() -> tuple[int, int] | None:
+    """(address space, resident bytes) of this process, from ``/proc/self/statm`` (Linux)."""
+    with contextlib.suppress(OSError, ValueError, IndexError, AttributeError):
+        size, resident = Path("/proc/self/statm").read_text().split()[:2]
+        page = os.sysconf("SC_PAGE_SIZE")
+        return int(size) * page, int(resident) * page
+    return None
+
+
+def _available() -> int | None:
+    """``MemAvailable`` of ``/proc/meminfo``: free RAM plus what the kernel can reclaim."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    return None
+
+
+@dataclass(frozen=True)
+class Room:
+    """How large this process may grow under one limit.
+
+    Attributes
+    ----------
+    size : int
+        Bytes the process's peak may reach, its memory in use now counted in (so it
+        compares with a peak such as ``--dry-run``'s).
+    limit : str
+        The limit, as the refusal names it.
+    mapped : bool
+        Memory-mapped files count against it too (the address space does; RAM and a
+        cgroup hold a mapped file's pages as page cache, which the kernel can evict).
+    """
+
+    size: int
+    limit: str
+    mapped: bool = False
+
+
+def memory_rooms() -> list[Room]:
+    """What this process can still get, under each limit that applies.
+
+    Three limits, each one a run would really meet. The address-space limit
+    (``ulimit -v``, ``RLIMIT_AS``): past it every allocation fails (``MemoryError``, or
+    ``std::bad_alloc`` in native code that cannot recover); what is reserved but not
+    resident (thread stacks, allocator arenas, libraries) stays taken, so the room is the
+    limit less that. The container's cgroup limit: past it the kernel's OOM killer ends
+    the run; the other processes' anonymous memory is taken, their page cache is not
+    (the kernel drops it first). The machine's available memory (``MemAvailable``, which
+    counts reclaimable cache as available), plus what this process already holds: past it
+    the OOM killer picks a process, perhaps another user's. Free swap is left out on
+    purpose: a run whose working set is in swap reads it at random and crawls, and a
+    careful user would rather be told. Nothing is reported where a system cannot tell
+    (a list without the limits that are not set).
+    """
+    rooms = []
+    me = _self_memory()
+    rss = me[1] if me else 0
+    with contextlib.suppress(ImportError, OSError, ValueError):
+        import resource  # noqa: PLC0415 - POSIX only
+
+        soft = resource.getrlimit(resource.RLIMIT_AS)[0]
+        if soft != resource.RLIM_INFINITY and me is not None:
+            rooms.append(Room(soft - (me[0] - rss), "the address-space limit (ulimit -v)", mapped=True))
+    limit = _cgroup_limit()
+    if limit is not None and limit < _NO_LIMIT:
+        others = max((_cgroup_anon() or 0) - rss, 0)
+        rooms.append(Room(limit - others, "the container's memory limit (cgroup)"))
+    available = _available()
+    if available is not None:
+        rooms.append(Room(available + rss, "the memory available on this machine"))
+    return rooms
 
 
 def physical_memory() -> int:
