@@ -319,3 +319,46 @@ def test_one_row_each_side_does_not_fail() -> None:
     report = diagnose(pa.table({"x": [1.0], "c": ["a"]}), pa.table({"x": [2.0], "c": ["a"]}))
     assert report.summary["variance_ratio_median"] is None
     assert report.columns[0]["ks"] == 1.0
+
+
+# --- 64-bit integers and ticks past 2**53 (issue 14) ---------------------------------------------
+
+#: 2262-04-11T23:47:16.854774807: 1000 ns before the last timestamp[ns]; float64 steps by
+#: 2048 ns up here, so a float cast made T and T + 1 one value.
+T = 2**63 - 1001
+
+
+def _entry(report, name):
+    return next(e for e in report.to_dict()["columns"] if e["name"] == name)
+
+
+def test_ticks_one_nanosecond_apart_stay_apart():
+    real = pa.table({"t": pa.array([T, T + 1] * 50, pa.timestamp("ns")),
+                     "n": pa.array([2**62, 2**62 + 1] * 50, pa.int64())})
+    same = diagnose(real, real)
+    for name in ("t", "n"):
+        e = _entry(same, name)
+        assert e["std_real"] == e["std_synth"] == pytest.approx(0.5, rel=0.01)  # 0.0 through float64
+        assert e["variance_ratio"] == 1.0
+        assert e["mean_drift"] == 0.0
+        assert (e["distinct_real"], e["distinct_synth"]) == (2, 2)
+        assert e["out_of_range_fraction"] == 0.0
+    later = pa.table({"t": pa.array([T + 1, T + 2] * 50, pa.timestamp("ns")),
+                      "n": pa.array([2**62 + 1, 2**62 + 2] * 50, pa.int64())})
+    moved = diagnose(real, later)
+    for name in ("t", "n"):
+        e = _entry(moved, name)
+        assert e["above_range_fraction"] == 0.5  # T + 2 is past the real maximum T + 1
+        assert e["below_range_fraction"] == 0.0
+        assert e["mean_drift"] == pytest.approx(1 / 0.5025, rel=1e-3)  # 1 ns in real std (n - 1)
+
+
+def test_offsets_from_the_origin_do_not_wrap():
+    # int64's two ends: their difference, 2**64 - 1, is past int64 but not past float64.
+    ends = pa.table({"n": pa.array([-(2**63), 2**63 - 1] * 10, pa.int64())})
+    e = _entry(diagnose(ends, ends), "n")
+    assert (e["min_real"], e["max_real"]) == (-(2.0**63), 2.0**63)
+    assert (e["min_synth"], e["max_synth"]) == (-(2.0**63), 2.0**63)
+    assert e["mean_real"] == e["mean_synth"] == pytest.approx(0.0, abs=2**11)
+    assert e["out_of_range_fraction"] == 0.0
+    assert e["variance_ratio"] == 1.0

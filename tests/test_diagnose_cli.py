@@ -316,3 +316,30 @@ def test_plot_is_written_although_stdout_closes_early(pair, tmp_path) -> None:
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["name"] == "x"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.slow
+def test_pipeline_on_ticks_near_2262_compares_every_nanosecond(tmp_path) -> None:
+    # timestamp[ns] values 1 µs before the type's end and int64 amounts past 2**62: float64
+    # steps by 2048 ns and 1024 there, so a float cast left 2 distinct ticks and 1 amount.
+    rng = np.random.default_rng(0)
+    ticks = 2**63 - 10**6 + rng.integers(0, 1000, 200)
+    real = tmp_path / "ticks.parquet"
+    pq.write_table(pa.table({"t": pa.array(ticks, pa.timestamp("ns")),
+                             "n": pa.array(2**62 + rng.integers(0, 50, 200)),
+                             "x": rng.normal(size=200)}), real)
+    mixsynth = [sys.executable, "-m", "mixsynth"]
+    made = subprocess.Popen([*mixsynth, "generate", str(real), "-n", "500", "--seed", "1", "-q", "-o", "-"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    done = subprocess.run([*mixsynth, "diagnose", str(real), "-", "--json", "-q"], stdin=made.stdout,
+                          capture_output=True, text=True, timeout=300, check=False)
+    made.stdout.close()
+    assert made.wait(timeout=300) == 0, made.stderr.read()
+    made.stderr.close()
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    cols = {c["name"]: c for c in json.loads(done.stdout)["columns"]}
+    assert (cols["t"]["distinct_real"], cols["n"]["distinct_real"]) == (len(set(ticks)), 50)
+    for name in ("t", "n"):
+        assert cols[name]["out_of_range_fraction"] == 0.0  # generate keeps the observed range
+        assert cols[name]["variance_ratio"] == pytest.approx(1.0, abs=0.05)

@@ -2,6 +2,9 @@
 
 Numeric kinds (float, integer, temporal, tensor) become columns of a float64 matrix with
 NaN for nulls; a tensor (fixed-size list) contributes one matrix column per element.
+64-bit integers and ticks beyond float64's exact range (every ``timestamp[ns]`` with
+sub-second digits) enter the matrix as exact integer offsets from an origin, a value of
+the real side, so that nearby values stay apart (see :attr:`NumericCol.origin`).
 Categorical kinds (boolean, categorical, string) are compared by their values as text.
 Unlike ``generate``, nothing here is fatal: unsupported, identifier-like or mismatched
 columns are skipped with a reason, and columns on one side only are listed.
@@ -10,10 +13,11 @@ columns are skipped with a reason, and columns on one side only are listed.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from mixsynth.diagnose.inputs import Input
 from mixsynth.errors import InputError, SchemaError
@@ -32,6 +36,10 @@ __all__ = [
 
 #: ``id_check(name, kind)``: whether the real side's column ``name`` is an identifier.
 IdCheck = Callable[[str, Kind], bool]
+#: float64 holds every integer of at most this magnitude exactly.
+_EXACT = 2**53
+#: Rows of the real side read to choose the origins.
+_ORIGIN_ROWS = 65_536
 
 
 @dataclass(frozen=True)
@@ -44,6 +52,12 @@ class NumericCol:
     width: int
     type: pa.DataType  # the real side's type; the other sides are cast to it
     target: bool = False
+    #: Subtracted from every value, in integers, before the cast to float64 (0: none).
+    #: The smallest value of the real side's first batch when its 64-bit integers or
+    #: ticks go past 2**53: a ``timestamp[ns]`` of 2020 is 1.6e18, where float64 steps by
+    #: 256 ns, and values 1 ns apart became equal (a range of 0, a variance of 0). Moments,
+    #: ranges and samples are then of offsets; the report adds the origin back.
+    origin: int = 0
 
     @property
     def cols(self) -> slice:
@@ -176,6 +190,8 @@ def plan_layout(
         msg = f"no columns left to compare; expected numeric or categorical columns ({reasons})"
         raise InputError(msg)
     real_names = set(real.schema.names)  # once: a set per name made this quadratic (3.5 s at 3000 columns)
+    origins = _origins(real, numeric)
+    numeric = [replace(c, origin=origins[c.name]) if c.name in origins else c for c in numeric]
     return Layout(
         tuple(numeric),
         tuple(categorical),
@@ -186,12 +202,67 @@ def plan_layout(
 
 
 def _float64(arr: pa.Array) -> np.ndarray:
-    # Integers and ticks past 2**53 (every timestamp[ns] after mid-April 1970 with sub-second
-    # digits, pandas' default) have no exact float64: Arrow's safe cast refuses them, which
-    # made diagnose refuse such tables. The statistics here are float64 anyway, so they are
-    # rounded to float64's 16 significant digits (a few hundred ns on a 2020 timestamp).
+    # A column whose values past 2**53 did not set an origin (the real side's first batch
+    # held none, or a tensor's elements) is rounded to float64's 16 significant digits
+    # rather than refused by Arrow's safe cast.
     safe = not (pa.types.is_integer(arr.type) and arr.type.bit_width == 64)
     return np.asarray(arr.cast(pa.float64(), safe=safe).to_numpy(zero_copy_only=False), dtype=np.float64)
+
+
+def _wide(t: pa.DataType) -> bool:
+    """64-bit integers and 64-bit ticks (timestamp, duration, date64, time64)."""
+    t = storage_type(t)
+    return (pa.types.is_integer(t) or pa.types.is_temporal(t)) and t.bit_width == 64
+
+
+def _integers(arr: pa.Array, col: NumericCol) -> pa.Array:
+    """``arr`` as the integers of the real side's type: ticks as int64 (in the real unit)."""
+    if col.kind is Kind.TEMPORAL:
+        arr = arr.cast(col.type) if arr.type != col.type else arr
+        return arr.cast(pa.int64())
+    return arr.cast(col.type) if arr.type != col.type else arr
+
+
+def _origins(real: Input, numeric: list[NumericCol]) -> dict[str, int]:
+    """An origin for each 64-bit column whose real first batch goes past 2**53."""
+    wide = {c.name: c for c in numeric if c.kind is not Kind.TENSOR and _wide(c.type)}
+    batch = next((b for b in real.batches(list(wide), _ORIGIN_ROWS) if b.num_rows), None) if wide else None
+    if batch is None:
+        return {}
+    origins: dict[str, int] = {}
+    for name, col in wide.items():
+        try:
+            low, high = pc.min_max(_integers(batch.column(name), col)).values()
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+            continue  # numeric_block names the column that cannot be cast
+        if low.is_valid and not -_EXACT <= low.as_py() <= high.as_py() <= _EXACT:
+            origins[name] = low.as_py()
+    return origins
+
+
+def _offsets(arr: pa.Array, col: NumericCol) -> np.ndarray:
+    """``arr − col.origin`` as float64, the difference taken exactly in integers, so only
+    offsets past 2**53 round; a difference beyond int64 (up to ±2**64) does not wrap."""
+    try:
+        ints = _integers(arr, col)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        if col.kind is Kind.TEMPORAL:
+            raise  # numeric_block names the column that cannot be cast
+        # A synthetic side of floats (or of values the real type cannot hold): already
+        # rounded, so the difference in float64 loses nothing more.
+        return _float64(arr) - float(col.origin)
+    values = ints.fill_null(0).to_numpy(zero_copy_only=False)
+    origin = np.array(col.origin, dtype=values.dtype)
+    # Subtract modulo 2**64 (unsigned, which never warns), read back as signed: exact
+    # unless the true difference is outside int64, which its sign then shows.
+    diff = (values.view(np.uint64) - origin.view(np.uint64)).view(np.int64)
+    out = diff.astype(np.float64)
+    below = values < origin
+    wrapped = below != (diff < 0)
+    out[wrapped] += np.where(below[wrapped], -(2.0**64), 2.0**64)
+    if ints.null_count:
+        out[np.asarray(ints.is_null().to_numpy(zero_copy_only=False), dtype=bool)] = np.nan
+    return out
 
 
 def _ticks(arr: pa.Array, t: pa.DataType) -> np.ndarray:
@@ -225,6 +296,8 @@ def numeric_block(batch: pa.RecordBatch | pa.Table, layout: Layout) -> np.ndarra
         try:
             if col.kind is Kind.TENSOR:
                 out[:, col.cols] = _tensor(arr, col.width)
+            elif col.origin:
+                out[:, col.start] = _offsets(arr, col)
             elif col.kind is Kind.TEMPORAL:
                 out[:, col.start] = _ticks(arr, col.type)
             else:

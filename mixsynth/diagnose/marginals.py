@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -143,6 +144,18 @@ def _f(x: Any) -> float | None:
     return x if np.isfinite(x) else None
 
 
+#: Entry keys that are values of the column (not differences or ratios): the origin a
+#: 64-bit column was compared from is added back to them.
+_LOCATIONS = ("mean_real", "mean_synth", "min_real", "max_real", "min_synth", "max_synth")
+
+
+def _at(x: Any, origin: int) -> float | None:
+    """An offset from ``origin`` as the column's value; the sum is exact, so the value is
+    rounded once, to the float64 nearest the true one."""
+    x = _f(x)
+    return x if x is None or not origin else float(origin + Fraction(x))
+
+
 def _opt(x: Any) -> float | None:
     return None if x is None else _f(x)
 
@@ -244,15 +257,15 @@ def _numeric_entry(
             "max_synth",
             *_SHAPE_KEYS,
         ):
-            e[key] = _f(m[key][j])
+            e[key] = _at(m[key][j], col.origin) if key in _LOCATIONS else _f(m[key][j])
         e["distinct_real"], e["distinct_synth"] = (
             None if e[k] is None else int(e[k]) for k in ("distinct_real", "distinct_synth")
         )
         shift = m["quantile_shift"][j]
         e["quantiles"] = {
             "levels": list(QUANTILES),
-            "real": [_f(v) for v in m["quantiles_real"][j]],
-            "synth": [_f(v) for v in m["quantiles_synth"][j]],
+            "real": [_at(v, col.origin) for v in m["quantiles_real"][j]],
+            "synth": [_at(v, col.origin) for v in m["quantiles_synth"][j]],
             "shift": [_f(v) for v in shift],
         }
         e["quantile_shift_max"] = _nanagg(lambda x: np.max(np.abs(x)), shift)

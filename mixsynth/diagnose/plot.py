@@ -39,8 +39,9 @@ def plot_data(layout: Layout, real: Moments, synth: Moments, Xr: np.ndarray, Xs:
     cr, cs = real.corr(), synth.corr()
     ks = {e["name"]: e["ks"] or 0.0 for e in entries}
     scalar = sorted((c for c in layout.numeric if c.width == 1), key=lambda c: -ks[c.name])
-    marginals = [(c.name, Xr[:, c.start][~np.isnan(Xr[:, c.start])],
-                  Xs[:, c.start][~np.isnan(Xs[:, c.start])]) for c in scalar[:_MARGINALS]]
+    # Offsets from a 64-bit column's origin are drawn as its values (rounded: it is a picture).
+    marginals = [(c.name, Xr[:, c.start][~np.isnan(Xr[:, c.start])] + float(c.origin),
+                  Xs[:, c.start][~np.isnan(Xs[:, c.start])] + float(c.origin)) for c in scalar[:_MARGINALS]]
     return PlotData(labels, None if cr is None else cr[:k, :k], None if cs is None else cs[:k, :k],
                     marginals, layout.d, list(eta or [])[:_ETA_PAIRS])
 
