@@ -4,7 +4,7 @@ Each side is scanned file by file on the workers (:func:`scan_fragment`: moments
 real side's shift, min/max, counts below/above the real range, null and NaN counts,
 category counts, and the sampled rows that fall in the file), and the per-file
 :class:`~mixsynth.diagnose.stream.Scan` results are merged in order, in a tree on the
-workers (:func:`mixsynth.dask_engine.tree_reduce`). Every file is read once, by one
+workers (:func:`mixsynth.dask_client.tree_reduce`). Every file is read once, by one
 worker, and only the summaries and the sampled rows reach the client. The identifier
 check of the real side's string and integer columns is a scan of the same kind
 (:meth:`ClusterScan.id_like`): counts, nulls and extremes per file, then, when the answer
@@ -28,6 +28,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.dataset as ds
 
+from mixsynth.dask_client import client_for, tree_reduce, tree_reducer
 from mixsynth.dataset import fragment_facts, id_like_over
 from mixsynth.diagnose.inputs import Input
 from mixsynth.diagnose.layout import Layout
@@ -93,8 +94,6 @@ class ClusterScan:
         ref: Moments | None = None,
     ) -> Scan:
         """As :func:`~mixsynth.diagnose.stream.scan`; ``src`` must be Parquet files."""
-        from mixsynth.dask_engine import tree_reduce  # noqa: PLC0415 - imports Dask
-
         fragments = src.fragments()
         rows = self.client.gather(self.client.map(_fragment_rows, fragments, pure=False))
         offsets = np.concatenate([[0], np.cumsum(rows, dtype=np.int64)])
@@ -120,8 +119,6 @@ class ClusterScan:
         """:func:`mixsynth.schema.id_like` of ``src``'s column ``name``, as a scan of each
         file on the workers (counts, nulls, extremes, then if needed each file's sorted
         keys, merged on the cluster): the column is never read on the client."""
-        from mixsynth.dask_engine import tree_reducer  # noqa: PLC0415 - imports Dask
-
         fragments = src.fragments()
         if not fragments:  # held in memory already (stdin, .npy, a table)
             return id_like(name, kind, src.column(name))
@@ -132,14 +129,12 @@ class ClusterScan:
 
 @contextlib.contextmanager
 def cluster_scan(scheduler: Any = None) -> Iterator[ClusterScan]:
-    """A :class:`ClusterScan` on :func:`mixsynth.dask_engine.client_for`'s client.
+    """A :class:`ClusterScan` on :func:`mixsynth.dask_client.client_for`'s client.
 
     Raises
     ------
     BackendUnavailable
         Dask is not installed, or the scheduler cannot be reached.
     """
-    from mixsynth.dask_engine import client_for  # noqa: PLC0415 - imports Dask
-
     with client_for(scheduler) as client:
         yield ClusterScan(client)
