@@ -45,7 +45,7 @@ from mixsynth.estimate import check_free_space
 from mixsynth.generate import DEFAULT_CHUNK_ROWS, MAX_ROWS
 from mixsynth.io import check_compression
 from mixsynth.labels import LabelOptions
-from mixsynth.plan import select_columns
+from mixsynth.options import select_columns
 from mixsynth.sharded import ShardedSynthesizer
 from mixsynth.weights import WeightLaw
 

@@ -1,16 +1,17 @@
-"""Parsing of option strings shared by the CLI commands (counts, name lists, JSON files)."""
+"""Parsing of option strings shared by the CLI commands (counts, name lists, JSON files)
+and the column selection they make."""
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from mixsynth.errors import UsageError
 
-__all__ = ["load_json_object", "parse_count", "split_names"]
+__all__ = ["check_known", "load_json_object", "parse_count", "select_columns", "split_names"]
 
 
 def parse_count(text: str, option: str = "-n", maximum: int | None = None) -> int:
@@ -86,3 +87,50 @@ def load_json_object(path: Path, option: str) -> dict[str, Any]:
         msg = f"{option} {str(path)!r} must hold a JSON object, got {type(data).__name__}"
         raise UsageError(msg)
     return data
+
+
+def _names(names: Iterable[str]) -> str:
+    names = list(names)
+    shown = ", ".join(names[:20])
+    return shown + (f", ... ({len(names)} in all)" if len(names) > 20 else "")
+
+
+def check_known(available: Sequence[str], asked: Iterable[str], option: str) -> None:
+    """Raise :class:`UsageError` naming ``option`` for the first name of ``asked`` not in
+    ``available`` (the message lists up to 20 available names)."""
+    for name in asked:
+        if name not in available:
+            msg = f"unknown column {name!r} in {option}; the source has: {_names(available)}"
+            raise UsageError(msg)
+
+
+def select_columns(
+    available: Sequence[str],
+    columns: Sequence[str] | None = None,
+    exclude: Sequence[str] | None = None,
+    target: str | None = None,
+) -> list[str]:
+    """Names to read and synthesise, in source order (``columns`` minus ``exclude``).
+
+    The target is always kept. Unknown names raise :class:`UsageError`.
+
+    Examples
+    --------
+    >>> select_columns(["a", "b", "c"], columns=["c", "a"], exclude=["c"])
+    ['a']
+    """
+    check_known(available, columns or [], "--columns")
+    check_known(available, exclude or [], "--exclude")
+    check_known(available, [target] if target else [], "--target")
+    if target and target in (exclude or []):
+        msg = f"column {target!r} is both the --target and in --exclude"
+        raise UsageError(msg)
+    wanted = set(columns) if columns else set(available)
+    wanted -= set(exclude or [])
+    if target:
+        wanted.add(target)
+    chosen = [name for name in available if name in wanted]
+    if not chosen:
+        msg = "no columns selected: --columns/--exclude leave nothing to synthesise"
+        raise UsageError(msg)
+    return chosen

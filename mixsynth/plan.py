@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -11,56 +11,14 @@ import pyarrow as pa
 from mixsynth.bounds import POLICIES, Bounds
 from mixsynth.encode import Encoded, Feature, inside
 from mixsynth.errors import InputError, SchemaError, UsageError
+from mixsynth.options import check_known, select_columns
 from mixsynth.schema import ColumnSpec, Kind, id_like, infer_kind, is_mixed, storage_type
 
+# select_columns lives in mixsynth.options (diagnose needs it without the plan); it is
+# named here too for the callers that import it from the plan.
 __all__ = ["build_bounds", "mixed_names", "plan_columns", "plan_specs", "select_columns"]
 
 Notify = Callable[[str], None]
-
-
-def _names(names: Iterable[str]) -> str:
-    names = list(names)
-    shown = ", ".join(names[:20])
-    return shown + (f", ... ({len(names)} in all)" if len(names) > 20 else "")
-
-
-def _check_known(available: Sequence[str], asked: Iterable[str], option: str) -> None:
-    for name in asked:
-        if name not in available:
-            msg = f"unknown column {name!r} in {option}; the source has: {_names(available)}"
-            raise UsageError(msg)
-
-
-def select_columns(
-    available: Sequence[str],
-    columns: Sequence[str] | None = None,
-    exclude: Sequence[str] | None = None,
-    target: str | None = None,
-) -> list[str]:
-    """Names to read and synthesise, in source order (``columns`` minus ``exclude``).
-
-    The target is always kept. Unknown names raise :class:`UsageError`.
-
-    Examples
-    --------
-    >>> select_columns(["a", "b", "c"], columns=["c", "a"], exclude=["c"])
-    ['a']
-    """
-    _check_known(available, columns or [], "--columns")
-    _check_known(available, exclude or [], "--exclude")
-    _check_known(available, [target] if target else [], "--target")
-    if target and target in (exclude or []):
-        msg = f"column {target!r} is both the --target and in --exclude"
-        raise UsageError(msg)
-    wanted = set(columns) if columns else set(available)
-    wanted -= set(exclude or [])
-    if target:
-        wanted.add(target)
-    chosen = [name for name in available if name in wanted]
-    if not chosen:
-        msg = "no columns selected: --columns/--exclude leave nothing to synthesise"
-        raise UsageError(msg)
-    return chosen
 
 
 def plan_specs(
@@ -211,7 +169,7 @@ def build_bounds(enc: Encoded, policy: str, overrides: Mapping[str, object] | No
         raise UsageError(msg)
     overrides = dict(overrides or {})
     names = [f.spec.name for f in enc.features]
-    _check_known(names, overrides, "--bounds-file (mixed numeric columns)")
+    check_known(names, overrides, "--bounds-file (mixed numeric columns)")
     d = enc.X.shape[1]
     low, high = np.full(d, -np.inf), np.full(d, np.inf)
     pol = np.full(d, "none", dtype=object)

@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 
 from mixsynth.diagnose.inputs import Input
 from mixsynth.errors import InputError, SchemaError
-from mixsynth.plan import select_columns
+from mixsynth.options import select_columns
 from mixsynth.schema import Kind, id_like, infer_kind, is_mixed, storage_type
 
 __all__ = [
