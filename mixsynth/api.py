@@ -15,6 +15,7 @@ from mixsynth.io import capsule_table, check_unique_names
 from mixsynth.labels import LabelOptions
 from mixsynth.plan import select_columns
 from mixsynth.weights import WeightLaw
+from mixsynth.within import parse_within
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -85,7 +86,7 @@ def generate(
     genlabel_model: str = "gaussian",
     genlabel_gamma: float = 1.0,
     genlabel_soft: bool = False,
-    within: Sequence[str] | None = None,
+    within: str | Sequence[str] | None = "auto",
     within_bins: int = 10,
     bounds: str = "auto",
     bounds_overrides: Mapping[str, object] | None = None,
@@ -112,9 +113,12 @@ def generate(
         As for :class:`Synthesizer` and the CLI options of the same names.
     label_mode, class_balance, bins, genlabel_model, genlabel_gamma, genlabel_soft
         Label handling of ``target``; see :class:`mixsynth.labels.LabelOptions`.
-    within : sequence of str, optional
+    within : "auto", "none", None, or sequence of str
         Draw all parents of a row from rows sharing these columns' values (numbers that
-        are not whole by ``within_bins`` quantile bins); see :mod:`mixsynth.within`.
+        are not whole by ``within_bins`` quantile bins); ``"auto"`` (default) picks a
+        categorical column that explains most of some number's variance, if there is one
+        (a notice says which); ``"none"`` or None mixes across all rows. See
+        :mod:`mixsynth.within`.
     repair : {"auto", "variance", "none"}
         Stretch bounded columns so bounds do not shrink their variance (``auto``: when
         bounds are active and the law keeps variance).
@@ -145,8 +149,9 @@ def generate(
     """
     table = as_table(data)
     names = select_columns(table.column_names, columns, exclude, target)
+    within_names, auto_within = parse_within(within)
     labels = LabelOptions(label_mode, class_balance, bins, genlabel_model, genlabel_gamma, genlabel_soft,
-                          tuple(within or ()), within_bins)
+                          within_names, within_bins, auto_within)
     synth = Synthesizer(table.select(names), weights=weights, seed=seed, bounds=bounds,
                         bounds_overrides=bounds_overrides, repair=repair, space=space, target=target,
                         labels=labels, nan=nan, ids=ids, backend=backend, precision=precision,

@@ -34,6 +34,7 @@ from mixsynth.memory import parse_size
 from mixsynth.options import load_json_object, parse_count, split_names
 from mixsynth.render import law_summary, law_text
 from mixsynth.weights import DEFAULT_SPEC, SPEC_HELP, parse
+from mixsynth.within import parse_within
 
 __all__ = ["app", "main"]
 
@@ -419,7 +420,7 @@ def generate(
     genlabel_model: Annotated[str, typer.Option(metavar="MODEL", help="GenLabel's class-conditional model: gaussian (shrinkage covariance), gmm:C or kde.")] = "gaussian",
     genlabel_gamma: Annotated[float, typer.Option(metavar="FLOAT", help="GenLabel: weight of the posterior against the mixed label (1 = posterior only).")] = 1.0,
     genlabel_soft: Annotated[bool, typer.Option(help="GenLabel: also write the probabilities as COL__p_<class> columns.")] = False,
-    within: Annotated[list[str] | None, typer.Option(metavar="NAMES", help="Draw all parents of a row from rows sharing these columns' values (comma-separated or repeated; numbers that are not whole by quantile bins), so group shares and the group-to-number association (η²) are kept.")] = None,
+    within: Annotated[list[str] | None, typer.Option(metavar="auto|none|NAMES", help="Draw all parents of a row from rows sharing these columns' values (comma-separated or repeated; numbers that are not whole by quantile bins), so group shares and the group-to-number association (η²) are kept. Default auto: a categorical column that explains at least half of some number's variance, if any (a notice names it); none: mix across all rows.")] = None,
     within_bins: Annotated[int, typer.Option(metavar="N", help="Quantile bins of a --within column whose numbers are not whole.", min=1)] = 10,
     nan: Annotated[NanPolicy, typer.Option(help="NaN/inf in float columns: error, or skip (treat as null).")] = NanPolicy.error,
     ids: Annotated[IdPolicy, typer.Option(help="Identifier columns (all values unique): regenerate fresh keys, or drop.")] = IdPolicy.regenerate,
@@ -449,13 +450,14 @@ def generate(
         balance: Any = class_balance
         if balance not in (None, "uniform"):
             balance = load_json_object(Path(balance), "--class-balance")
+        within_names, auto_within = parse_within(split_names(within) or "auto")
         request = GenerateRequest(
             source, output, rows=parse_count(rows, maximum=MAX_ROWS) if rows is not None else None,
             columns=split_names(columns), exclude=split_names(exclude), weights=weights, seed=seed,
             bounds=bounds.value, repair=repair.value, space=space.value, target=target, nan=nan.value, ids=ids.value,
             bounds_overrides=load_json_object(bounds_file, "--bounds-file") if bounds_file else None,
             labels=LabelOptions(label_mode.value if label_mode else None, balance, bins, genlabel_model, genlabel_gamma, genlabel_soft,
-                                tuple(split_names(within) or ()), within_bins),
+                                within_names, within_bins, auto_within),
             chunk_rows=chunk_rows, compression=compression.value, jobs=jobs, backend=backend.value,
             precision=precision.value,
             memory_limit=parse_size(memory_limit) if memory_limit is not None else None,
@@ -547,7 +549,7 @@ def collapse_study(
     task: Annotated[Task, typer.Option(help="auto (from the target's type), classification or regression.")] = Task.auto,
     model: Annotated[Model | None, typer.Option(help="logistic, ridge, forest or hgb; default logistic (classification) or ridge (regression).")] = None,
     label_mode: Annotated[LabelMode | None, typer.Option(help="How the target is synthesised, as for generate; default within-class for class labels, mix for numbers.")] = None,
-    within: Annotated[list[str] | None, typer.Option(metavar="NAMES", help="As for generate: parents of a row share these columns' values (inside the target's class with within-class).")] = None,
+    within: Annotated[list[str] | None, typer.Option(metavar="auto|none|NAMES", help="As for generate (default auto): parents of a row share these columns' values (inside the target's class with within-class; auto does nothing there).")] = None,
     within_bins: Annotated[int, typer.Option(metavar="N", help="As for generate: quantile bins of a --within column whose numbers are not whole.", min=1)] = 10,
     test_size: Annotated[float, typer.Option(metavar="SHARE", help="Share of the real rows held out to score the models.")] = 0.25,
     seed: Annotated[int, typer.Option(envvar="MIXSYNTH_SEED", metavar="INT", help="Seed of the whole study (split, every round of every law, models).")] = 0,

@@ -36,7 +36,7 @@ from mixsynth.space_plan import (
 )
 from mixsynth.version import package_version  # re-exported: it used to live here
 from mixsynth.weights import WeightLaw, parse
-from mixsynth.within import Within, plan_within
+from mixsynth.within import Within, choose, plan_within, sample_rows
 
 __all__ = ["DEFAULT_CHUNK_ROWS", "MAX_ROWS", "Synthesizer", "package_version"]
 
@@ -194,10 +194,36 @@ class Synthesizer:
 
     def _plan_within(self, table: pa.Table, labels: LabelOptions) -> Within | None:
         """``--within`` groups, nested in the label mode's (see :mod:`mixsynth.within`)."""
-        if not labels.within:
-            return None
         label = self.label_plan.groups if self.label_plan else None
-        return plan_within(table, labels.within, labels.within_bins, label)
+        if labels.within:
+            return plan_within(table, labels.within, labels.within_bins, label)
+        return self._auto_within(labels, lambda ids, names: table.select(names).take(ids),
+                                 table.column, table.num_rows)
+
+    def _auto_within(self, labels: LabelOptions, rows: Callable[[np.ndarray, list[str]], pa.Table],
+                     column: Callable[[str], pa.ChunkedArray], n: int) -> Within | None:
+        """``--within auto``'s groups, the column measured on :func:`mixsynth.within.sample_rows`
+        of the source (``rows(ids, names)`` reads them; ``column(name)`` reads the chosen one
+        whole), or None: not asked, the label mode already groups, or no column explains
+        enough."""
+        plan = self.label_plan
+        if not labels.auto_within or (plan is not None and plan.groups is not None):
+            return None
+        # A soft or GenLabel target must stay free to mix: grouping by it would make every
+        # row's label a single class.
+        free_target = plan is not None and plan.mode in ("soft", "genlabel")
+        taken = (Kind.BOOLEAN, Kind.CATEGORICAL, Kind.STRING)
+        candidates = [s.name for s in self.specs if s.kind in taken and not (free_target and s.target)]
+        numbers = [s.name for s in self.specs if s.kind in (Kind.FLOAT, Kind.INTEGER, Kind.TEMPORAL)]
+        if not candidates or not numbers:
+            return None
+        choice = choose(rows(sample_rows(n, len(numbers)), candidates + numbers), candidates, numbers)
+        if choice is None:
+            return None
+        within = plan_within(pa.table({choice.column: column(choice.column)}), [choice.column],
+                             labels.within_bins, None, auto=choice)
+        self.notify(str(within.notice()))
+        return within
 
     def _copied_columns(self) -> list[slice]:
         """Columns of ``X`` grouped by value under ``--within``: every parent of a row holds
@@ -247,8 +273,9 @@ class Synthesizer:
 
     def _plan_balance(self) -> tuple[np.ndarray, np.ndarray] | None:
         """The taken columns' joint state per source row and the states' shares, when the
-        parent choice can be balanced: two parents, no groups, few well-filled states."""
-        if self.law.k != 2 or self.groups is not None:
+        parent choice can be balanced: two parents, few well-filled states, and groups (if
+        any) drawn in their source proportions (see :meth:`_balanceable`)."""
+        if not self._balanceable():
             return None
         codes = []
         for spec in self.specs:
@@ -267,6 +294,19 @@ class Synthesizer:
         if states is None:
             return None
         return states, np.bincount(states) / states.size
+
+    def _balanceable(self) -> bool:
+        """Whether the taken columns' parent choice can be balanced to their source shares:
+        two parents, and no groups or groups drawn in proportion to their rows (``--within``,
+        ``within-class`` without ``--class-balance``). Then each state's expected share
+        under the group draws, Σ_g P(g)·P(state | g), is its source share, and a switch to
+        the other parent never leaves the row's group. Under another class balance the
+        quotas would differ per class, and the choice is left alone."""
+        if self.law.k != 2:
+            return False
+        g = self.groups
+        n = self.n
+        return g is None or (int(g.sizes.sum()) == n and np.array_equal(g.probs, g.sizes / n))
 
     def _pilot(self) -> tuple[Draws, np.ndarray]:
         """The pilot's draws and mixed rows: its own random streams, so it never depends on

@@ -64,6 +64,11 @@ class LabelOptions:
         draws as ``within-class``, and travels with it to every engine.
     within_bins : int
         Quantile bins of a ``--within`` column that is not grouped by value.
+    auto_within : bool
+        ``--within auto``: with no ``within`` columns and no groups from the label mode,
+        let :func:`mixsynth.within.choose` pick one. Off here (an engine built directly
+        does only what it is told); ``generate``, the API and ``collapse-study`` turn it on
+        by default.
     """
 
     mode: str | None = None
@@ -74,6 +79,7 @@ class LabelOptions:
     genlabel_soft: bool = False
     within: tuple[str, ...] = ()
     within_bins: int = 10
+    auto_within: bool = False
 
 
 @dataclass(frozen=True)

@@ -319,17 +319,18 @@ class ShardedSynthesizer(Synthesizer):
     def _within(
         self, source: SourceDataset, columns: list[str], labels: LabelOptions, run: Mapper[Any]
     ) -> Within | None:
-        """The local engine's ``--within`` groups, from those columns alone (read whole here)."""
+        """The local engine's ``--within`` groups, from those columns alone (read whole here);
+        ``auto`` measures on the same sample rows as the local engine, gathered by index."""
+
+        def whole(name: str) -> pa.ChunkedArray:
+            parts = run(_Call(_column, source.schema, name), source.fragments)
+            return pa.chunked_array(list(parts), type=source.schema.field(name).type)
+
         if not labels.within:
-            return None
+            return self._auto_within(labels, lambda ids, names: gather_rows(self.index, ids, names),
+                                     whole, self.n)
         names = [c for c in dict.fromkeys(labels.within) if c in columns]
-        arrays = {
-            name: pa.chunked_array(
-                list(run(_Call(_column, source.schema, name), source.fragments)),
-                type=source.schema.field(name).type,
-            )
-            for name in names
-        }
+        arrays = {name: whole(name) for name in names}
         return self._plan_within(pa.table(arrays) if arrays else pa.table({}), labels)
 
     def _check_nan(self, facts: list[FragmentFacts], nan: str) -> None:
@@ -398,7 +399,7 @@ class ShardedSynthesizer(Synthesizer):
     def _plan_balance(self) -> tuple[np.ndarray, np.ndarray] | None:
         """The local engine's balance plan from per-file scans, kept as ``_balance_plan``;
         returns None (``balance``), since no array of one state per source row is made."""
-        if self.law.k == 2 and self.groups is None:
+        if self._balanceable():
             names = [s.name for s in self.specs if s.name in self.enc.taken and not s.target]
             self._balance_plan = plan_balance(
                 self._run, self.index.fragments, self.index.schema, names, self.n

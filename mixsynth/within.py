@@ -18,6 +18,17 @@ group (:func:`mixsynth.draws.draw` with ``groups``), so
 With ``--label-mode within-class`` or ``within-bin`` the groups are the products of the
 target's groups and these: a row draws its class (or bin) as the label mode says, then a
 ``--within`` group inside it by its share of the class.
+
+``--within auto`` (the default of ``generate``, the Python API and ``collapse-study``) picks
+one column by itself (:func:`choose`): the categorical, string or boolean column whose
+groups explain the largest share of some number's variance, when that share (η² adjusted
+for the number of groups, ε²) reaches :data:`AUTO_SHARE`. Mixing across such groups is
+what shrinks η² every round (a row's category comes from one parent while its numbers
+blend both), and a column below the mark loses little. Groups of fewer than
+:data:`RARE_ROWS` rows are pooled into one group rather than refused, so a state with a
+single airport is mixed with the other rare states instead of copied. The share is
+measured on at most :data:`AUTO_SAMPLE` evenly spaced rows, the same rows on every engine,
+so the choice never depends on chunking or workers.
 """
 
 from __future__ import annotations
@@ -32,10 +43,129 @@ import pyarrow as pa
 from mixsynth.errors import SchemaError, UsageError
 from mixsynth.labels import Groups, quantile_groups
 
-__all__ = ["MAX_LEVELS", "Within", "combine", "group_codes", "plan_within"]
+__all__ = [
+    "AUTO_SAMPLE", "AUTO_SHARE", "MAX_LEVELS", "RARE_ROWS", "Choice", "Within", "choose", "combine",
+    "group_codes", "parse_within", "plan_within", "sample_rows",
+]
 
 #: Whole numbers with more distinct values than this are binned, not grouped by value.
 MAX_LEVELS = 1000
+#: ``auto`` groups by a column when its groups explain at least this share (ε²) of some
+#: number's variance. Measured (``benchmarks/bench_structure.py``): the tables above it lose
+#: most of that association in ten rounds of plain mixing (airports' state → latitude 0.96
+#: → 0.15), those below it keep theirs within 0.1 (seattle's weather → date, 0.40).
+AUTO_SHARE = 0.5
+#: Under ``auto``, groups with fewer rows than this are pooled into one group.
+RARE_ROWS = 5
+#: ``auto`` measures the shares on at most this many rows (evenly spaced, engine-free),
+#: and on at most :data:`AUTO_CELLS` values, so a wide table stays cheap.
+AUTO_SAMPLE = 50_000
+AUTO_CELLS = 5_000_000
+
+
+def parse_within(value: str | Sequence[str] | None) -> tuple[tuple[str, ...], bool]:
+    """``(columns, auto)`` from a ``within`` option: ``"auto"``, ``"none"``/None, or names.
+
+    Examples
+    --------
+    >>> parse_within("auto"), parse_within(None), parse_within(["none"]), parse_within(["a", "b"])
+    (((), True), ((), False), ((), False), (('a', 'b'), False))
+    """
+    names = (value,) if isinstance(value, str) else tuple(value or ())
+    if names == ("auto",):
+        return (), True
+    if names in ((), ("none",)):
+        return (), False
+    for word in ("auto", "none"):
+        if word in names:
+            msg = f"--within {word} cannot be combined with column names, got {','.join(names)}"
+            raise UsageError(msg)
+    return names, False
+
+
+def sample_rows(n: int, width: int = 1) -> np.ndarray:
+    """The rows ``auto`` measures for ``width`` numeric columns: all of them up to
+    :data:`AUTO_SAMPLE` (fewer on wide tables), else that many evenly spaced (no
+    randomness, so every engine reads the same ones).
+
+    Examples
+    --------
+    >>> sample_rows(4).tolist(), sample_rows(10 * AUTO_SAMPLE)[:3].tolist()
+    ([0, 1, 2, 3], [0, 10, 20])
+    """
+    m = min(n, AUTO_SAMPLE, max(1_000, AUTO_CELLS // max(width, 1)))
+    return (np.arange(m, dtype=np.int64) * n) // max(m, 1)
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The column ``auto`` picked, the number it explains best, and the share (ε²)."""
+
+    column: str
+    number: str
+    share: float
+
+
+def _pooled(codes: np.ndarray) -> tuple[np.ndarray, int]:
+    """Codes with the groups of fewer than :data:`RARE_ROWS` rows pooled into one (the last
+    code); a pool of a single row joins the smallest other group. Returns the codes and
+    how many groups were pooled."""
+    counts = np.bincount(codes)
+    rare = (counts > 0) & (counts < RARE_ROWS)
+    if not rare.any():
+        return codes, 0
+    pooled = np.where(rare[codes], counts.size, codes)
+    if int(counts[rare].sum()) == 1:
+        sizes = np.where(rare | (counts == 0), np.iinfo(np.int64).max, counts)
+        pooled = np.where(pooled == counts.size, int(np.argmin(sizes)), pooled)
+    return np.unique(pooled, return_inverse=True)[1].astype(np.int64), int(rare.sum())
+
+
+def _shares(codes: np.ndarray, X: np.ndarray) -> np.ndarray:
+    """ε² (η² adjusted for the number of groups) of each column of ``X`` (NaN: missing)
+    by the groups ``codes``; 0 where it is not defined."""
+    ok = ~np.isnan(X)
+    Z = np.where(ok, X, 0.0)
+    count = ok.sum(axis=0).astype(np.float64)
+    mean = Z.sum(axis=0) / np.maximum(count, 1.0)
+    D = np.where(ok, X - mean, 0.0)
+    total = (D * D).sum(axis=0)
+    # Group sums by a sort and reduceat: a one-hot product would be groups × rows.
+    order = np.argsort(codes, kind="stable")
+    starts = np.flatnonzero(np.r_[True, np.diff(codes[order]) != 0])
+    per = np.add.reduceat(ok[order].astype(np.float64), starts, axis=0)  # rows per group, column
+    sums = np.add.reduceat(D[order], starts, axis=0)
+    between = np.divide(sums * sums, per, out=np.zeros_like(sums), where=per > 0).sum(axis=0)
+    groups = (per > 0).sum(axis=0)
+    dof = count - groups
+    with np.errstate(divide="ignore", invalid="ignore"):
+        eps = 1.0 - ((total - between) / dof) / (total / (count - 1.0))
+    defined = (total > 0) & (dof > 0) & (groups > 1)
+    return np.where(defined, eps, 0.0)
+
+
+def choose(sample: pa.Table, candidates: Sequence[str], numbers: Sequence[str]) -> Choice | None:
+    """The ``auto`` column: of ``candidates`` (taken columns), the one whose pooled groups
+    explain the largest share ε² of some column of ``numbers`` on the ``sample`` rows, if
+    that share reaches :data:`AUTO_SHARE`.
+
+    Examples
+    --------
+    >>> t = pa.table({"g": ["a"] * 5 + ["b"] * 5, "x": [0.0, 0.1, 0.2, 0.1, 0.0, 5, 5.1, 5.2, 5, 5.1]})
+    >>> choose(t, ["g"], ["x"])
+    Choice(column='g', number='x', share=0.99...)
+    """
+    if not candidates or not numbers or sample.num_rows < 2 * RARE_ROWS:
+        return None
+    X = np.column_stack([_numbers(name, sample.column(name)) for name in numbers])
+    best: Choice | None = None
+    for name in candidates:
+        codes, _ = _pooled(_value_codes(sample.column(name)))
+        eps = _shares(codes, X)
+        j = int(np.argmax(eps))
+        if eps[j] >= AUTO_SHARE and (best is None or eps[j] > best.share):
+            best = Choice(name, numbers[j], float(eps[j]))
+    return best
 
 
 @dataclass(frozen=True)
@@ -52,6 +182,10 @@ class Within:
     binned : tuple of str
         Numeric columns grouped by quantile bins.
     bins : int
+    auto : Choice or None
+        Set when ``--within auto`` picked the column.
+    pooled : int
+        Groups of fewer than :data:`RARE_ROWS` rows pooled into one (``auto`` only).
     """
 
     columns: tuple[str, ...]
@@ -59,12 +193,28 @@ class Within:
     by_value: tuple[str, ...]
     binned: tuple[str, ...]
     bins: int
+    auto: Choice | None = None
+    pooled: int = 0
 
     def record(self) -> dict[str, Any]:
         """What provenance keeps: the columns, how each groups, the group count."""
-        return {"columns": list(self.columns), "by_value": list(self.by_value),
-                "binned": list(self.binned), "bins": self.bins,
-                "groups": len(self.groups.probs)}
+        out: dict[str, Any] = {"columns": list(self.columns), "by_value": list(self.by_value),
+                               "binned": list(self.binned), "bins": self.bins,
+                               "groups": len(self.groups.probs)}
+        if self.auto is not None:
+            out["auto"] = {"number": self.auto.number, "share": round(self.auto.share, 6),
+                           "pooled_groups": self.pooled}
+        return out
+
+    def notice(self) -> str | None:
+        """The one-line notice of an ``auto`` choice (None for named columns)."""
+        if self.auto is None:
+            return None
+        pooled = (f"; {self.pooled} groups of fewer than {RARE_ROWS} rows mixed as one"
+                  if self.pooled else "")
+        return (f"--within auto: parents of a row share its {self.auto.column!r}, which explains "
+                f"{self.auto.share:.0%} of {self.auto.number!r}'s variance{pooled} "
+                "(--within none turns this off)")
 
 
 def _value_codes(column: pa.ChunkedArray) -> np.ndarray:
@@ -161,7 +311,8 @@ def combine(codes: np.ndarray, label: Groups | None, label_names: Sequence[str] 
 
 
 def plan_within(
-    table: pa.Table, columns: Sequence[str], bins: int, label: Groups | None = None
+    table: pa.Table, columns: Sequence[str], bins: int, label: Groups | None = None,
+    auto: Choice | None = None,
 ) -> Within:
     """Resolve ``--within`` on the source ``table`` (which must hold ``columns``).
 
@@ -170,7 +321,7 @@ def plan_within(
     UsageError
         A column is not in ``table``, is named twice, or cannot be grouped; ``bins`` < 1.
     SchemaError
-        A group holds a single row.
+        A group holds a single row (named columns; under ``auto`` rare groups are pooled).
 
     Examples
     --------
@@ -191,14 +342,17 @@ def plan_within(
                "(unknown, or left out by --columns/--exclude/--ids drop)")
         raise UsageError(msg)
     codes, how = [], {}
+    pooled = 0
     for name in columns:
         c, h = group_codes(name, table.column(name), bins)
+        if auto is not None:
+            c, pooled = _pooled(c)
         codes.append(c)
         how[name] = h
     numeric = [c for c in columns if not _taken_type(table.schema.field(c).type)]
     groups = combine(np.column_stack(codes), label, columns)
     return Within(tuple(columns), groups, tuple(c for c in numeric if how[c] == "value"),
-                  tuple(c for c in columns if how[c] == "bins"), bins)
+                  tuple(c for c in columns if how[c] == "bins"), bins, auto, pooled)
 
 
 def _taken_type(t: pa.DataType) -> bool:

@@ -57,7 +57,7 @@ def dataset(request, tmp_path_factory) -> dict[str, str]:
     train = table.slice(0, int(0.75 * table.num_rows))
     holdout = root / "holdout.parquet"
     pq.write_table(table.slice(train.num_rows), holdout, row_group_size=30)
-    synth = generate(train, 900, seed=5).replace_schema_metadata(None)
+    synth = generate(train, 900, seed=5, within="none").replace_schema_metadata(None)
     return {
         "real": str(_write(train, root / "real", (0.2, 0.7))),
         "synth": str(_write(synth, root / "synth", (0.5, 0.6))),

@@ -20,7 +20,7 @@ from mixsynth.errors import SchemaError, UsageError
 from mixsynth.generate import Synthesizer
 from mixsynth.labels import LabelOptions
 from mixsynth.sharded import ShardedSynthesizer
-from mixsynth.within import MAX_LEVELS, group_codes, plan_within
+from mixsynth.within import MAX_LEVELS, Choice, _pooled, choose, group_codes, parse_within, plan_within
 
 
 def _quiet(_msg: str) -> None:
@@ -60,7 +60,7 @@ def test_within_keeps_eta_and_diagnose_reports_the_drop_without_it():
     eta_real = _eta_direct(real, "firm", "value")
     assert eta_real > 0.85
     kept = mixsynth.generate(real, seed=3, within=["firm"])
-    plain = mixsynth.generate(real, seed=3)
+    plain = mixsynth.generate(real, seed=3, within="none")
     with_pair, without_pair = _eta(real, kept), _eta(real, plain)
     assert with_pair["real"] == pytest.approx(eta_real, rel=1e-9)
     assert abs(with_pair["synth"] - eta_real) < 0.05
@@ -213,11 +213,138 @@ def test_collapse_study_mixes_within(tmp_path):
     real = _panel().select(["firm", "value", "capital"])
     eta_real = _eta_direct(real, "firm", "value")
     etas = {}
-    for within in (None, ("firm",)):
+    seen: list[str] = []
+    for within in ("none", ("firm",), None):  # None: the default, auto
         records = list(collapse_study(real, rounds=3, weights=["epbeta"], baseline=False, seed=2,
-                                      within=within, output_dir=str(tmp_path / str(within))))
+                                      within=within, output_dir=str(tmp_path / str(within)),
+                                      notify=seen.append))
         assert [r["round"] for r in records] == [0, 1, 2, 3]
         last = sorted((tmp_path / str(within) / "rounds").rglob("round-*.parquet"))[-1]
         etas[within] = _eta_direct(pq.read_table(last), "firm", "value")
     assert abs(etas[("firm",)] - eta_real) < 0.05
-    assert eta_real - etas[None] > 0.2
+    assert eta_real - etas["none"] > 0.2
+    # auto picks firm itself and says so (the study repeats a notice only when it changes).
+    assert abs(etas[None] - eta_real) < 0.05
+    assert any(m.startswith("epbeta: --within auto: parents of a row share its 'firm'") for m in seen)
+
+
+# -- --within auto -------------------------------------------------------------------------
+
+
+def test_share_is_adjusted_eta_squared_on_literal_data():
+    # Groups a: {0, 2} and b: {4, 6}, three times over: SST = 60, SSW = 12, N = 12, G = 2,
+    # so ε² = 1 - (SSW / (N - G)) / (SST / (N - 1)) = 1 - (12 / 10) / (60 / 11) = 0.78
+    # (η² = 1 - 12 / 60 = 0.8).
+    t = pa.table({"g": ["a", "a", "b", "b"] * 3, "x": [0.0, 2.0, 4.0, 6.0] * 3})
+    choice = choose(t, ["g"], ["x"])
+    assert choice is not None
+    assert choice == Choice("g", "x", pytest.approx(0.78, abs=1e-12))
+    # A column that explains less than half of every number's variance is left alone.
+    weak = pa.table({"g": ["a", "b"] * 6, "x": [0.0, 2.0, 4.0, 6.0] * 3})
+    assert choose(weak, ["g"], ["x"]) is None
+
+
+def test_rare_groups_are_pooled_and_a_lone_row_joins_the_smallest_group():
+    codes = np.array([0] * 6 + [1] * 5 + [2] * 2 + [3] * 1 + [4] * 7)
+    pooled, count = _pooled(codes)
+    assert count == 2  # groups 2 and 3 (3 rows together)
+    assert pooled.tolist() == [0] * 6 + [1] * 5 + [3] * 3 + [2] * 7
+    lone, count = _pooled(np.array([0] * 6 + [1] * 5 + [2]))
+    assert count == 1
+    assert lone.tolist() == [0] * 6 + [1] * 6  # the single row joins group 1 (5 rows)
+
+
+def test_parse_within():
+    assert parse_within("auto") == ((), True)
+    assert parse_within("none") == parse_within(None) == parse_within([]) == ((), False)
+    assert parse_within(["a", "b"]) == (("a", "b"), False)
+    with pytest.raises(UsageError, match="--within auto cannot be combined with column names"):
+        parse_within(["a", "auto"])
+
+
+def _rare_panel() -> pa.Table:
+    """The panel plus three firms of one or two rows (that named --within refuses)."""
+    t = _panel().select(["firm", "value", "capital"])
+    extra = pa.table({"firm": pa.array(["z1", "z2", "z2", "z3"]).dictionary_encode(),
+                      "value": [0.5, -1.0, -0.5, 2.0], "capital": [1.0, -2.0, -1.0, 4.0]})
+    return pa.concat_tables([t.cast(extra.schema), extra]).combine_chunks()
+
+
+def test_auto_groups_by_the_column_that_explains_a_number_and_keeps_eta():
+    real = _rare_panel()
+    with pytest.raises(SchemaError, match="hold a single row"):
+        mixsynth.generate(real, seed=3, within=["firm"])
+    seen: list[str] = []
+    synth = Synthesizer(real, seed=3, labels=LabelOptions(auto_within=True), notify=seen.append)
+    assert seen == ["--within auto: parents of a row share its 'firm', which explains 85% of "
+                    "'value''s variance; 3 groups of fewer than 5 rows mixed as one "
+                    "(--within none turns this off)"]
+    record = synth.provenance()["within"]
+    assert record["columns"] == ["firm"]
+    assert record["auto"] == {"number": "value", "share": pytest.approx(0.8543, abs=1e-4), "pooled_groups": 3}
+    assert record["groups"] == 31  # 30 firms and the pool
+    with pytest.warns(mixsynth.MixsynthWarning, match="--within auto"):
+        out = mixsynth.generate(real, seed=3)
+    plain = mixsynth.generate(real, seed=3, within="none")
+    assert abs(_eta(real, out)["synth"] - _eta(real, out)["real"]) < 0.05
+    assert _eta(real, plain)["abs_diff"] > 0.1
+    assert plain.schema.metadata is not None
+    assert json.loads(plain.schema.metadata[b"mixsynth"])["within"] is None
+
+
+def test_auto_leaves_a_table_without_such_a_column_alone():
+    real = pq.read_table("tests/data/randhie.parquet")
+    seen: list[str] = []
+    synth = Synthesizer(real, seed=3, labels=LabelOptions(auto_within=True), notify=seen.append)
+    assert synth.within is None
+    assert not any("--within" in m for m in seen)
+
+
+def test_auto_is_off_when_the_label_mode_groups_and_spares_a_soft_target():
+    real = _rare_panel()
+    synth = Synthesizer(real.filter(pa.compute.invert(pa.compute.is_in(
+        real.column("firm").cast(pa.string()), pa.array(["z1", "z2", "z3"])))),
+        seed=3, target="firm", labels=LabelOptions(mode="within-class", auto_within=True), notify=_quiet)
+    assert synth.within is None
+    assert synth.groups is not None
+    soft = Synthesizer(real, seed=3, target="firm", labels=LabelOptions(mode="soft", auto_within=True),
+                       notify=_quiet)
+    assert soft.within is None
+
+
+def test_auto_on_the_cli_names_its_choice_and_none_turns_it_off(tmp_path, runner):
+    src = tmp_path / "airports.parquet"
+    pq.write_table(pq.read_table("tests/data/airports.parquet"), src)
+    out = tmp_path / "out.parquet"
+    result = runner.invoke(app, ["generate", str(src), "--seed", "1", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert ("--within auto: parents of a row share its 'state', which explains 94% of "
+            "'latitude''s variance; 4 groups of fewer than 5 rows mixed as one") in result.stderr
+    real, synth = pq.read_table(src), pq.read_table(out)
+    pair = _eta(real, synth, "state", "latitude")
+    assert pair["abs_diff"] < 0.05
+    off = runner.invoke(app, ["generate", str(src), "--seed", "1", "-o", str(out), "--within", "none"])
+    assert off.exit_code == 0
+    assert "--within auto" not in off.stderr
+    assert _eta(real, pq.read_table(out), "state", "latitude")["abs_diff"] > 0.1
+
+
+@pytest.mark.parametrize("path", ["tests/data/airports.parquet", "sample_data/penguins.parquet"])
+def test_auto_picks_the_same_rows_on_the_sharded_engine(tmp_path, path):
+    # penguins: species is picked, and island and sex stay balanced inside the groups.
+    table = pq.read_table(path)
+    src = tmp_path / "src"
+    src.mkdir()
+    step = table.num_rows // 3 + 1
+    for i, start in enumerate(range(0, table.num_rows, step)):
+        pq.write_table(table.slice(start, step), src / f"part-{i}.parquet")
+    opts = LabelOptions(auto_within=True)
+    local = Synthesizer(io.read_source(str(src)).table, seed=7, labels=opts, notify=_quiet)
+    sharded = ShardedSynthesizer(open_dataset(str(src)), table.column_names, seed=7, labels=opts, notify=_quiet)
+    assert sharded.within is not None
+    assert sharded.within.record() == local.within.record()
+    if "penguins" in path:
+        assert local.balance is not None
+        assert sharded._balance_plan is not None
+    local.total_rows = sharded.total_rows = 2000
+    assert sharded.block(0, 2000)[0].equals(local.block(0, 2000)[0])

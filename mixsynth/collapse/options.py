@@ -166,8 +166,9 @@ class StudyOptions:
     model: str | None = None
     test_size: float = 0.25
     label_mode: str | None = None
-    #: ``--within`` columns and bins, passed to :func:`mixsynth.generate` (the GMM baseline
-    #: ignores them); with ``within-class`` the groups nest in the classes.
+    #: ``--within`` columns (or ``auto``, the default when None, or ``none``) and bins,
+    #: passed to :func:`mixsynth.generate` (the GMM baseline ignores them, the bootstrap
+    #: control ignores ``auto``); with ``within-class`` the groups nest in the classes.
     within: Sequence[str] | None = None
     within_bins: int = 10
     seed: int = 0

@@ -37,6 +37,7 @@ from mixsynth.diagnose.report import jsonable
 from mixsynth.errors import MixsynthWarning, SchemaError, UsageError
 from mixsynth.plan import select_columns
 from mixsynth.version import package_version
+from mixsynth.within import parse_within
 
 __all__ = ["BASELINE", "CollapseStudy", "collapse_study"]
 
@@ -269,17 +270,21 @@ class CollapseStudy:
                 target=self.options.target,
                 label_mode=self.label_mode,
                 bounds=self.options.bounds,
-                **self._within(),
+                **self._within(t),
                 **t.options,
             )
         forward_warnings(caught, t.name, self.notify)
         return table.replace_schema_metadata(None), None
 
-    def _within(self) -> dict[str, Any]:
-        """``within=`` for :func:`mixsynth.generate`, only when asked (older ones lack it)."""
-        if not self.options.within:
-            return {}
-        return {"within": list(self.options.within), "within_bins": self.options.within_bins}
+    def _within(self, t: Trajectory) -> dict[str, Any]:
+        """``within=`` for :func:`mixsynth.generate`: the study's (default ``auto``), except that
+        the bootstrap control stays plain row resampling unless columns are named."""
+        within = self.options.within if self.options.within is not None else "auto"
+        names, auto = parse_within(within)
+        if auto and t.weights == "bootstrap":
+            return {"within": None}
+        return {"within": list(names) if names else ("auto" if auto else None),
+                "within_bins": self.options.within_bins}
 
     def _record(self, t: Trajectory, r: int, table: pa.Table, info: Any) -> dict[str, Any]:
         if r == 0 and self._round0 is not None:
