@@ -8,14 +8,15 @@ exit codes.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import signal
 import sys
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import pyarrow as pa
 import typer
@@ -30,11 +31,12 @@ from mixsynth.errors import ExitStatus, InputError, MixsynthError, Terminated, T
 from mixsynth.generate import DEFAULT_CHUNK_ROWS, MAX_ROWS
 from mixsynth.job import GenerateRequest, generate_file
 from mixsynth.labels import LabelOptions
-from mixsynth.memory import parse_size
+from mixsynth.memory import parse_size, remove_own_spills
 from mixsynth.options import load_json_object, parse_count, split_names
 from mixsynth.render import law_summary, law_text
 from mixsynth.weights import DEFAULT_SPEC, SPEC_HELP, parse
 from mixsynth.within import parse_within
+from mixsynth.worker import run_in_worker
 
 __all__ = ["app", "main"]
 
@@ -234,6 +236,7 @@ _STOP_SIGNALS = {
     for name, text in (("SIGTERM", "Terminated (SIGTERM)."), ("SIGHUP", "Hung up (SIGHUP)."))
     if hasattr(signal, name)
 }
+_INTERRUPTED = "Interrupted."
 
 
 #: Seconds a stop signal gives the main thread to begin its cleanup. Python runs signal
@@ -242,16 +245,32 @@ _STOP_SIGNALS = {
 #: it, and the signal would be lost; past this the process leaves without the cleanup
 #: (its temporary file is then removed by the next run, see mixsynth.io.temp_file).
 STOP_GRACE_S = 5.0
+#: Seconds a worker thread (see mixsynth.worker) has to unwind after a signal before the
+#: process removes its temporary files itself and leaves: the line on stderr comes at once.
+UNWIND_S = 1.0
 _cleanup_started = threading.Event()
+#: Set by main(): the process is the command, and may end itself; a caller of the app in
+#: its own process (CliRunner, an embedding program) is never ended by it.
+_standalone = threading.Event()
+
+
+def _stopping() -> None:
+    # Ignore the next stop signal or Ctrl-C: a second TERM (a supervisor that repeats
+    # itself) or an impatient Ctrl-C must not cut short the cleanup the first one started.
+    # SIGKILL still ends everything.
+    for sig in (*_STOP_SIGNALS, signal.SIGINT):
+        signal.signal(sig, signal.SIG_IGN)
+    _cleanup_started.set()
 
 
 def _raise_terminated(signum: int, _frame: object) -> None:
-    # Ignore the next stop signal: a second TERM (a supervisor that repeats itself) must
-    # not cut short the cleanup the first one started. SIGKILL still ends everything.
-    for sig in _STOP_SIGNALS:
-        signal.signal(sig, signal.SIG_IGN)
-    _cleanup_started.set()
+    _stopping()
     raise Terminated(signum)
+
+
+def _raise_interrupt(_signum: int, _frame: object) -> None:
+    _stopping()
+    raise KeyboardInterrupt
 
 
 def _watch(wakeup: int) -> None:
@@ -260,9 +279,9 @@ def _watch(wakeup: int) -> None:
     its cleanup within :data:`STOP_GRACE_S`."""
     with contextlib.suppress(OSError), os.fdopen(wakeup, "rb", buffering=0) as pipe:
         while data := pipe.read(64):
-            stops = [sig for sig in data if sig in _STOP_SIGNALS]
+            stops = [sig for sig in data if sig in _STOP_SIGNALS or sig == signal.SIGINT]
             if stops and not _cleanup_started.wait(STOP_GRACE_S):
-                _say(_STOP_SIGNALS[stops[0]])
+                _say(_STOP_SIGNALS.get(stops[0], _INTERRUPTED))
                 os._exit(128 + stops[0])
 
 
@@ -272,20 +291,24 @@ def _stop_signals() -> Iterator[None]:
     thread, as SIGINT raises KeyboardInterrupt; the previous handlers come back after.
 
     A signal that is ignored when the command starts stays ignored (``nohup`` ignores
-    SIGHUP on purpose); outside the main thread Python cannot set handlers at all, and
-    Windows delivers no SIGTERM to a console process.
+    SIGHUP on purpose), and SIGINT is taken over only from Python's default handler;
+    outside the main thread Python cannot set handlers at all, and Windows delivers no
+    SIGTERM to a console process.
     """
     if os.name != "posix" or threading.current_thread() is not threading.main_thread():
         yield
         return
-    saved = {sig: signal.getsignal(sig) for sig in _STOP_SIGNALS}
+    saved = {sig: signal.getsignal(sig) for sig in (*_STOP_SIGNALS, signal.SIGINT)}
     _cleanup_started.clear()
     read, write = os.pipe()
     os.set_blocking(write, False)  # set_wakeup_fd requires it: a signal never blocks on it
     previous = signal.set_wakeup_fd(write, warn_on_full_buffer=False)
     threading.Thread(target=_watch, args=(read,), name="mixsynth-signals", daemon=True).start()
     for sig, handler in saved.items():
-        if handler is not signal.SIG_IGN:
+        if sig == signal.SIGINT:
+            if handler is signal.default_int_handler:
+                signal.signal(sig, _raise_interrupt)
+        elif handler is not signal.SIG_IGN:
             signal.signal(sig, _raise_terminated)
     try:
         yield
@@ -294,6 +317,40 @@ def _stop_signals() -> Iterator[None]:
             signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
         signal.set_wakeup_fd(previous)
         os.close(write)  # the watcher reads the end of the pipe and stops
+
+
+def _in_worker(work: Callable[[], T], leftovers: Callable[[], object]) -> T:
+    """``work()`` in a worker thread (:func:`mixsynth.worker.run_in_worker`), so Ctrl-C
+    and stop signals are handled at once even while the work is inside native code.
+
+    Run as the command (:func:`main`), a worker that has not unwound :data:`UNWIND_S`
+    after the signal is left behind: ``leftovers()`` removes what it would have removed,
+    the signal's line is printed and the process ends with its exit code (``os._exit``:
+    an interpreter shutting down around a thread in native code may crash).
+    """
+
+    def abandon(stop: BaseException) -> NoReturn:
+        leftovers()
+        if isinstance(stop, Terminated):
+            _say(_STOP_SIGNALS.get(stop.signum, "Terminated."))
+            os._exit(stop.exit_code)
+        _say(_INTERRUPTED)
+        os._exit(ExitStatus.INTERRUPTED)
+
+    if not _standalone.is_set():
+        return run_in_worker(work)
+    return run_in_worker(work, grace=UNWIND_S, abandon=abandon)
+
+
+def _leftovers_of(output: str) -> Callable[[], object]:
+    """What a generate run leaves if it is ended inside native code: the temporary file
+    of ``output`` and a source being spilled to the temporary folder."""
+    def remove() -> None:
+        if output != "-":
+            io.remove_own_temps(Path(output).resolve())
+        remove_own_spills()
+
+    return remove
 
 
 def _say(line: str) -> None:
@@ -314,7 +371,7 @@ def _errors_to_exit() -> Iterator[None]:
         print(f"Error: {exc}", file=sys.stderr, flush=True)
         raise typer.Exit(exc.exit_code) from None
     except KeyboardInterrupt:
-        print("Interrupted.", file=sys.stderr, flush=True)
+        print(_INTERRUPTED, file=sys.stderr, flush=True)
         raise typer.Exit(ExitStatus.INTERRUPTED) from None
     except Terminated as exc:
         _say(_STOP_SIGNALS.get(exc.signum, "Terminated."))
@@ -463,8 +520,10 @@ def generate(
             memory_limit=parse_size(memory_limit) if memory_limit is not None else None,
             engine=engine.value, scheduler=scheduler, space_check=space_check,
             memory_check=memory_check)
-        report = generate_file(request, notify=tell, dry_run=dry_run, stdout_isatty=_isatty(sys.stdout),
-                               progress=lambda chunks, m: progress(chunks, m, "generate", quiet=quiet))
+        run = functools.partial(generate_file, request, notify=tell, dry_run=dry_run, stdout_isatty=_isatty(sys.stdout),
+                                progress=lambda chunks, m: progress(chunks, m, "generate", quiet=quiet))
+        # The Dask engine's work runs on its workers; this thread only waits for them.
+        report = run() if request.engine == "dask" else _in_worker(run, _leftovers_of(output))
         if report is not None:
             # No data is written in a dry run, so the report is the output and goes to stdout.
             print("\n".join(report), flush=True)
@@ -611,5 +670,6 @@ def collapse_study(
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point (and ``python -m mixsynth``)."""
+    _standalone.set()
     app(prog_name="mixsynth")

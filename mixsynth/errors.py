@@ -10,6 +10,7 @@ from enum import IntEnum
 
 __all__ = [
     "BackendUnavailable",
+    "Cancelled",
     "ExitStatus",
     "InputError",
     "MixsynthError",
@@ -92,6 +93,15 @@ class Terminated(BaseException):
     def exit_code(self) -> int:
         """``128 + signum``: 143 for SIGTERM, 129 for SIGHUP."""
         return 128 + self.signum
+
+
+class Cancelled(BaseException):
+    """A job running in a worker thread was asked to stop (see :mod:`mixsynth.worker`).
+
+    Raised in the worker at its next checkpoint, after the main thread took Ctrl-C or a stop
+    signal; like :class:`Terminated` not an :class:`Exception`, so the worker unwinds
+    through every ``finally`` (its temporary file removed) and nothing swallows it.
+    """
 
 
 class MixsynthWarning(UserWarning):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import glob
 import itertools
 import os
 import re
@@ -37,7 +38,7 @@ from mixsynth.memory import format_size, map_batches
 __all__ = [
     "COMPRESSIONS", "EXPECTED_INPUT", "INPUT_SUFFIXES", "Source", "check_compression", "check_output",
     "capsule_table", "check_same_columns", "check_unique_names", "input_format", "not_parquet", "read_format",
-    "read_source", "refuse_special_file", "remove_stale_temps", "temp_file", "write_parquet",
+    "read_source", "refuse_special_file", "remove_own_temps", "remove_stale_temps", "temp_file", "write_parquet",
 ]
 
 #: ``--compression`` choices: Parquet codecs that pyarrow, Spark and DuckDB all read
@@ -552,6 +553,20 @@ def remove_stale_temps(target: Path, suffix: str = ".tmp") -> list[Path]:
         with contextlib.suppress(OSError):
             (target.parent / name).unlink()
             removed.append(target.parent / name)
+    return removed
+
+
+def remove_own_temps(target: Path, suffix: str = ".tmp") -> list[Path]:
+    """Remove this process's temporary files of ``target`` (see :func:`temp_file`); returns them.
+
+    For a process about to end while the thread writing ``target`` cannot be stopped (a
+    signal found it inside native code): that thread's own cleanup will never run.
+    """
+    removed = []
+    for path in target.parent.glob(f".{glob.escape(target.name)}.{os.getpid()}.*{suffix}"):
+        with contextlib.suppress(OSError):
+            path.unlink()
+            removed.append(path)
     return removed
 
 

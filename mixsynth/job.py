@@ -18,6 +18,7 @@ from mixsynth.memory import default_memory_limit
 from mixsynth.parallel import default_jobs
 from mixsynth.plan import select_columns
 from mixsynth.weights import DEFAULT_SPEC
+from mixsynth.worker import checkpoint
 
 __all__ = ["GenerateRequest", "adjustment_line", "generate_file"]
 
@@ -133,6 +134,12 @@ def generate_file(
     -------
     list of str or None
         The dry-run report, or None after writing the output.
+
+    Notes
+    -----
+    Run by :func:`mixsynth.worker.run_in_worker`, the job stops at the checkpoints between
+    its steps and between pieces of rows, raising :class:`~mixsynth.errors.Cancelled`
+    (its temporary file removed on the way out).
     """
     if req.engine == "dask":
         _on_dask(req, notify, dry_run)
@@ -143,6 +150,7 @@ def generate_file(
     # (else it is read through a memory map), the encoded X what the source leaves.
     src = io.read_source(req.source, lambda names: select_columns(names, req.columns, req.exclude, req.target),
                          memory_limit=budget // 2, notify=notify)
+    checkpoint()
     limit = max(budget - (0 if src.mapped else src.table.nbytes), 0)
     options = req.synthesizer_options(notify)
     jobs = req.jobs or default_jobs()
@@ -161,9 +169,11 @@ def generate_file(
     if req.space_check and req.output != "-":
         check_free_space(src.table, rows, req.output, options=options,
                          precision=req.precision, compression=req.compression)
+    checkpoint()
     synth = Synthesizer(src.table, backend=req.backend, precision=req.precision, memory_limit=limit,
                         **options)
     del src  # the Arrow source is encoded now; let its memory go before generating
+    checkpoint()
     if req.seed is None:
         notify(_seed_notice(synth.seed))  # before the work, so an interrupted run can be redone
     m = req.rows or synth.n

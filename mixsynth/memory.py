@@ -10,9 +10,11 @@ uniformly, so reads are random). ``psutil`` is not a dependency: RAM comes from
 from __future__ import annotations
 
 import contextlib
+import glob
 import math
 import os
 import re
+import shutil
 import tempfile
 import weakref
 from collections.abc import Callable, Iterable
@@ -34,6 +36,7 @@ __all__ = [
     "memory_rooms",
     "parse_size",
     "physical_memory",
+    "remove_own_spills",
 ]
 
 Notify = Callable[[str], None]
@@ -204,8 +207,25 @@ def format_size(nbytes: float) -> str:
     raise AssertionError  # pragma: no cover
 
 
+def _spill_prefix() -> str:
+    # The process id, so that a process ending without its cleanup (see
+    # remove_own_spills) can tell its own directories from other runs'.
+    return f"mixsynth-spill-{os.getpid()}-"
+
+
+def remove_own_spills() -> None:
+    """Remove this process's spill directories from the temporary folder.
+
+    A spilled array's file is unlinked as soon as it is mapped; only a source being
+    streamed into its map (:func:`map_batches`) has a directory on disk, which a process
+    ending in the middle (a signal found the reading thread inside native code) leaves.
+    """
+    for path in Path(tempfile.gettempdir()).glob(f"{glob.escape(_spill_prefix())}*"):
+        shutil.rmtree(path, ignore_errors=True)
+
+
 def _spilled(shape: tuple[int, int], dtype: np.dtype, nbytes: int) -> np.ndarray:
-    tmp = tempfile.TemporaryDirectory(prefix="mixsynth-spill-", ignore_cleanup_errors=True)
+    tmp = tempfile.TemporaryDirectory(prefix=_spill_prefix(), ignore_cleanup_errors=True)
     path = os.path.join(tmp.name, "encoded.bin")
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
     try:
@@ -277,7 +297,7 @@ def map_batches(schema: pa.Schema, batches: Iterable[pa.RecordBatch]) -> pa.Tabl
     InputError
         The temporary directory cannot hold the data.
     """
-    tmp = tempfile.TemporaryDirectory(prefix="mixsynth-spill-", ignore_cleanup_errors=True)
+    tmp = tempfile.TemporaryDirectory(prefix=_spill_prefix(), ignore_cleanup_errors=True)
     path = os.path.join(tmp.name, "source.arrows")
     try:
         with pa.OSFile(path, "wb") as sink, ipc.new_stream(sink, schema) as writer:

@@ -54,6 +54,7 @@ import pyarrow as pa
 
 from mixsynth.draws import LOGICAL_BLOCK
 from mixsynth.errors import UsageError
+from mixsynth.worker import checkpoint
 
 __all__ = ["PIECE_ROWS", "default_jobs", "ordered_map", "pieces", "run_blocks"]
 
@@ -79,7 +80,8 @@ def ordered_map(
     """``map(fn, items)`` on ``jobs`` threads, results in order, at most ``window`` pending.
 
     Stopping the iteration (or an error in ``fn``, re-raised here) cancels the pending
-    calls and waits only for the ones already running.
+    calls and waits only for the ones already running; so does a stop request to the job
+    running this in a worker thread (:func:`mixsynth.worker.checkpoint`, between items).
 
     Examples
     --------
@@ -89,18 +91,24 @@ def ordered_map(
     if jobs < 1:
         msg = f"jobs must be >= 1, got {jobs}"
         raise UsageError(msg)
+    # A piece is the finest unit a job can stop at: inside one, NumPy and Arrow hold its
+    # thread. Checking only per row group made Ctrl-C wait for whole groups of pieces.
     if jobs == 1:
-        yield from map(fn, items)
+        for item in items:
+            checkpoint()
+            yield fn(item)
         return
     window = max(window or 2 * jobs, jobs)
     pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="mixsynth")
     pending: deque[Future[R]] = deque()
     try:
         for item in items:
+            checkpoint()
             pending.append(pool.submit(fn, item))
             if len(pending) >= window:
                 yield pending.popleft().result()
         while pending:
+            checkpoint()
             yield pending.popleft().result()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
