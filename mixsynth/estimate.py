@@ -5,8 +5,9 @@ as a real run, minus building ``X``). Output size is measured: a few thousand ro
 synthesised from a sample of the source and compressed like the real output, then scaled.
 Peak memory is a model: interpreter and libraries, the Arrow source, ``X`` when it stays
 in RAM, the start-up pilot sample (when a repair is fitted) or else the pieces in flight
-and the row group being written. Calibrated on measured peak RSS (``/usr/bin/time``) of wine and digits at 1e3 and
-1e6 rows, 2 threads, and checked on diabetes and penguins: within about 15 %.
+and the row groups being written. Calibrated on measured peak RSS (``/usr/bin/time``,
+``--repair none``, 1 and 2 threads) of wine and digits at 1e6 rows and of 200 and 1000
+float64 columns at 3e5 rows: from 3 % under to 24 % over (the widest, with 2 threads).
 """
 
 from __future__ import annotations
@@ -42,14 +43,19 @@ __all__ = ["Estimate", "check_free_space", "check_memory", "estimate"]
 _BASELINE = 144 * 2**20
 #: Source rows synthesised from and rows made to measure the output's bytes per row.
 _SAMPLE_SOURCE, _SAMPLE_ROWS = 4096, 8192
-#: Temporaries per running piece, in copies of the piece's encoded rows: the mixed rows,
-#: the kernel's gathered parents and difference, the NaN and bounds masks, allocator slack.
-_WORK_COPIES = 8
-#: The row group being written, in copies of its Arrow size: the assembled pieces, their
-#: concatenation, the writer's encoded pages and compressed buffers.
-_WRITE_COPIES = 5
-#: Fixed cost of generating: worker threads, the Parquet writer, allocator arenas.
+#: Temporaries per running piece, in copies of the piece's encoded rows (the mixed rows
+#: and the kernel's work arrays; it mixes in place), beside two of its Arrow rows.
+_WORK_COPIES = 2
+#: The row groups being written, in copies of one group's Arrow size: the assembled
+#: pieces, the writer's pages and buffers, and what the allocator keeps of the previous
+#: group (1000 float64 columns: 3.0 GB above the baseline with 1.0 GB groups). Workers
+#: computing the next group while one is written were once counted as one more group;
+#: peaks measured with 1 and 2 threads differ by a piece's work, not a group.
+_WRITE_COPIES = 3
+#: Fixed cost of generating: the Parquet writer, allocator arenas.
 _RUN = 32 * 2**20
+#: Fixed cost of each worker thread (its stack, allocator arena and buffers).
+_THREAD = 16 * 2**20
 #: Copies of the pilot sample (the repair or anchoring fit at start-up) alive at once.
 #: Measured peak RSS less the --repair none run's, 20 source rows, -j 1: 2.0 copies at
 #: d = 100 (100 000 pilot rows), 2.1 at 1000, 2.4 at 3000 and 10 000 (8192 rows; 1.6 GiB
@@ -96,8 +102,8 @@ class Estimate:
         over = ""
         if self.short is not None:
             need, room = self.short
-            over = (f" (more than the {format_size(room.size)} available under {room.limit}: the run "
-                    "would be refused)")
+            over = (f" (more than the {format_size(room.size)} that {room.limit} allows: the run would "
+                    "be refused)")
         return [
             f"source rows: {self.source_rows:,}"
             + (" (read through a memory-mapped temporary file)" if self.source_mapped else ""),
@@ -230,9 +236,7 @@ def _peak(
     piece = min(PIECE_ROWS, rows)  # a run shorter than a piece computes only its own rows
     group = min(chunk_rows, rows)
     piece_work = piece * (plan.d * item * _WORK_COPIES + 2 * arrow_row + 64)
-    in_flight = jobs * piece_work + 2 * jobs * piece * arrow_row
-    if jobs > 1:  # the workers compute the next row group while the writer has this one
-        in_flight += group * arrow_row
+    in_flight = jobs * (piece_work + _THREAD)
     writing = _WRITE_COPIES * group * arrow_row
     # The start-up pilot (variance repair) and generation do not overlap: count the larger.
     fit = _PILOT_COPIES * pilot_rows(plan.d) * plan.d * item if pilot else 0
@@ -296,8 +300,8 @@ def check_memory(
     if short is not None:
         need, room = short
         msg = (
-            f"the run needs about {format_size(need)} of memory but only {format_size(room.size)} is "
-            f"available under {room.limit}; choose fewer columns (--columns), a smaller --row-group-size, "
+            f"the run needs about {format_size(need)} of memory, more than the {format_size(room.size)} "
+            f"that {room.limit} allows; choose fewer columns (--columns), a smaller --row-group-size, "
             "fewer --jobs or --repair none, or pass --no-memory-check to run anyway"
         )
         raise ResourceError(msg)

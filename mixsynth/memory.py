@@ -103,7 +103,7 @@ class Room:
         Bytes the process's peak may reach, its memory in use now counted in (so it
         compares with a peak such as ``--dry-run``'s).
     limit : str
-        The limit, as the refusal names it.
+        The limit, as the refusal names it ("... more than the 2.0 GiB that <limit> allows").
     mapped : bool
         Memory-mapped files count against it too (the address space does; RAM and a
         cgroup hold a mapped file's pages as page cache, which the kernel can evict).
@@ -145,7 +145,7 @@ def memory_rooms() -> list[Room]:
         rooms.append(Room(limit - others, "the container's memory limit (cgroup)"))
     available = _available()
     if available is not None:
-        rooms.append(Room(available + rss, "the memory available on this machine"))
+        rooms.append(Room(available + rss, "this machine's available memory (MemAvailable)"))
     return rooms
 
 
