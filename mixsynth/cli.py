@@ -246,7 +246,7 @@ _INTERRUPTED = "Interrupted."
 #: (its temporary file is then removed by the next run, see mixsynth.io.temp_file).
 STOP_GRACE_S = 5.0
 #: Seconds a worker thread (see mixsynth.worker) has to unwind after a signal before the
-#: process removes its temporary files itself and leaves: the line on stderr comes at once.
+#: process removes its temporary files itself and leaves with the signal's line and code.
 UNWIND_S = 1.0
 _cleanup_started = threading.Event()
 #: Set by main(): the process is the command, and may end itself; a caller of the app in
