@@ -50,7 +50,7 @@ from mixsynth.draws import Draws
 if TYPE_CHECKING:
     from mixsynth.labels import Groups
 
-__all__ = ["MAX_DISCRETE", "Anchor", "ColumnMap", "exclusive_columns", "fit_anchor"]
+__all__ = ["MAX_DISCRETE", "Anchor", "ColumnMap", "exclusive_columns", "exclusive_from_counts", "fit_anchor"]
 
 #: Most distinct values a column may have to keep its exact set of values.
 MAX_DISCRETE = 64
@@ -449,13 +449,25 @@ def exclusive_columns(X: np.ndarray, columns: np.ndarray) -> np.ndarray:
         x = X[:, j]
         values, counts = np.unique(x[~np.isnan(x)], return_counts=True)
         if values.size == 2:
-            two.append((j, values[np.argmax(counts)]))
+            two.append((int(j), float(values[np.argmax(counts)])))
     if len(two) < 2:
         return out
     on = np.stack([(X[:, j] != base) & ~np.isnan(X[:, j]) for j, base in two], axis=1).astype(np.float64)
-    both = on.T @ on
-    share = on.mean(axis=0)
-    expected = X.shape[0] * np.outer(share, share)
+    return exclusive_from_counts(d, two, on.T @ on, on.sum(axis=0), X.shape[0])
+
+
+def exclusive_from_counts(
+    d: int, two: list[tuple[int, float]], both: np.ndarray, on: np.ndarray, n: int
+) -> np.ndarray:
+    """:func:`exclusive_columns` from the counts it needs, shape (d,): ``two`` the two-valued
+    columns (index, base value), ``both`` how many rows have each pair on, ``on`` how many
+    have each on, ``n`` the rows. The Dask engine merges these counts over files; all are
+    exact integers in float64, so both engines make the same comparisons."""
+    out = np.zeros(d, dtype=bool)
+    if len(two) < 2:
+        return out
+    share = on / n  # what on.mean(axis=0) gives: an exact sum divided by n
+    expected = n * np.outer(share, share)
     hit = (both == 0) & (expected >= _EXCLUSIVE_EXPECTED)
     np.fill_diagonal(hit, False)
     for i in np.flatnonzero(hit.any(axis=1)):

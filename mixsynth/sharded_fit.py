@@ -40,7 +40,7 @@ import pyarrow.compute as pc
 
 # Private parts of anchor.py on purpose: the per-column fit and the exclusive-set rule are
 # the local engine's own, so both engines fit the same maps.
-from mixsynth.anchor import _EXCLUSIVE_EXPECTED, Anchor, _fit
+from mixsynth.anchor import Anchor, _fit, exclusive_from_counts
 from mixsynth.balance import _ROWS_PER_STATE, MAX_STATES
 from mixsynth.bounds import Bounds
 from mixsynth.draws import Draws
@@ -166,23 +166,6 @@ def add_counts(
 def same(value: Any) -> Any:
     """The identity, as a reducer's ``finish`` (picklable, unlike a lambda)."""
     return value
-
-
-def exclusive_from_counts(
-    d: int, two: list[tuple[int, float]], both: np.ndarray, on: np.ndarray, n: int
-) -> np.ndarray:
-    """:func:`mixsynth.anchor.exclusive_columns` from merged counts (all exact integers in
-    float64, so the same comparisons), shape (d,)."""
-    out = np.zeros(d, dtype=bool)
-    if len(two) < 2:
-        return out
-    share = on / n  # on.mean(axis=0): an exact sum divided by n
-    expected = n * np.outer(share, share)
-    hit = (both == 0) & (expected >= _EXCLUSIVE_EXPECTED)
-    np.fill_diagonal(hit, False)
-    for i in np.flatnonzero(hit.any(axis=1)):
-        out[two[i][0]] = True
-    return out
 
 
 def assemble_anchor(
