@@ -332,7 +332,7 @@ def _stratified(
         by = np.argsort(y_live)
         by_y = live[by] if live is not None else by + lo
         r = m.rank_sorted(y_live[by], u[by_y])
-        order = by_y[_stable_argsort(r)]
+        order = by_y[_rank_order(r, by_y)]
         # k + jitter <= k + 1 <= (k + 1) + jitter in floating point too: the positions
         # are sorted, as quantile_sorted needs.
         out[order] = m.quantile_sorted((np.arange(order.size) + jitter[order]) / order.size, u[order])
@@ -358,6 +358,20 @@ def _stable_argsort(r: np.ndarray) -> np.ndarray:
         if (ranks[1:] > ranks[:-1]).all():
             return by
     return np.argsort(r, kind="stable")
+
+
+def _rank_order(r: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """The order of ``r`` ascending, equal ranks by row (``rows``, each one's row index).
+
+    Equal values that are not atoms get equal ranks; left to the stable sort, they would
+    keep the order NumPy's default argsort gave the values, and that order of ties
+    depends on the CPU's sort routine (AVX-512 and AVX2 builds differ), so the same seed
+    could give other rows on another machine. Ordering them by row does not."""
+    by = _stable_argsort(r)
+    ranks = r[by]
+    if (ranks[1:] == ranks[:-1]).any():
+        return np.lexsort((rows, r))
+    return by
 
 
 def _sorted_apply(m: ColumnMap, y: np.ndarray, null: np.ndarray, u: np.ndarray) -> np.ndarray:

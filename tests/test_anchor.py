@@ -159,7 +159,9 @@ def test_runs():
 
 def _reference_stratified(m: ColumnMap, y: np.ndarray, null: np.ndarray, u: np.ndarray,
                           block: np.ndarray) -> np.ndarray:
-    """``_stratified`` as written before the fast paths (commit 91a8deb)."""
+    """``_stratified`` by its definition: strata dealt out in rank order, equal ranks by row
+    (before the fast paths, commit 91a8deb, equal ranks kept the order NumPy's default
+    argsort gave the values, which depends on the CPU)."""
     jitter = (u * 4096.0) % 1.0
     out = np.full(y.size, np.nan)
     cuts = np.flatnonzero(np.diff(block)) + 1
@@ -167,9 +169,8 @@ def _reference_stratified(m: ColumnMap, y: np.ndarray, null: np.ndarray, u: np.n
         live = np.flatnonzero(~null[lo:hi]) + lo
         if live.size == 0:
             continue
-        by_y = live[np.argsort(y[live])]
-        r = m.rank(y[by_y], u[by_y])
-        order = by_y[np.argsort(r, kind="stable")]
+        r = m.rank(y[live], u[live])
+        order = live[np.lexsort((live, r))]
         out[order] = m.quantile((np.arange(live.size) + jitter[order]) / live.size, u[order])
     return out
 
@@ -277,3 +278,27 @@ def test_apply_matches_the_reference_on_fitted_maps(seed, strata):
     a.apply(got, X, d.parents, d.w, d.u, strata)
     _reference_apply(a, want, X, d, strata)
     _same(got, want)
+
+
+def test_equal_values_are_ordered_by_row_whatever_order_the_cpu_sort_gives_them(monkeypatch):
+    """NumPy's default argsort orders equal values as the CPU's sort routine does (AVX-512
+    and AVX2 builds differ). A sort that reverses every run of ties stands in for another
+    CPU here: the anchored values must not change, for atoms and for tied non-atoms
+    (values left of every knot share a rank)."""
+    rng = np.random.default_rng(11)
+    y = np.concatenate([rng.choice([0.0, 1.0, 2.0, 1.25, 1.25], 300), np.full(60, -5.0), rng.random(40)])
+    rng.shuffle(y)
+    u = rng.random(y.size)
+    null = np.zeros(y.size, dtype=bool)
+    spans = [(0, 256), (256, y.size)]
+    expected = {name: _stratified(m, y, null, u, _frac(u * 4096.0), spans) for name, m in MAPS.items()}
+    plain = np.argsort
+
+    def ties_reversed(a, axis=-1, kind=None, order=None, **kwargs):
+        if kind is not None or np.ndim(a) != 1:
+            return plain(a, axis=axis, kind=kind, order=order, **kwargs)
+        return np.lexsort((-np.arange(len(a)), a))  # equal values: the last row first
+
+    monkeypatch.setattr(np, "argsort", ties_reversed)
+    for name, m in MAPS.items():
+        _same(_stratified(m, y, null, u, _frac(u * 4096.0), spans), expected[name])
