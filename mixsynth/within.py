@@ -125,22 +125,23 @@ def _shares(codes: np.ndarray, X: np.ndarray) -> np.ndarray:
     """ε² (η² adjusted for the number of groups) of each column of ``X`` (NaN: missing)
     by the groups ``codes``; 0 where it is not defined."""
     ok = ~np.isnan(X)
-    Z = np.where(ok, X, 0.0)
     count = ok.sum(axis=0).astype(np.float64)
-    mean = Z.sum(axis=0) / np.maximum(count, 1.0)
-    D = np.where(ok, X - mean, 0.0)
-    total = (D * D).sum(axis=0)
-    # Group sums by a sort and reduceat: a one-hot product would be groups × rows.
-    order = np.argsort(codes, kind="stable")
-    starts = np.flatnonzero(np.r_[True, np.diff(codes[order]) != 0])
-    per = np.add.reduceat(ok[order].astype(np.float64), starts, axis=0)  # rows per group, column
-    sums = np.add.reduceat(D[order], starts, axis=0)
-    between = np.divide(sums * sums, per, out=np.zeros_like(sums), where=per > 0).sum(axis=0)
-    groups = (per > 0).sum(axis=0)
-    dof = count - groups
-    with np.errstate(divide="ignore", invalid="ignore"):
+    # Values near the float limit overflow the sums and squares: such a column comes out
+    # non-finite and is not judged (below), and must not warn or win the argmax.
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        mean = np.where(ok, X, 0.0).sum(axis=0) / np.maximum(count, 1.0)
+        D = np.where(ok, X - mean, 0.0)
+        total = (D * D).sum(axis=0)
+        # Group sums by a sort and reduceat: a one-hot product would be groups × rows.
+        order = np.argsort(codes, kind="stable")
+        starts = np.flatnonzero(np.r_[True, np.diff(codes[order]) != 0])
+        per = np.add.reduceat(ok[order].astype(np.float64), starts, axis=0)  # rows per group, column
+        sums = np.add.reduceat(D[order], starts, axis=0)
+        between = np.divide(sums * sums, per, out=np.zeros_like(sums), where=per > 0).sum(axis=0)
+        groups = (per > 0).sum(axis=0)
+        dof = count - groups
         eps = 1.0 - ((total - between) / dof) / (total / (count - 1.0))
-    defined = (total > 0) & (dof > 0) & (groups > 1)
+    defined = (total > 0) & (dof > 0) & (groups > 1) & np.isfinite(eps)
     return np.where(defined, eps, 0.0)
 
 

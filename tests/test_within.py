@@ -239,6 +239,9 @@ def test_share_is_adjusted_eta_squared_on_literal_data():
     choice = choose(t, ["g"], ["x"])
     assert choice is not None
     assert choice == Choice("g", "x", pytest.approx(0.78, abs=1e-12))
+    # A number whose squares overflow is not judged, and does not hide the others.
+    huge = t.append_column("big", pa.array([1.7e308, -1.7e308] * 6))
+    assert choose(huge, ["g"], ["big", "x"]) == Choice("g", "x", pytest.approx(0.78, abs=1e-12))
     # A column that explains less than half of every number's variance is left alone.
     weak = pa.table({"g": ["a", "b"] * 6, "x": [0.0, 2.0, 4.0, 6.0] * 3})
     assert choose(weak, ["g"], ["x"]) is None
