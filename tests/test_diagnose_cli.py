@@ -189,32 +189,46 @@ def test_plot_without_matplotlib_exits_3(runner, pair, tmp_path, monkeypatch) ->
     )
 
 
-def _pipeline(weights: str) -> dict:
+def _pipeline(weights: str, within: str = "none") -> dict:
+    # --within none by default: the law's factor is the whole variance's only when rows are
+    # mixed across all rows (wine's cultivar is what --within auto would group by).
     mixsynth = f"{sys.executable} -m mixsynth"
     command = (
-        f"{mixsynth} generate {WINE} -o - --seed 1 --weights {weights} -q | "
+        f"{mixsynth} generate {WINE} -o - --seed 1 --weights {weights} --within {within} -q | "
         f"{mixsynth} diagnose {WINE} - --json"
     )
     done = subprocess.run(
         command, shell=True, capture_output=True, text=True, timeout=120, check=False
     )
     assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)["summary"]
+    return json.loads(done.stdout)
 
 
 @pytest.mark.slow
 def test_pipeline_epbeta_keeps_variance() -> None:
-    summary = _pipeline("epbeta")
+    summary = _pipeline("epbeta")["summary"]
     assert 0.85 <= summary["variance_ratio_median"] <= 1.15
     assert summary["predicted_variance_factor"] == pytest.approx(1.0)
 
 
 @pytest.mark.slow
 def test_pipeline_uniform_shrinks_variance_to_two_thirds() -> None:
-    summary = _pipeline("uniform")
+    summary = _pipeline("uniform")["summary"]
     assert summary["variance_ratio_median"] == pytest.approx(2 / 3, abs=0.07)
     assert summary["measured_variance_factor"] == pytest.approx(2 / 3, abs=0.07)
     assert summary["predicted_variance_factor"] == pytest.approx(2 / 3)
+
+
+@pytest.mark.slow
+def test_pipeline_within_groups_has_no_closed_form_per_column() -> None:
+    # Mixed within cultivar, uniform weights shrink only the within-cultivar variance: the
+    # columns keep more than 2/3, and diagnose says why it predicts nothing for them.
+    report = _pipeline("uniform", within="auto")
+    assert report["summary"]["measured_variance_factor"] > 2 / 3 + 0.1
+    flav = next(c for c in report["columns"] if c["name"] == "flavanoids")
+    assert flav["predicted_variance_factor"] is None
+    assert flav["predicted_basis"] == ("mixed within groups (--within, within-class or within-bin): the "
+                                       "law's factor shrinks only the variance inside the groups")
 
 
 @pytest.mark.slow

@@ -206,6 +206,9 @@ def _predicted(col: NumericCol, record: dict[str, Any], e: dict[str, Any]) -> tu
     if repair.get("mode") == "variance" and "stretch" in mine:
         return (None, "repair capped below its target") if mine.get("capped") else (
             float(factor), "bounds repaired to the law's factor")
+    if record.get("within") or (record.get("labels") or {}).get("groups"):
+        return None, ("mixed within groups (--within, within-class or within-bin): the law's factor "
+                      "shrinks only the variance inside the groups")
     if col.kind in (Kind.INTEGER, Kind.TEMPORAL):
         return None, "rounded to whole numbers: rounding adds variance (about 1/12 per value)"
     if e.get("null_rate_real"):
