@@ -20,6 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from polling import wait_for
 
 from mixsynth import io
 from mixsynth.cli import app
@@ -33,17 +34,6 @@ STOPS = {
     "SIGTERM": (signal.SIGTERM, 143, "Terminated (SIGTERM)."),
     "SIGHUP": (signal.SIGHUP, 129, "Hung up (SIGHUP)."),
 }
-
-
-def _wait_for(find, proc: subprocess.Popen, what: str, deadline_s: float = 120) -> list[Path]:
-    """Poll until ``find()`` returns something (or the process ends, or the deadline)."""
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline and proc.poll() is None:
-        found = find()
-        if found:
-            return found
-        time.sleep(0.05)
-    pytest.fail(f"{what} never appeared (exit {proc.poll()})")
 
 
 def _stopped(proc: subprocess.Popen, sig: int) -> str:
@@ -70,7 +60,7 @@ def test_stop_signal_mid_write_cleans_up(tmp_path, name):
     sig, code, line = STOPS[name]
     out = tmp_path / "out.parquet"
     proc = _generate(out)
-    _wait_for(lambda: list(tmp_path.glob(".out.parquet.*.tmp")), proc, "the temporary file")
+    wait_for(lambda: list(tmp_path.glob(".out.parquet.*.tmp")), proc, "the temporary file")
     stderr = _stopped(proc, sig)
     assert proc.returncode == code, stderr
     assert stderr == f"{line}\n"
@@ -81,7 +71,7 @@ def test_stop_signal_mid_write_cleans_up(tmp_path, name):
 def test_leftover_of_a_killed_run_is_removed_by_the_next(tmp_path, rng):
     out = tmp_path / "out.parquet"
     proc = _generate(out)
-    [left] = _wait_for(lambda: list(tmp_path.glob(".out.parquet.*.tmp")), proc, "the temporary file")
+    [left] = wait_for(lambda: list(tmp_path.glob(".out.parquet.*.tmp")), proc, "the temporary file")
     proc.kill()  # SIGKILL: no chance to clean up
     proc.communicate(timeout=60)
     assert left.exists()
@@ -171,7 +161,7 @@ def test_stop_signal_during_collapse_study_leaves_no_temp_file(tmp_path, rng):
     proc = subprocess.Popen([*MIXSYNTH, "collapse-study", str(src), "-k", "200", "--output-dir", str(out_dir),
                              "-q", "--format", "ndjson", "--sample", "100"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=ENV)
-    _wait_for(lambda: list(out_dir.glob("rounds/*/round-002.parquet")), proc, "round 2")
+    wait_for(lambda: list(out_dir.glob("rounds/*/round-002.parquet")), proc, "round 2")
     stderr = _stopped(proc, signal.SIGTERM)
     assert proc.returncode == 143, stderr
     assert stderr == "Terminated (SIGTERM).\n"
@@ -215,7 +205,7 @@ def test_no_space_check_writes_anyway(tmp_path):
     proc = subprocess.Popen([*MIXSYNTH, "generate", str(ROOT / "sample_data" / "wine.parquet"), "-n", "1e12",
                              "-o", str(out), "--seed", "1", "-q", "--no-space-check"],
                             stderr=subprocess.PIPE, text=True, env=ENV)
-    _wait_for(lambda: list(tmp_path.glob(".big.parquet.*.tmp")), proc, "the temporary file")
+    wait_for(lambda: list(tmp_path.glob(".big.parquet.*.tmp")), proc, "the temporary file")
     stderr = _stopped(proc, signal.SIGTERM)
     assert proc.returncode == 143, stderr
     assert os.listdir(tmp_path) == []
@@ -262,7 +252,7 @@ def test_stop_signal_ends_a_thread_blocked_in_native_code(tmp_path):
     # Linux names the kernel function a blocked task waits in: a FIFO's open waits for a
     # writer in wait_for_partner. Only then is the signal sure to find it in native code.
     wchan = Path("/proc", str(proc.pid), "wchan")
-    _wait_for(lambda: wchan.read_text() == "wait_for_partner", proc, "the blocked open")
+    wait_for(lambda: wchan.read_text() == "wait_for_partner", proc, "the blocked open")
     stderr = _stopped(proc, signal.SIGTERM)
     assert proc.returncode == 143
     assert stderr == "Terminated (SIGTERM).\n"

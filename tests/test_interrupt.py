@@ -13,11 +13,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from polling import wait_for
 
 from mixsynth.cli import app
 
@@ -35,19 +35,6 @@ def _default_sigint() -> None:
 def _popen(args: list[str]) -> subprocess.Popen[str]:
     return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=ENV,
                             preexec_fn=_default_sigint)
-
-
-def _wait_for(find, proc: subprocess.Popen[str], what: str, deadline_s: float = 120):
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline and proc.poll() is None:
-        found = find()
-        if found:
-            return found
-        time.sleep(0.05)
-    code = proc.poll()
-    proc.kill()
-    proc.communicate()
-    pytest.fail(f"{what} never appeared (exit {code})")
 
 
 def _signalled(proc: subprocess.Popen[str], sig: int) -> str:
@@ -69,7 +56,7 @@ def test_ctrl_c_mid_write_exits_130_and_leaves_nothing(tmp_path, jobs):
     out = tmp_path / "out.parquet"
     proc = _popen([*MIXSYNTH, "generate", str(DIGITS), "-n", "5e7", "-o", str(out), "--seed", "1", "-q",
                    "-j", jobs, "--row-group-size", "262144"])
-    _wait_for(lambda: list(tmp_path.glob(".out.parquet.*.tmp")), proc, "the temporary file")
+    wait_for(lambda: list(tmp_path.glob(".out.parquet.*.tmp")), proc, "the temporary file")
     stderr = _signalled(proc, signal.SIGINT)
     assert proc.returncode == 130, stderr
     assert stderr == "Interrupted.\n"
@@ -101,7 +88,7 @@ def test_signal_while_the_worker_is_stuck_in_native_code(tmp_path, name):
     # Once the FIFO's open waits for a writer (Linux names the kernel function a blocked
     # task waits in), the worker is sure to be inside native code.
     tasks = Path("/proc", str(proc.pid), "task")
-    _wait_for(lambda: [t for t in tasks.iterdir() if (t / "wchan").read_text() == "wait_for_partner"],
+    wait_for(lambda: [t for t in tasks.iterdir() if (t / "wchan").read_text() == "wait_for_partner"],
               proc, "the blocked open")
     assert len(list(tmp_path.glob(".out.parquet.*.tmp"))) == 1
     stderr = _signalled(proc, sig)
@@ -121,7 +108,7 @@ def test_ctrl_c_ends_a_main_thread_blocked_in_native_code(tmp_path):
               f"with _errors_to_exit():\n    pa.OSFile({str(fifo)!r})\n")
     proc = _popen([sys.executable, "-c", script])
     wchan = Path("/proc", str(proc.pid), "wchan")
-    _wait_for(lambda: wchan.read_text() == "wait_for_partner", proc, "the blocked open")
+    wait_for(lambda: wchan.read_text() == "wait_for_partner", proc, "the blocked open")
     stderr = _signalled(proc, signal.SIGINT)
     assert proc.returncode == 130, stderr
     assert stderr == "Interrupted.\n"
