@@ -102,9 +102,10 @@ def gpu_tests() -> tuple[bool, str]:
 
 def encoded_source() -> np.ndarray:
     """The encoded (n, d) rows that ``generate`` mixes for randhie (its own dtype)."""
-    from mixsynth.generate import Synthesizer
+    from mixsynth.options import SynthesisOptions
+    from mixsynth.synthesizer import Synthesizer
 
-    synth = Synthesizer(pq.read_table(BASE), seed=0, notify=lambda _msg: None)
+    synth = Synthesizer(pq.read_table(BASE), SynthesisOptions(seed=0), notify=lambda _msg: None)
     return np.ascontiguousarray(synth.enc.X)
 
 

@@ -41,9 +41,10 @@ import pyarrow.parquet as pq
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from mixsynth.generate import DEFAULT_CHUNK_ROWS, Synthesizer  # noqa: E402
+from mixsynth.options import DEFAULT_CHUNK_ROWS, SynthesisOptions  # noqa: E402
+from mixsynth.synthesizer import Synthesizer  # noqa: E402
 
-#: The module (``mixsynth.generate`` is also the name of the API function).
+#: The module whose names the profile wraps.
 generate = sys.modules[Synthesizer.__module__]
 
 TABLES = sorted((ROOT / "sample_data").glob("*.parquet")) + sorted((ROOT / "tests" / "data").glob("*.parquet"))
@@ -63,11 +64,12 @@ class _Recorder:
 
 
 def recorded_calls(path: Path, pieces: int, seed: int) -> tuple[Any, list[tuple[Any, ...]]]:
-    synth = Synthesizer(pq.read_table(path), seed=seed, nan="skip")
+    synth = Synthesizer(pq.read_table(path), SynthesisOptions(seed=seed, nan="skip"))
     if synth.anchor is None:
         return None, []
     rec = _Recorder(synth.anchor)
-    synth.anchor = rec  # type: ignore[assignment]
+    # The held rows carry the anchoring that blocks apply.
+    synth.anchor = synth.whole.anchor = rec  # type: ignore[assignment,union-attr]
     synth.total_rows = pieces * PIECE
     for i in range(pieces):
         synth.block(i * PIECE, (i + 1) * PIECE)
@@ -127,13 +129,13 @@ class _Timed:
 def steps(path: Path, rows: int, seed: int, anchor_module: Any = None) -> dict[str, float]:
     """CPU seconds per 10^6 rows of each step of a one-job run of ``rows`` rows."""
     spent: dict[str, float] = {}
-    synth = Synthesizer(pq.read_table(path), seed=seed, nan="skip")
+    synth = Synthesizer(pq.read_table(path), SynthesisOptions(seed=seed, nan="skip"))
     if synth.anchor is not None:
         if anchor_module is not None:
-            synth.anchor = convert(synth.anchor, anchor_module)
+            synth.anchor = synth.whole.anchor = convert(synth.anchor, anchor_module)  # type: ignore[union-attr]
         # A frozen dataclass: the instance's attribute is set past its __setattr__.
         object.__setattr__(synth.anchor, "apply", _Timed(synth.anchor.apply, "anchoring (Anchor.apply)", spent))
-    synth._mixer = _Timed(synth._mixer, "kernel (Mixer)", spent)  # type: ignore[assignment]
+    synth.whole.mixer = _Timed(synth.whole.mixer, "kernel (Mixer)", spent)  # type: ignore[assignment,union-attr]
     synth._taken_rows = _Timed(synth._taken_rows, "taken rows", spent)  # type: ignore[method-assign]
     block = _Timed(synth.block, "block", spent)
     synth.block = block  # type: ignore[method-assign]

@@ -1,6 +1,8 @@
 """mixsynth: synthetic tabular and array data by covariance-preserving Mixup.
 
-The Python API mirrors the CLI: :func:`generate` is ``mixsynth generate``.
+The Python API mirrors the CLI: :func:`generate` is ``mixsynth generate`` on a table in
+memory, :func:`generate_file` the same file-to-file job the command runs, with its
+:class:`GenerateOptions`.
 """
 
 from mixsynth.api import generate
@@ -13,8 +15,10 @@ from mixsynth.errors import (
     SolverError,
     UsageError,
 )
-from mixsynth.generate import Synthesizer
+from mixsynth.job import generate_file
 from mixsynth.labels import LabelOptions
+from mixsynth.options import ExecutionOptions, GenerateOptions, SynthesisOptions
+from mixsynth.synthesizer import Synthesizer
 from mixsynth.version import package_version
 from mixsynth.weights import Beta, EpBeta, Midpoint
 
@@ -34,6 +38,8 @@ __all__ = [
     "BackendUnavailable",
     "Beta",
     "EpBeta",
+    "ExecutionOptions",
+    "GenerateOptions",
     "InputError",
     "LabelOptions",
     "Midpoint",
@@ -41,8 +47,10 @@ __all__ = [
     "MixsynthWarning",
     "SchemaError",
     "SolverError",
+    "SynthesisOptions",
     "Synthesizer",
     "collapse_study",
     "UsageError",
     "generate",
+    "generate_file",
 ]

@@ -9,11 +9,12 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from mixsynth import provenance
+from mixsynth.arguments import select_columns
 from mixsynth.errors import SchemaError, UsageError
-from mixsynth.generate import DEFAULT_CHUNK_ROWS, Synthesizer
 from mixsynth.io import capsule_table, check_unique_names
 from mixsynth.labels import LabelOptions
-from mixsynth.plan import select_columns
+from mixsynth.options import DEFAULT_CHUNK_ROWS, ExecutionOptions, GenerateOptions, SynthesisOptions
+from mixsynth.synthesizer import Synthesizer
 from mixsynth.weights import WeightLaw
 from mixsynth.within import parse_within
 
@@ -147,17 +148,24 @@ def generate(
     >>> out.attrs["mixsynth"]["weights"]["variance_factor"]  # doctest: +ELLIPSIS
     0.99999999...
     """
-    table = as_table(data)
-    names = select_columns(table.column_names, columns, exclude, target)
+    # The keywords become the checked options first: a typo fails before the data is read.
     within_names, auto_within = parse_within(within)
     labels = LabelOptions(label_mode, class_balance, bins, genlabel_model, genlabel_gamma, genlabel_soft,
                           within_names, within_bins, auto_within)
-    synth = Synthesizer(table.select(names), weights=weights, seed=seed, bounds=bounds,
-                        bounds_overrides=bounds_overrides, repair=repair, space=space, target=target,
-                        labels=labels, nan=nan, ids=ids, backend=backend, precision=precision,
-                        memory_limit=memory_limit)
+    options = GenerateOptions(
+        rows=n, columns=columns, exclude=exclude,
+        synthesis=SynthesisOptions(weights=weights, seed=seed, bounds=bounds, bounds_overrides=bounds_overrides,
+                                   repair=repair, space=space, target=target, labels=labels, nan=nan, ids=ids),
+        execution=ExecutionOptions(backend=backend,
+                                   precision=precision, jobs=jobs, chunk_rows=chunk_rows,
+                                   memory_limit=memory_limit))
+    table = as_table(data)
+    names = select_columns(table.column_names, columns, exclude, target)
+    run = options.execution
+    synth = Synthesizer(table.select(names), options.synthesis, backend=run.backend, precision=run.precision,
+                        memory_limit=run.memory_limit)
     rows = table.num_rows if n is None else n
-    parts = list(synth.chunks(rows, chunk_rows, jobs))
+    parts = list(synth.chunks(rows, run.chunk_rows, jobs))
     record = synth.provenance()
     schema = synth.output_schema_for(rows)
     out = pa.Table.from_batches([b for p in parts for b in p.to_batches()], schema=schema.remove_metadata())

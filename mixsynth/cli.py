@@ -25,14 +25,14 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from typer.core import TyperCommand
 
 from mixsynth import io
+from mixsynth.arguments import load_json_object, parse_count, split_names
 from mixsynth.console import first_line
 from mixsynth.console import isatty as _isatty
 from mixsynth.errors import ExitStatus, InputError, MixsynthError, Terminated, ThresholdFailed
-from mixsynth.generate import DEFAULT_CHUNK_ROWS, MAX_ROWS
-from mixsynth.job import GenerateRequest, generate_file
+from mixsynth.job import generate_file
 from mixsynth.labels import LabelOptions
 from mixsynth.memory import parse_size, remove_own_spills
-from mixsynth.options import load_json_object, parse_count, split_names
+from mixsynth.options import DEFAULT_CHUNK_ROWS, MAX_ROWS, ExecutionOptions, GenerateOptions, SynthesisOptions
 from mixsynth.render import law_summary, law_text
 from mixsynth.weights import DEFAULT_SPEC, SPEC_HELP, parse
 from mixsynth.within import parse_within
@@ -508,22 +508,25 @@ def generate(
         if balance not in (None, "uniform"):
             balance = load_json_object(Path(balance), "--class-balance")
         within_names, auto_within = parse_within(split_names(within) or "auto")
-        request = GenerateRequest(
-            source, output, rows=parse_count(rows, maximum=MAX_ROWS) if rows is not None else None,
-            columns=split_names(columns), exclude=split_names(exclude), weights=weights, seed=seed,
-            bounds=bounds.value, repair=repair.value, space=space.value, target=target, nan=nan.value, ids=ids.value,
-            bounds_overrides=load_json_object(bounds_file, "--bounds-file") if bounds_file else None,
-            labels=LabelOptions(label_mode.value if label_mode else None, balance, bins, genlabel_model, genlabel_gamma, genlabel_soft,
-                                within_names, within_bins, auto_within),
-            chunk_rows=chunk_rows, compression=compression.value, jobs=jobs, backend=backend.value,
-            precision=precision.value,
-            memory_limit=parse_size(memory_limit) if memory_limit is not None else None,
-            engine=engine.value, scheduler=scheduler, space_check=space_check,
-            memory_check=memory_check)
-        run = functools.partial(generate_file, request, notify=tell, dry_run=dry_run, stdout_isatty=_isatty(sys.stdout),
+        options = GenerateOptions(
+            rows=parse_count(rows, maximum=MAX_ROWS) if rows is not None else None,
+            columns=split_names(columns), exclude=split_names(exclude),
+            synthesis=SynthesisOptions(
+                weights=weights, seed=seed, bounds=bounds.value, repair=repair.value, space=space.value,
+                target=target, nan=nan.value, ids=ids.value,
+                bounds_overrides=load_json_object(bounds_file, "--bounds-file") if bounds_file else None,
+                labels=LabelOptions(label_mode.value if label_mode else None, balance, bins, genlabel_model,
+                                    genlabel_gamma, genlabel_soft, within_names, within_bins, auto_within)),
+            execution=ExecutionOptions(
+                engine=engine.value, backend=backend.value, precision=precision.value, jobs=jobs,
+                chunk_rows=chunk_rows, compression=compression.value,
+                memory_limit=parse_size(memory_limit) if memory_limit is not None else None,
+                scheduler=scheduler, space_check=space_check, memory_check=memory_check))
+        run = functools.partial(generate_file, source, output, options, notify=tell, dry_run=dry_run,
+                                stdout_isatty=_isatty(sys.stdout),
                                 progress=lambda chunks, m: progress(chunks, m, "generate", quiet=quiet))
         # The Dask engine's work runs on its workers; this thread only waits for them.
-        report = run() if request.engine == "dask" else _in_worker(run, _leftovers_of(output))
+        report = run() if engine is Engine.dask else _in_worker(run, _leftovers_of(output))
         if report is not None:
             # No data is written in a dry run, so the report is the output and goes to stdout.
             print("\n".join(report), flush=True)

@@ -3,7 +3,8 @@
 ``pip install -e '.[dask]'``; Dask is imported only when this engine runs. The source
 (a local path or any fsspec URL) is surveyed in one pass on the workers, one task per
 source file; the client turns the facts into the local engine's decisions (column kinds,
-identifiers, temporal origins, bounds) in a :class:`~mixsynth.sharded.ShardedSynthesizer`
+identifiers, temporal origins, bounds) in a :class:`~mixsynth.synthesizer.Synthesizer` over a
+:class:`~mixsynth.sharded.FragmentSource`
 and ships that plan, without the data, to the workers. Output file ``p`` holds synthetic
 rows ``[p·R, (p+1)·R)``, written by one task that draws its rows exactly as the local
 engine does (parents are global row indices, uniform over all source rows), reads only
@@ -20,7 +21,7 @@ import functools
 import os
 import secrets
 import shutil
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -31,6 +32,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from mixsynth import provenance
+from mixsynth.arguments import select_columns
 from mixsynth.dask_client import client_for, mapper, require_dask, tree_reducer
 from mixsynth.dataset import (
     RowIndex,
@@ -42,12 +44,9 @@ from mixsynth.dataset import (
 from mixsynth.draws import LOGICAL_BLOCK
 from mixsynth.errors import InputError, UsageError
 from mixsynth.estimate import check_free_space
-from mixsynth.generate import DEFAULT_CHUNK_ROWS, MAX_ROWS
-from mixsynth.io import check_compression
-from mixsynth.labels import LabelOptions
-from mixsynth.options import select_columns
-from mixsynth.sharded import ShardedSynthesizer
-from mixsynth.weights import WeightLaw
+from mixsynth.options import ExecutionOptions, GenerateOptions, SynthesisOptions, needs_every_row
+from mixsynth.sharded import FragmentSource
+from mixsynth.synthesizer import Synthesizer
 
 __all__ = [
     "DEFAULT_PARTITION_ROWS",
@@ -91,7 +90,7 @@ class DatasetResult:
 
 def _write_part(
     span: tuple[int, int, str],
-    synth: ShardedSynthesizer,
+    synth: Synthesizer,
     filesystem: pafs.FileSystem,
     chunk_rows: int,
     total: int,
@@ -102,13 +101,12 @@ def _write_part(
     with pq.ParquetWriter(
         path, synth.output_schema_for(stop - start), filesystem=filesystem, compression=compression
     ) as writer:
-        for table, adj, _ in synth.part(start, stop, chunk_rows):
+        for table, adj in synth.part(start, stop, chunk_rows):
             # One row group per chunk, as the local engine writes (pyarrow caps at 1Mi rows).
             writer.write_table(table, row_group_size=max(table.num_rows, 1))
             adjusted += adj
-        view = synth.clone()
-        view.adjusted, view.rows_written = adjusted, total
-        record = view.provenance()
+        # This file's counts, passed in: the plan is shared by the worker's tasks.
+        record = synth.provenance(rows=total, adjusted=adjusted)
         record["engine"] = {"name": "dask", "start": start, "stop": stop}
         writer.add_key_value_metadata({provenance.KEY.decode(): provenance.dumps(record).decode()})
     return adjusted
@@ -209,7 +207,7 @@ def _check_space(
     names: list[str],
     n: int | None,
     output: str,
-    options: dict[str, Any],
+    options: SynthesisOptions,
     precision: str,
     compression: str,
 ) -> None:
@@ -231,31 +229,13 @@ def _check_space(
 def generate_dataset(
     source: str,
     output: str,
-    n: int | None = None,
+    options: GenerateOptions | None = None,
     *,
-    weights: str | WeightLaw = "epbeta",
-    seed: int | None = None,
-    columns: Sequence[str] | None = None,
-    exclude: Sequence[str] | None = None,
-    target: str | None = None,
-    labels: LabelOptions | None = None,
-    bounds: str = "auto",
-    bounds_overrides: Mapping[str, object] | None = None,
-    repair: str = "auto",
-    space: str = "raw",
-    nan: str = "error",
-    ids: str = "regenerate",
-    chunk_rows: int = DEFAULT_CHUNK_ROWS,
-    compression: str = "zstd",
     partition_rows: int = DEFAULT_PARTITION_ROWS,
-    backend: str = "numpy",
-    precision: str = "auto",
-    memory_limit: int | None = None,
-    scheduler: Any = None,
+    client: Any = None,
     notify: Callable[[str], None] | None = None,
-    space_check: bool = True,
 ) -> DatasetResult:
-    """Synthesise ``n`` rows from a Parquet dataset on a Dask cluster (``--engine dask``).
+    """Synthesise rows from a Parquet dataset on a Dask cluster (``--engine dask``).
 
     Parameters
     ----------
@@ -264,65 +244,52 @@ def generate_dataset(
     output : str
         New directory (or URL) for ``part-NNNNN.parquet`` files of ``partition_rows`` rows,
         committed whole with a ``_SUCCESS`` marker, or (on failure) not at all.
-    n : int, optional
-        Rows to synthesise; default: as many as the source.
-    scheduler : str or distributed.Client, optional
-        Scheduler address or client; default: the current client, else a LocalCluster.
-    weights, seed, columns, exclude, target, labels, bounds, bounds_overrides, repair, space, nan,
-    ids, chunk_rows
-        As for :func:`mixsynth.generate`; the rows are the local engine's for the same seed.
-        The repair and anchoring fits run on the workers, one source column per task, from
-        a pilot mixed there (:mod:`mixsynth.sharded_fit`); ``space`` must be ``raw`` (rank
-        scores need every row of a column).
-    compression : {"zstd", "snappy", "lz4", "none"}
-        Parquet codec of every file (``chunk_rows`` is the row-group size).
-    backend, precision, memory_limit
-        As for :class:`~mixsynth.generate.Synthesizer`, applied on each worker to the rows
-        it gathers.
-    space_check : bool
-        Refuse (before writing) an output larger than the free space of a local output's
-        parent directory, as the local engine does (``--no-space-check`` turns it off);
-        the output's size is measured on source rows spread over the files.
+    options : GenerateOptions, optional
+        As for :func:`mixsynth.generate_file`; the rows are the local engine's for the
+        same seed. ``execution.scheduler`` is the scheduler's address (default: the
+        current client, else a LocalCluster); ``execution.chunk_rows`` the row-group size,
+        ``execution.backend``, ``precision`` and ``memory_limit`` apply on each worker to
+        the rows it gathers; ``execution.space_check`` refuses (before writing) an output
+        larger than the free space of a local output's parent directory, measured on
+        source rows spread over the files. The repair and anchoring fits run on the
+        workers, one source column per task, from a pilot mixed there
+        (:mod:`mixsynth.sharded_fit`).
+    partition_rows : int
+        Synthetic rows per output file.
+    client : distributed.Client, optional
+        A client to run on, in place of ``execution.scheduler``.
+    notify : callable, optional
+        Receives one-line notices.
 
     Raises
     ------
     BackendUnavailable
         Dask is not installed, or the scheduler cannot be reached.
     ResourceError
-        The output would not fit in the free space (see ``space_check``).
+        The output would not fit in the free space.
     """
-    if partition_rows < 1 or chunk_rows < 1:
-        msg = f"partition_rows and chunk_rows must be >= 1, got {partition_rows} and {chunk_rows}"
-        raise UsageError(msg)
-    if n is not None and not 1 <= n <= MAX_ROWS:
-        msg = f"number of rows must be between 1 and {MAX_ROWS}, got {n}"
+    options = options or GenerateOptions(execution=ExecutionOptions(engine="dask"))
+    run, synthesis = options.execution, options.synthesis
+    refused = needs_every_row(synthesis)
+    if refused:
+        raise UsageError(refused)
+    if partition_rows < 1:
+        msg = f"partition_rows must be >= 1, got {partition_rows}"
         raise UsageError(msg)
     if source == "-":
         msg = "--engine dask reads a Parquet file or dataset (path or URL), not stdin"
         raise UsageError(msg)
-    check_compression(compression)
     require_dask()
     fs, out_path = _check_output(output, source)
     src = open_dataset(source)
-    names = select_columns(src.schema.names, columns, exclude, target)
-    options: dict[str, Any] = dict(
-        weights=weights, seed=seed, bounds=bounds, bounds_overrides=bounds_overrides, repair=repair,
-        space=space, target=target, labels=labels, nan=nan, ids=ids, notify=notify,
-    )
-    with client_for(scheduler) as client:
-        if space_check and isinstance(fs, pafs.LocalFileSystem):
-            _check_space(client, src, names, n, out_path, options, precision, compression)
-        synth = ShardedSynthesizer(
-            src,
-            names,
-            mapper=mapper(client),
-            reducer=tree_reducer(client),
-            **options,
-            backend=backend,
-            precision=precision,
-            memory_limit=memory_limit,
-        )
-        m = synth.n if n is None else n
+    names = select_columns(src.schema.names, options.columns, options.exclude, synthesis.target)
+    with client_for(run.scheduler if client is None else client) as client:
+        if run.space_check and isinstance(fs, pafs.LocalFileSystem):
+            _check_space(client, src, names, options.rows, out_path, synthesis, run.precision, run.compression)
+        rows = FragmentSource(src, names, mapper=mapper(client), reducer=tree_reducer(client),
+                              memory_limit=run.memory_limit)
+        synth = Synthesizer(rows, synthesis, backend=run.backend, precision=run.precision, notify=notify)
+        m = synth.n if options.rows is None else options.rows
         starts = range(0, m, partition_rows)
         width = max(5, len(str(len(starts) - 1)))
         with _output_dir(fs, out_path) as path:
@@ -337,9 +304,9 @@ def generate_dataset(
                 spans,
                 synth=shipped,
                 filesystem=fs,
-                chunk_rows=chunk_rows,
+                chunk_rows=run.chunk_rows,
                 total=m,
-                compression=compression,
+                compression=run.compression,
                 pure=False,
             )
             for adjusted in client.gather(futures):

@@ -17,8 +17,9 @@ import math
 import os
 import shutil
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import pyarrow as pa
@@ -27,10 +28,10 @@ import pyarrow.parquet as pq
 from mixsynth.encode import Layout, layout
 from mixsynth.errors import MixsynthError, ResourceError
 from mixsynth.memory import Room, default_memory_limit, format_size, memory_rooms
+from mixsynth.options import SynthesisOptions
 from mixsynth.parallel import PIECE_ROWS
 from mixsynth.plan import plan_columns
 from mixsynth.space_plan import pilot_rows, resolve_repair
-from mixsynth.weights import DEFAULT_SPEC, parse
 
 if TYPE_CHECKING:
     from mixsynth.bounds import Bounds
@@ -130,19 +131,18 @@ def _tasks(rows: int, chunk_rows: int) -> int:
 
 
 def _output_bytes_per_row(
-    table: pa.Table, options: dict[str, Any], compression: str = "zstd"
+    table: pa.Table, options: SynthesisOptions, precision: str, compression: str = "zstd"
 ) -> tuple[float, float] | None:
     """(Parquet bytes, Arrow bytes) per synthetic row, measured on a small run."""
-    from mixsynth.generate import Synthesizer  # noqa: PLC0415 - generate imports this module's peers
+    from mixsynth.synthesizer import Synthesizer  # noqa: PLC0415 - it imports this module's peers
 
     rng = np.random.default_rng(0)
     n = table.num_rows
     sample = table
     if n > _SAMPLE_SOURCE:
         sample = table.take(np.sort(rng.choice(n, _SAMPLE_SOURCE, replace=False)))
-    quiet = {**options, "notify": lambda _msg: None, "backend": "numpy", "memory_limit": None}
     try:
-        synth = Synthesizer(sample, **quiet)
+        synth = Synthesizer(sample, options, precision=precision, notify=lambda _msg: None)
         out = pa.concat_tables(synth.chunks(_SAMPLE_ROWS))
     except MixsynthError:
         return None  # the sample can fail where the whole works (a column null in the sample)
@@ -168,7 +168,7 @@ def check_free_space(
     rows: int,
     output: str,
     *,
-    options: dict[str, Any] | None = None,
+    options: SynthesisOptions | None = None,
     precision: str = "auto",
     compression: str = "zstd",
 ) -> None:
@@ -186,17 +186,16 @@ def check_free_space(
     ResourceError
         The measured output is larger than the free space.
     """
-    options = dict(options or {})
+    options = options or SynthesisOptions()
     where = os.path.dirname(os.path.abspath(output))
     try:
         free = shutil.disk_usage(where).free
     except OSError:
         return  # no figure to compare with; writing will say what goes wrong
-    labels = options.get("labels")
-    soft = bool(getattr(labels, "genlabel_soft", False))
+    soft = options.labels.genlabel_soft
     if not soft and rows * (2 * _arrow_row_bytes(table) + 64) + 2**20 <= free:
         return
-    measured = _output_bytes_per_row(table, {**options, "precision": precision}, compression)
+    measured = _output_bytes_per_row(table, options, precision, compression)
     if measured is None:
         return
     need = int(measured[0] * rows)
@@ -209,13 +208,11 @@ def check_free_space(
         raise ResourceError(msg)
 
 
-def _runs_pilot(options: dict[str, Any]) -> bool:
+def _runs_pilot(options: SynthesisOptions) -> bool:
     """Whether the run fits a repair on a pilot sample first (``--repair`` resolved)."""
-    law = options.get("weights", DEFAULT_SPEC)
-    law = parse(law) if isinstance(law, str) else law
     # resolve_repair decides from the law, the mode and the space alone; the bounds it
     # takes do not enter the answer, and they are not built before encoding.
-    mode = resolve_repair(options.get("repair", "auto"), law, options.get("space", "raw"), cast("Bounds", None))
+    mode = resolve_repair(options.repair, options.law, options.space, cast("Bounds", None))
     return mode != "none"
 
 
@@ -266,7 +263,7 @@ def check_memory(
     jobs: int,
     memory_limit: int,
     precision: str = "auto",
-    options: dict[str, Any] | None = None,
+    options: SynthesisOptions | None = None,
     source_mapped: bool = False,
 ) -> None:
     """Refuse a run whose estimated peak memory is more than it can get.
@@ -288,8 +285,8 @@ def check_memory(
     ResourceError
         The estimated peak is more than one of the limits leaves.
     """
-    options = dict(options or {})
-    specs = plan_columns(table, target=options.get("target"), ids=options.get("ids", "regenerate"),
+    options = options or SynthesisOptions()
+    specs = plan_columns(table, target=options.target, ids=options.ids,
                          notify=lambda _msg: None)  # the run itself says what the plan finds
     plan = layout(table, specs, precision)
     encoded = table.num_rows * plan.d * plan.dtype.itemsize
@@ -318,7 +315,8 @@ def estimate(
     backend: str = "numpy",
     precision: str = "auto",
     memory_limit: int | None = None,
-    options: dict[str, Any] | None = None,
+    options: SynthesisOptions | None = None,
+    notify: Callable[[str], None] | None = None,
     source_mapped: bool = False,
 ) -> Estimate:
     """Plan a run of ``rows`` synthetic rows from ``table`` (already projected).
@@ -329,20 +327,20 @@ def estimate(
         ``table`` lives in a memory-mapped file (:func:`mixsynth.io.read_source`).
     compression : str
         Parquet codec of the output (measured with it).
-    options : dict, optional
-        The other :class:`~mixsynth.generate.Synthesizer` arguments (``target``, ``ids``,
-        ``weights``, ...), used for the kinds and for measuring the output size.
+    options : SynthesisOptions, optional
+        What decides the rows, used for the kinds and for measuring the output size.
+    notify : callable, optional
+        Receives the plan's notices (identifiers found, ...).
     """
-    options = dict(options or {})
-    notify = options.get("notify") or (lambda _msg: None)
-    specs = plan_columns(table, target=options.get("target"), ids=options.get("ids", "regenerate"),
-                         notify=notify)
+    options = options or SynthesisOptions()
+    specs = plan_columns(table, target=options.target, ids=options.ids,
+                         notify=notify or (lambda _msg: None))
     plan = layout(table, specs, precision)
     limit = default_memory_limit() if memory_limit is None else memory_limit
     n = table.num_rows
     encoded = n * plan.d * plan.dtype.itemsize
     spills = encoded > limit
-    measured = _output_bytes_per_row(table, {**options, "precision": precision}, compression)
+    measured = _output_bytes_per_row(table, options, precision, compression)
     parquet_row, arrow_row = measured if measured else (None, 8.0 * len(specs))
     peak = _peak(table, plan, rows, chunk_rows=chunk_rows, jobs=jobs, arrow_row=arrow_row, spills=spills,
                  source_mapped=source_mapped, pilot=_runs_pilot(options))

@@ -15,26 +15,9 @@ from sklearn.covariance import LedoitWolf
 from sklearn.mixture import GaussianMixture
 from sklearn.neighbors import KernelDensity
 
-from mixsynth.errors import UsageError
+from mixsynth.labels import parse_model
 
-__all__ = ["GenLabelModel", "parse_model"]
-
-
-def parse_model(spec: str) -> tuple[str, int]:
-    """``gaussian``, ``gmm:C`` or ``kde`` -> (kind, components).
-
-    Examples
-    --------
-    >>> parse_model("gmm:3")
-    ('gmm', 3)
-    """
-    kind, _, arg = spec.partition(":")
-    if kind in ("gaussian", "kde") and not arg:
-        return kind, 1
-    if kind == "gmm" and arg.isdigit() and int(arg) >= 1:
-        return kind, int(arg)
-    msg = f"unknown --genlabel-model {spec!r}; expected gaussian, gmm:C (C >= 1) or kde"
-    raise UsageError(msg)
+__all__ = ["GenLabelModel"]
 
 
 class GenLabelModel:

@@ -2,71 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Mapping
 
 import pyarrow as pa
 
 from mixsynth import io
+from mixsynth.arguments import select_columns
 from mixsynth.backend import resolve as resolve_backend
 from mixsynth.errors import UsageError
 from mixsynth.estimate import check_free_space, check_memory, estimate
-from mixsynth.generate import DEFAULT_CHUNK_ROWS, Synthesizer
-from mixsynth.labels import LabelOptions
 from mixsynth.memory import default_memory_limit
+from mixsynth.options import GenerateOptions
 from mixsynth.parallel import default_jobs
-from mixsynth.plan import select_columns
-from mixsynth.weights import DEFAULT_SPEC
+from mixsynth.synthesizer import Synthesizer
 from mixsynth.worker import checkpoint
 
-__all__ = ["GenerateRequest", "adjustment_line", "generate_file"]
+__all__ = ["adjustment_line", "generate_file"]
 
 Notify = Callable[[str], None]
 Progress = Callable[[Iterable[pa.Table], int], Iterator[pa.Table]]
 
 
-@dataclass(frozen=True)
-class GenerateRequest:
-    """Everything ``mixsynth generate`` was asked to do, already parsed.
-
-    Attributes mirror the command's options; ``rows=None`` means as many as the source,
-    ``jobs=None`` all cores, ``memory_limit=None`` half the RAM (bytes otherwise);
-    ``chunk_rows`` is ``--row-group-size``; ``space_check=False`` is ``--no-space-check``,
-    ``memory_check=False`` ``--no-memory-check``.
-    """
-
-    source: str
-    output: str = "-"
-    rows: int | None = None
-    columns: Sequence[str] | None = None
-    exclude: Sequence[str] | None = None
-    weights: str = DEFAULT_SPEC
-    seed: int | None = None
-    bounds: str = "auto"
-    bounds_overrides: Mapping[str, object] | None = None
-    repair: str = "auto"
-    space: str = "raw"
-    target: str | None = None
-    labels: LabelOptions = field(default_factory=LabelOptions)
-    nan: str = "error"
-    ids: str = "regenerate"
-    chunk_rows: int = DEFAULT_CHUNK_ROWS
-    compression: str = "zstd"
-    jobs: int | None = None
-    backend: str = "numpy"
-    precision: str = "auto"
-    memory_limit: int | None = None
-    engine: str = "local"
-    scheduler: str | None = None
-    space_check: bool = True
-    memory_check: bool = True
-
-    def synthesizer_options(self, notify: Notify) -> dict[str, Any]:
-        """Keyword arguments shared by the local and the sharded synthesizer."""
-        return dict(weights=self.weights, seed=self.seed, bounds=self.bounds,
-                    bounds_overrides=self.bounds_overrides, repair=self.repair, space=self.space,
-                    target=self.target, labels=self.labels, nan=self.nan, ids=self.ids, notify=notify)
+def _silent(_message: str) -> None:
+    """The default ``notify``: a library call says nothing unless asked."""
 
 
 def adjustment_line(counts: Mapping[str, int], policies: Mapping[str, str]) -> str | None:
@@ -91,27 +49,25 @@ def _report_adjusted(adjusted: Mapping[str, int], record: dict, notify: Notify) 
         notify(line)
 
 
-def _on_dask(req: GenerateRequest, notify: Notify, dry_run: bool) -> None:
+def _on_dask(source: str, output: str, options: GenerateOptions, notify: Notify, dry_run: bool) -> None:
     # Imported here so that Dask loads only when it is asked for.
-    from mixsynth.dask_engine import generate_dataset
+    from mixsynth.dask_engine import generate_dataset  # noqa: PLC0415
 
     if dry_run:
         msg = "--dry-run is not available with --engine dask"
         raise UsageError(msg)
-    result = generate_dataset(
-        req.source, req.output, req.rows, columns=req.columns, exclude=req.exclude,
-        chunk_rows=req.chunk_rows, compression=req.compression, backend=req.backend, precision=req.precision,
-        memory_limit=req.memory_limit, scheduler=req.scheduler, space_check=req.space_check,
-        **req.synthesizer_options(notify))
-    if req.seed is None:
+    result = generate_dataset(source, output, options, notify=notify)
+    if options.synthesis.seed is None:
         notify(_seed_notice(result.seed))
     _report_adjusted(result.adjusted, result.provenance, notify)
 
 
 def generate_file(
-    req: GenerateRequest,
+    source: str,
+    output: str,
+    options: GenerateOptions | None = None,
     *,
-    notify: Notify,
+    notify: Notify = _silent,
     progress: Progress | None = None,
     stdout_isatty: bool = False,
     dry_run: bool = False,
@@ -120,9 +76,15 @@ def generate_file(
 
     Parameters
     ----------
-    req : GenerateRequest
+    source : str
+        A Parquet file or directory, another format by extension, or ``-`` (stdin); a
+        Parquet dataset or URL with ``--engine dask``.
+    output : str
+        Parquet file, ``-`` (stdout), or (``--engine dask``) a new directory.
+    options : GenerateOptions, optional
+        What to do (checked when built, before anything here runs).
     notify : callable
-        Receives one-line notices (seed, identifiers, bounds counts).
+        Receives one-line notices (seed, identifiers, bounds counts); default: none.
     progress : callable, optional
         Wraps the chunk iterator (a progress bar); given the iterator and the row count.
     stdout_isatty : bool
@@ -141,45 +103,46 @@ def generate_file(
     its steps and between pieces of rows, raising :class:`~mixsynth.errors.Cancelled`
     (its temporary file removed on the way out).
     """
-    if req.engine == "dask":
-        _on_dask(req, notify, dry_run)
+    options = options or GenerateOptions()
+    run, synthesis = options.execution, options.synthesis
+    if run.engine == "dask":
+        _on_dask(source, output, options, notify, dry_run)
         return None
-    io.check_output(req.output, req.source, stdout_isatty=stdout_isatty and not dry_run)
-    budget = default_memory_limit() if req.memory_limit is None else req.memory_limit
+    io.check_output(output, source, stdout_isatty=stdout_isatty and not dry_run)
+    budget = default_memory_limit() if run.memory_limit is None else run.memory_limit
     # One budget for the source and its encoding: the Arrow source may take half of it
     # (else it is read through a memory map), the encoded X what the source leaves.
-    src = io.read_source(req.source, lambda names: select_columns(names, req.columns, req.exclude, req.target),
-                         memory_limit=budget // 2, notify=notify)
+    src = io.read_source(
+        source, lambda names: select_columns(names, options.columns, options.exclude, synthesis.target),
+        memory_limit=budget // 2, notify=notify)
     checkpoint()
     limit = max(budget - (0 if src.mapped else src.table.nbytes), 0)
-    options = req.synthesizer_options(notify)
-    jobs = req.jobs or default_jobs()
+    jobs = run.jobs or default_jobs()
+    rows = options.rows or src.table.num_rows
     if dry_run:
-        plan = estimate(src.table, req.rows or src.table.num_rows, output=req.output, options=options,
-                        chunk_rows=req.chunk_rows, compression=req.compression, jobs=jobs, memory_limit=limit,
-                        backend=resolve_backend(req.backend, notify=notify).name,
-                        precision=req.precision, source_mapped=src.mapped)
+        plan = estimate(src.table, rows, output=output, options=synthesis, notify=notify,
+                        chunk_rows=run.chunk_rows, compression=run.compression, jobs=jobs, memory_limit=limit,
+                        backend=resolve_backend(run.backend, notify=notify).name,
+                        precision=run.precision, source_mapped=src.mapped)
         return plan.lines()
-    rows = req.rows or src.table.num_rows
-    if req.memory_check:
+    if run.memory_check:
         # Before the space check, which may measure a sample of the output (that needs
         # memory too), and before encoding, where a wide table's allocations begin.
-        check_memory(src.table, rows, chunk_rows=req.chunk_rows, jobs=jobs, memory_limit=limit, options=options,
-                     precision=req.precision, source_mapped=src.mapped)
-    if req.space_check and req.output != "-":
-        check_free_space(src.table, rows, req.output, options=options,
-                         precision=req.precision, compression=req.compression)
+        check_memory(src.table, rows, chunk_rows=run.chunk_rows, jobs=jobs, memory_limit=limit, options=synthesis,
+                     precision=run.precision, source_mapped=src.mapped)
+    if run.space_check and output != "-":
+        check_free_space(src.table, rows, output, options=synthesis,
+                         precision=run.precision, compression=run.compression)
     checkpoint()
-    synth = Synthesizer(src.table, backend=req.backend, precision=req.precision, memory_limit=limit,
-                        **options)
+    synth = Synthesizer(src.table, synthesis, backend=run.backend, precision=run.precision, memory_limit=limit,
+                        notify=notify)
     del src  # the Arrow source is encoded now; let its memory go before generating
     checkpoint()
-    if req.seed is None:
+    if synthesis.seed is None:
         notify(_seed_notice(synth.seed))  # before the work, so an interrupted run can be redone
-    m = req.rows or synth.n
-    chunks: Iterable[pa.Table] = synth.chunks(m, req.chunk_rows, jobs)
+    chunks: Iterable[pa.Table] = synth.chunks(rows, run.chunk_rows, jobs)
     record: dict = {}
-    io.write_parquet(req.output, synth.output_schema_for(m), progress(chunks, m) if progress else chunks,
-                     footer=lambda: record.update(synth.provenance()) or record, compression=req.compression)
+    io.write_parquet(output, synth.output_schema_for(rows), progress(chunks, rows) if progress else chunks,
+                     footer=lambda: record.update(synth.provenance()) or record, compression=run.compression)
     _report_adjusted(synth.adjustments(), record, notify)
     return None

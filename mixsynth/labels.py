@@ -30,6 +30,7 @@ __all__ = [
     "LabelPlan",
     "class_groups",
     "plan_labels",
+    "parse_model",
     "quantile_groups",
     "soft_labels",
 ]
@@ -80,6 +81,23 @@ class LabelOptions:
     within: tuple[str, ...] = ()
     within_bins: int = 10
     auto_within: bool = False
+
+
+def parse_model(spec: str) -> tuple[str, int]:
+    """``gaussian``, ``gmm:C`` or ``kde`` -> (kind, components).
+
+    Examples
+    --------
+    >>> parse_model("gmm:3")
+    ('gmm', 3)
+    """
+    kind, _, arg = spec.partition(":")
+    if kind in ("gaussian", "kde") and not arg:
+        return kind, 1
+    if kind == "gmm" and arg.isdigit() and int(arg) >= 1:
+        return kind, int(arg)
+    msg = f"unknown --genlabel-model {spec!r}; expected gaussian, gmm:C (C >= 1) or kde"
+    raise UsageError(msg)
 
 
 @dataclass(frozen=True)

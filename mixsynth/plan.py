@@ -8,15 +8,13 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 import pyarrow as pa
 
+from mixsynth.arguments import check_known
 from mixsynth.bounds import POLICIES, Bounds
 from mixsynth.encode import Encoded, Feature, inside
 from mixsynth.errors import InputError, SchemaError, UsageError
-from mixsynth.options import check_known, select_columns
 from mixsynth.schema import ColumnSpec, Kind, id_like, infer_kind, is_mixed, storage_type
 
-# select_columns lives in mixsynth.options (diagnose needs it without the plan); it is
-# named here too for the callers that import it from the plan.
-__all__ = ["build_bounds", "mixed_names", "plan_columns", "plan_specs", "select_columns"]
+__all__ = ["build_bounds", "mixed_names", "plan_columns", "plan_specs"]
 
 Notify = Callable[[str], None]
 

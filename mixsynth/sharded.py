@@ -1,30 +1,25 @@
-"""A Synthesizer whose source stays in Parquet fragments (the Dask engine's kernel).
+"""A partitioned Parquet dataset as a row source (the Dask engine's).
 
-:class:`ShardedSynthesizer` is prepared from facts gathered in one pass over the fragments
-(row counts, nulls, extremes, temporal origins, identifier maxima) instead of the whole
-table, and takes the decisions :class:`~mixsynth.generate.Synthesizer` takes on the
-concatenated table: the same column kinds, identifiers, origins and bounds. Its blocks
-use the same draws (global row indices), then read only the parent rows those draws name,
-so for the same seed it writes the same rows as the local engine, for any number of
-workers or partitions. The repair and anchoring fits are the local engine's too, each part
-run where the rows are (:mod:`mixsynth.sharded_fit`): the pilot is mixed from its gathered
-parents and each column is fitted by one task, so no source column reaches the caller.
+:class:`FragmentSource` is a :class:`~mixsynth.sources.RowSource` whose rows stay in
+Parquet fragments. It surveys them in one pass (row counts, nulls, extremes, temporal
+origins, identifier maxima) and from those facts gives the answers an in-memory table
+gives: the same column kinds, identifiers, origins and bounds. A block gathers only the
+parent rows its draws name (global row indices), so for the same seed the synthesizer
+writes the same rows as over the whole table, for any number of workers or files. The
+repair and anchoring fits run where the rows are (:mod:`mixsynth.sharded_fit`): the pilot
+is mixed from its gathered parents on a worker and each column is fitted by one task, so
+no source column reaches the caller (a target or ``--within`` column excepted).
 """
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
-from typing import Any, TypeVar, cast
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import pyarrow as pa
 
 from mixsynth.anchor import Anchor
-from mixsynth.backend import Backend, Mixer
-from mixsynth.backend import resolve as resolve_backend
-from mixsynth.bounds import apply_bounds, out_of_bounds
 from mixsynth.dataset import (
     ColumnFacts,
     FragmentFacts,
@@ -37,20 +32,13 @@ from mixsynth.dataset import (
     kinds_of,
     local_reduce,
 )
-from mixsynth.draws import Draws, draw
-from mixsynth.encode import Encoded, decode, encode
-from mixsynth.errors import SchemaError, UsageError
-from mixsynth.generate import _RESAMPLE_ATTEMPTS, DEFAULT_CHUNK_ROWS, Synthesizer
-from mixsynth.labels import LabelOptions, LabelPlan
-from mixsynth.plan import build_bounds, plan_specs
+from mixsynth.draws import Draws
+from mixsynth.encode import Encoded, encode
+from mixsynth.errors import SchemaError
+from mixsynth.held import distinct
+from mixsynth.plan import plan_specs
 from mixsynth.repair import Repair, fit_repair
-from mixsynth.schema import (
-    ColumnSpec,
-    Kind,
-    infer_kind,
-    is_mixed,
-    storage_type,
-)
+from mixsynth.schema import ColumnSpec, Kind, infer_kind, is_mixed, storage_type
 from mixsynth.sharded_fit import (
     BalancePlan,
     add_counts,
@@ -64,15 +52,16 @@ from mixsynth.sharded_fit import (
     row_groups,
     same,
 )
-from mixsynth.space_plan import anchor_columns, repairable, resolve_repair
-from mixsynth.weights import WeightLaw
-from mixsynth.within import Within
+from mixsynth.space_plan import anchor_columns, repairable
 
-__all__ = ["Mapper", "ShardedSynthesizer"]
+if TYPE_CHECKING:
+    from mixsynth.held import Held
+    from mixsynth.synthesizer import Synthesizer
+
+__all__ = ["FragmentSource", "Mapper"]
 
 T = TypeVar("T")
-#: Gathered rows use dense position tables when the source has at most this many rows per id.
-_DENSE = 16
+Notify = Callable[[str], None]
 #: Runs a function over items and returns the results in order (``map``, or a Dask client's).
 Mapper = Callable[[Callable[[Any], T], Iterable[Any]], Iterable[T]]
 
@@ -91,64 +80,13 @@ class _Call:
         return self.fn(item, *self.args)
 
 
-@dataclass
-class _Rows:
-    """Gathered source rows: sorted global ids and a view of the synthesizer over them
-    (and, when the taken columns are balanced, each row's joint state)."""
-
-    ids: np.ndarray
-    view: ShardedSynthesizer
-    n: int
-    states: np.ndarray | None = None
-
-    def __post_init__(self) -> None:
-        # Where the ids are dense (most of the source is gathered), a table of n positions
-        # beats a binary search per parent by an order of magnitude.
-        self._table: np.ndarray | None = None
-        if self.n <= _DENSE * max(len(self.ids), 1):
-            self._table = np.full(self.n, -1, dtype=np.int64)
-            self._table[self.ids] = np.arange(len(self.ids))
-
-    def local(self, parents: np.ndarray) -> np.ndarray:
-        if self._table is not None:
-            return self._table[parents]
-        return np.searchsorted(self.ids, parents)
-
-
-class _StatesOf:
-    """The joint states of global rows, found among the held gathered rows.
-
-    :func:`mixsynth.balance.balance_choice` only indexes its ``states`` with parents, and
-    every parent of a block is gathered before it runs: this stands in for the local
-    engine's array of one state per source row, which the client never builds.
-    """
-
-    def __init__(self, held: list[_Rows]) -> None:
-        self.held = held
-
-    def __getitem__(self, parents: np.ndarray) -> np.ndarray:
-        rows = self.held[0]
-        assert rows.states is not None  # set by _fetch whenever a plan exists
-        return rows.states[rows.local(parents)]
-
-
-def _mix_pilot(d: Draws, synth: ShardedSynthesizer) -> np.ndarray:
+def _mix_pilot(d: Draws, synth: Synthesizer) -> np.ndarray:
     """The pilot's mixed rows, from its parents alone (runs on a worker)."""
-    rows = synth._fetch(_distinct(d.parents, synth.n))
-    return rows.view._mix(Draws(rows.local(d.parents), d.w, d.u))
+    return synth.mix(synth.source.gather(synth, distinct(d.parents, synth.n)), d)
 
 
-def _distinct(parents: np.ndarray, n: int) -> np.ndarray:
-    """Sorted distinct values of ``parents`` (all in [0, n))."""
-    if n <= _DENSE * parents.size:
-        seen = np.zeros(n, dtype=bool)
-        seen[parents.reshape(-1)] = True
-        return np.flatnonzero(seen)
-    return np.unique(parents)
-
-
-class ShardedSynthesizer(Synthesizer):
-    """A :class:`Synthesizer` over a partitioned Parquet source, read on demand.
+class FragmentSource:
+    """The rows of a partitioned Parquet dataset, read on demand.
 
     Parameters
     ----------
@@ -156,18 +94,15 @@ class ShardedSynthesizer(Synthesizer):
     columns : list of str
         Columns to synthesise (already selected, in source order).
     mapper : callable, optional
-        ``mapper(fn, items)`` runs the one-pass survey over the fragments (default: in
-        this process); the Dask engine passes one that runs on the workers.
+        ``mapper(fn, items)`` runs the survey, the fits and the reads of whole columns
+        over the fragments (default: in this process); the Dask engine passes one that
+        runs on the workers.
     reducer : callable, optional
         A :data:`~mixsynth.dataset.Reducer` for scans merged over the fragments (the
-        identifier check's keys); the Dask engine's merges them on the workers.
-    weights, seed, bounds, bounds_overrides, repair, space, target, labels, nan, ids, notify,
-    backend, precision, memory_limit
-        As for :class:`Synthesizer`, with two limits: a ``target`` column and the
-        ``--within`` columns (``labels.within``) are read whole here; and ``space`` must be
-        ``raw`` and label modes ``soft``/``genlabel`` are refused, since they need every row
-        at once. The repair and anchoring fits read the source column by column through
-        ``mapper`` (on the Dask engine: one worker per column, never this process).
+        identifier check's keys, the anchoring's exclusive sets); the Dask engine's
+        merges them on the workers.
+    memory_limit : int, optional
+        Bytes of gathered rows a worker encodes before spilling them to a file.
     """
 
     def __init__(
@@ -177,167 +112,85 @@ class ShardedSynthesizer(Synthesizer):
         *,
         mapper: Mapper[Any] | None = None,
         reducer: Reducer | None = None,
-        weights: str | WeightLaw = "epbeta",
-        seed: int | None = None,
-        bounds: str = "auto",
-        bounds_overrides: Mapping[str, object] | None = None,
-        repair: str = "auto",
-        space: str = "raw",
-        target: str | None = None,
-        labels: LabelOptions | None = None,
-        nan: str = "error",
-        ids: str = "regenerate",
-        notify: Callable[[str], None] | None = None,
-        backend: str | Backend = "numpy",
-        precision: str = "auto",
         memory_limit: int | None = None,
     ) -> None:
-        run = mapper or _local_map
-        self._init_run(weights=weights, seed=seed, nan=nan, ids=ids, notify=notify, backend=backend)
-        schema = source.select(columns)
-        kinds = kinds_of(source.schema, columns)
-        facts = list(run(_Call(fragment_facts, source.schema, kinds), source.fragments))
-        self.index = RowIndex.build(source, facts)
-        self.source_schema = schema
-        reduce = reducer or local_reduce
-        self.specs = self._plan(source, schema, kinds, facts, target, ids, reduce)
-        self.label_plan = self._labels(source, target, labels or LabelOptions(), run)
-        self.within = self._within(source, columns, labels or LabelOptions(), run)
-        self.groups = self.within.groups if self.within else (self.label_plan.groups if self.label_plan else None)
-        self.labeler = None
-        self._check_nan(facts, nan)
-        # encode() of a two-row table holding each column's global minimum and maximum makes
-        # the local engine's layout (temporal origins, dtype, identifier starts), and its X is
-        # all that build_bounds reads.
-        self.extremes = _extreme_rows(schema, self.specs, facts)
-        self.enc = encode(
-            self.extremes, self.specs, nan=nan, precision=precision, notify=self.notify
-        )
-        self._copied = self._copied_columns()
-        self._rounded = anchor_columns(self.enc)[1]
-        if space != "raw":
-            msg = (
-                f"--space {space} ranks each column over the whole source and is not available "
-                "with --engine dask; use --space raw"
-            )
-            raise UsageError(msg)
-        self.space, self.rank_gauss = space, None
-        self._X_mix = self.enc.X
-        self._mixer = Mixer(self.backend, self.enc.X)  # blocks use their own (see _view)
+        self._run: Mapper[Any] = mapper or _local_map
+        self._reduce: Reducer = reducer or local_reduce
+        self.dataset = source
         self.memory_limit = memory_limit
-        self.bounds_policy, self.target, self.nan = bounds, target, nan
-        self.bounds = build_bounds(self.enc, bounds, bounds_overrides)
-        self.repair, self.anchor, self.balance = None, None, None
-        #: The balance of the taken columns, when on: ``balance`` stays None and each block
-        #: looks the states up among its gathered rows (see :class:`_StatesOf`).
-        self._balance_plan: BalancePlan | None = None
-        self.repair_mode = resolve_repair(repair, self.law, space, self.bounds)
-        # The local engine's fits, each part run where the rows are (mixsynth.sharded_fit):
-        # the client holds the pilot and the fitted maps, never a source column.
-        self._run, self._reduce = run, reduce
-        try:
-            self._fit_correction()
-        finally:
-            del self._run, self._reduce
-        self.adjusted = np.zeros(self.enc.X.shape[1], dtype=np.int64)
-        self.rows_written = 0
-        self.total_rows: int | None = None
+        self._schema = source.select(columns)
+        self._kinds = kinds_of(source.schema, columns)
+        self.facts: list[FragmentFacts] = list(
+            self._run(_Call(fragment_facts, source.schema, self._kinds), source.fragments))
+        self.index = RowIndex.build(source, self.facts)
+        self.specs: list[ColumnSpec] = []
+        self.nan = "error"
+        self.precision = "auto"
+        self.extremes: pa.Table | None = None
+        #: The balance of the taken columns, when on: each gathered row's joint state.
+        self.balance_plan: BalancePlan | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        # What travels to workers: the plan and the file list, not the caller's mapper and
+        # reducer (a Dask client cannot be pickled), nor the survey's facts.
+        return {**self.__dict__, "_run": None, "_reduce": None, "facts": None, "dataset": None}
 
     @property
     def n(self) -> int:
         """Number of source rows (over all fragments)."""
         return self.index.rows
 
-    def clone(self) -> ShardedSynthesizer:
-        """A shallow copy (``copy.copy`` would go through the pickling state below)."""
-        twin = object.__new__(type(self))
-        twin.__dict__.update(self.__dict__)
-        return twin
+    @property
+    def schema(self) -> pa.Schema:
+        """The selected columns' schema."""
+        return self._schema
 
-    def __getstate__(self) -> dict[str, Any]:
-        # What travels to workers: the plan, not the client's notice callback, array module
-        # or device copy (the backend is resolved again by name on arrival).
-        state = {**self.__dict__, "notify": None, "backend": self.backend.name}
-        state.pop("_mixer", None)
-        state.pop("_X_mix", None)
-        state.pop("_run", None)  # the client's mapper and reducer, set only while fitting
-        state.pop("_reduce", None)
-        return state
+    # -- the decisions, from the survey's facts ---------------------------------------------
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self.backend = resolve_backend(state["backend"])
-        self._X_mix = self.enc.X
-        self._mixer = Mixer(self.backend, self.enc.X)
-
-    # -- preparation: the local engine's decisions, from global facts ---------------------
-
-    def _plan(
-        self,
-        source: SourceDataset,
-        schema: pa.Schema,
-        kinds: dict[str, Kind | None],
-        facts: list[FragmentFacts],
-        target: str | None,
-        ids: str,
-        reduce: Reducer,
-    ) -> list[ColumnSpec]:
+    def column_specs(self, target: str | None, ids: str, notify: Notify) -> list[ColumnSpec]:
         """As :func:`mixsynth.plan.plan_columns`, from per-fragment facts."""
-        n = sum(f.rows for f in facts)
+        facts, n, kinds, source = self.facts, self.n, self._kinds, self.dataset
         return plan_specs(
-            schema,
+            self._schema,
             n,
             # An unsupported type raises the local engine's error from infer_kind.
             kind_of=lambda fld: kinds[fld.name] or infer_kind(fld.name, fld.type),
             all_null=lambda name: sum(f.columns[name].nulls for f in facts) == n,
             looks_like_id=lambda name, kind: id_like_over(
-                name, kind, source.schema, source.fragments, facts, reduce
+                name, kind, source.schema, source.fragments, facts, self._reduce
             ),
             target=target,
             ids=ids,
-            notify=self.notify,
+            notify=notify,
         )
 
-    def _labels(
-        self, source: SourceDataset, target: str | None, labels: LabelOptions, run: Mapper[Any]
-    ) -> LabelPlan | None:
-        """The local engine's label plan, from the target column alone (read whole here)."""
-        if labels.mode in ("soft", "genlabel"):
-            msg = (
-                f"--label-mode {labels.mode} fits a model on the whole source and is not available "
-                "with --engine dask; use dominant, within-class, mix or within-bin"
-            )
-            raise UsageError(msg)
-        column = None
-        if target is not None:
-            parts = run(_Call(_column, source.schema, target), source.fragments)
-            column = pa.chunked_array(list(parts), type=source.schema.field(target).type)
-        return self._plan_target(
-            pa.table({target: column}) if column is not None else pa.table({}), target, labels
-        )
+    def columns(self, names: list[str]) -> pa.Table:
+        """Whole columns, read on the workers and brought here (a target, ``--within``)."""
+        arrays = {}
+        for name in names:
+            parts = self._run(_Call(_column, self.dataset.schema, name), self.dataset.fragments)
+            arrays[name] = pa.chunked_array(list(parts), type=self.dataset.schema.field(name).type)
+        return pa.table(arrays) if arrays else pa.table({})
 
-    def _within(
-        self, source: SourceDataset, columns: list[str], labels: LabelOptions, run: Mapper[Any]
-    ) -> Within | None:
-        """The local engine's ``--within`` groups, from those columns alone (read whole here);
-        ``auto`` measures on the same sample rows as the local engine, gathered by index."""
+    def rows(self, ids: np.ndarray, names: list[str]) -> pa.Table:
+        """Rows ``ids`` of columns ``names``, gathered by index."""
+        return gather_rows(self.index, ids, names)
 
-        def whole(name: str) -> pa.ChunkedArray:
-            parts = run(_Call(_column, source.schema, name), source.fragments)
-            return pa.chunked_array(list(parts), type=source.schema.field(name).type)
+    def encode(self, specs: list[ColumnSpec], nan: str, precision: str, notify: Notify) -> Encoded:
+        """The layout of the whole source: ``encode()`` of a two-row table holding each
+        column's global minimum and maximum gives its temporal origins, dtype and
+        identifier starts, and its X is all that the bounds read."""
+        self._check_nan(specs, nan)
+        self.extremes = _extreme_rows(self._schema, specs, self.facts)
+        enc = encode(self.extremes, specs, nan=nan, precision=precision, notify=notify)
+        self.specs, self.nan, self.precision = specs, nan, enc.X.dtype.name
+        return enc
 
-        if not labels.within:
-            return self._auto_within(labels, lambda ids, names: gather_rows(self.index, ids, names),
-                                     whole, self.n)
-        names = [c for c in dict.fromkeys(labels.within) if c in columns]
-        arrays = {name: whole(name) for name in names}
-        return self._plan_within(pa.table(arrays) if arrays else pa.table({}), labels)
-
-    def _check_nan(self, facts: list[FragmentFacts], nan: str) -> None:
+    def _check_nan(self, specs: list[ColumnSpec], nan: str) -> None:
         """The local engine's NaN/inf error, with the global row of the first bad value."""
         offsets = self.index.offsets
-        for spec in self.specs:
-            cols = [f.columns[spec.name] for f in facts]
+        for spec in specs:
+            cols = [f.columns[spec.name] for f in self.facts]
             bad = sum(c.bad for c in cols)
             if bad and nan != "skip" and is_mixed(spec.kind):
                 first = next(
@@ -351,65 +204,11 @@ class ShardedSynthesizer(Synthesizer):
                 )
                 raise SchemaError(msg)
 
-    # -- the fits before the first block (Synthesizer._fit_correction calls these) -------
-
-    def _pilot(self) -> tuple[Draws, np.ndarray]:
-        """The local engine's pilot: drawn here, its parents gathered and mixed on a worker."""
-        d = self._pilot_draws()
-        [pilot] = list(self._run(_Call(_mix_pilot, self), [d]))
-        return d, pilot
-
-    def _column_items(self, pilot: np.ndarray) -> list[tuple[int, np.ndarray]]:
-        return [(i, np.ascontiguousarray(pilot[:, f.cols])) for i, f in enumerate(self.enc.features)]
-
-    def _fit_anchor(self) -> Anchor:
-        """:func:`mixsynth.anchor.fit_anchor`, one source column per task on the workers."""
-        d, pilot = self._pilot()
-        two_parents = self.law.k == 2
-        features = self.enc.features
-        parts = list(self._run(_Call(anchor_column, self, d, two_parents), self._column_items(pilot)))
-        two = [
-            (f.start + j, base)
-            for f, part in zip(features, parts, strict=True)
-            for j, base in enumerate(part.bases)
-            if base is not None
-        ]
-        exclusive = np.zeros(self.enc.X.shape[1], dtype=bool)
-        if two_parents and len(two) >= 2:
-            # Summed where they are made: one (pairs x pairs) matrix comes back, not one per file.
-            both, on = self._reduce(_Call(exclusive_counts, self, two), self.index.fragments, add_counts, same)
-            exclusive = exclusive_from_counts(self.enc.X.shape[1], two, both, on, self.n)
-        groups = None if self.groups is None else row_groups(self.groups, self.n)
-        count = 1 if self.groups is None else len(self.groups.probs)
-        return assemble_anchor([f.start for f in features], parts, exclusive, groups, count)
-
-    def _fit_repair(self) -> Repair:
-        """:func:`mixsynth.repair.fit_repair`, one source column per task on the workers."""
-        d, pilot = self._pilot()
-        if self.enc.features:
-            task = _Call(repair_column, self, self.law.variance_factor())
-            fitted = assemble_repair(list(self._run(task, self._column_items(pilot))))
-        else:  # no mixed column: nothing is read of X but its width
-            _, rounded = anchor_columns(self.enc)
-            fitted = fit_repair(self.enc.X[:0], pilot, self.bounds, repairable(self.enc, self.bounds),
-                                self.law.variance_factor(), rounded)
-        self._notify_capped(fitted)
-        return fitted
-
-    def _plan_balance(self) -> tuple[np.ndarray, np.ndarray] | None:
-        """The local engine's balance plan from per-file scans, kept as ``_balance_plan``;
-        returns None (``balance``), since no array of one state per source row is made."""
-        if self._balanceable():
-            names = [s.name for s in self.specs if s.name in self.enc.taken and not s.target]
-            self._balance_plan = plan_balance(
-                self._run, self.index.fragments, self.index.schema, names, self.n
-            )
-        return None
-
-    # -- synthesis: gather the parents a range needs, then the local engine's steps ------
+    # -- rows -------------------------------------------------------------------------------
 
     def encode_rows(self, table: pa.Table, specs: list[ColumnSpec] | None = None) -> Encoded:
         """Source rows ``table`` encoded as the whole source is (``specs``: default all)."""
+        assert self.extremes is not None, "encode() comes first"
         specs = self.specs if specs is None else specs
         names = [s.name for s in specs]
         extremes = self.extremes.select(names)
@@ -417,18 +216,11 @@ class ShardedSynthesizer(Synthesizer):
         both = pa.concat_tables(
             [pa.Table.from_arrays(table.select(names).columns, schema=extremes.schema), extremes]
         )
-        enc = encode(
-            both,
-            specs,
-            nan=self.nan,
-            precision=self.enc.X.dtype.name,
-            memory_limit=self.memory_limit,
-        )
+        enc = encode(both, specs, nan=self.nan, precision=self.precision, memory_limit=self.memory_limit)
         m = table.num_rows
         enc.X = enc.X[:m]
         enc.taken = {k: v.slice(0, m) for k, v in enc.taken.items()}
         enc.taken_null = {k: v[:m] for k, v in enc.taken_null.items()}
-        enc.id_start = self.enc.id_start
         return enc
 
     def whole_column(self, spec: ColumnSpec) -> np.ndarray:
@@ -436,117 +228,61 @@ class ShardedSynthesizer(Synthesizer):
         parts = [f.to_table(columns=[spec.name], schema=self.index.schema) for f in self.index.fragments]
         return self.encode_rows(pa.concat_tables(parts), [spec]).X
 
-    def _fetch(self, ids: np.ndarray) -> _Rows:
+    def gather(self, synth: Synthesizer, ids: np.ndarray) -> Held:
+        """Rows ``ids``, read from the files that hold them and encoded."""
         enc = self.encode_rows(gather_rows(self.index, ids, [s.name for s in self.specs]))
-        plan = self._balance_plan
+        enc.id_start = synth.enc.id_start
+        plan = self.balance_plan
         states = None if plan is None else plan.states(enc.taken)
-        return _Rows(ids, self._view(enc, ids), self.n, states)
+        return synth.held_rows(enc, ids, states)
 
-    def _view(self, enc: Encoded, ids: np.ndarray) -> ShardedSynthesizer:
-        """This synthesizer over gathered rows ``enc`` (global ids ``ids``; its own kernel;
-        self is untouched)."""
-        view = self.clone()
-        view.enc, view._X_mix = enc, enc.X
-        if view.anchor is not None and view.anchor.row_group is not None:
-            # The view's parents index its gathered rows, so its groups must too.
-            view.anchor = dataclasses.replace(view.anchor, row_group=view.anchor.row_group[ids])
-        view._mixer = Mixer(self.backend, enc.X)
-        return view
+    # -- the fits, run where the rows are ---------------------------------------------------
 
-    def _extend(self, rows: _Rows, parents: np.ndarray) -> _Rows:
-        missing = np.setdiff1d(parents, rows.ids)
-        if missing.size == 0:
-            return rows
-        new = self._fetch(missing)
-        ids = np.concatenate([rows.ids, new.ids])
-        order = np.argsort(ids, kind="stable")
-        a, b = rows.view.enc, new.view.enc
-        take = pa.array(order)
-        enc = Encoded(
-            columns=a.columns,
-            X=np.vstack([a.X, b.X])[order],
-            features=a.features,
-            taken={k: pa.concat_arrays([a.taken[k], b.taken[k]]).take(take) for k in a.taken},
-            taken_null={
-                k: np.concatenate([a.taken_null[k], b.taken_null[k]])[order] for k in a.taken_null
-            },
-            id_start=a.id_start,
-        )
-        states = None
-        if rows.states is not None and new.states is not None:
-            states = np.concatenate([rows.states, new.states])[order]
-        return _Rows(ids[order], self._view(enc, ids[order]), self.n, states)
+    def mix_pilot(self, synth: Synthesizer, d: Draws) -> np.ndarray:
+        """The pilot: its parents gathered and mixed on a worker."""
+        [pilot] = list(self._run(_Call(_mix_pilot, synth), [d]))
+        return pilot
 
-    def _resample_sharded(
-        self, rows: _Rows, Y: np.ndarray, d: Draws, start: int, stop: int
-    ) -> tuple[np.ndarray, _Rows]:
-        """As ``Synthesizer._resample``, fetching the redrawn parents as they are needed."""
-        cols = self.bounds.active("resample")
-        bad = out_of_bounds(Y, self.bounds, cols)
-        counts = bad.sum(axis=0)
-        for attempt in range(1, _RESAMPLE_ATTEMPTS + 1):
-            idx = np.flatnonzero(bad.any(axis=1))
-            if idx.size == 0:
-                break
-            redo = draw(
-                self.seed, start, stop, self.n, self.law, attempt=attempt, groups=self.groups
-            )
-            for mine, theirs in ((d.parents, redo.parents), (d.w, redo.w), (d.u, redo.u)):
-                mine[idx] = theirs[idx]
-            rows = self._extend(rows, d.parents[idx])
-            Y[idx] = rows.view._mix(Draws(rows.local(d.parents[idx]), d.w[idx], d.u[idx]))
-            bad = out_of_bounds(Y, self.bounds, cols)
-        return counts, rows
+    def _column_items(self, synth: Synthesizer, pilot: np.ndarray) -> list[tuple[int, np.ndarray]]:
+        return [(i, np.ascontiguousarray(pilot[:, f.cols])) for i, f in enumerate(synth.enc.features)]
 
-    def _block_with(self, rows: _Rows, start: int, stop: int) -> tuple[pa.Table, np.ndarray, _Rows]:
-        held = [rows]
+    def fit_anchor(self, synth: Synthesizer, d: Draws, pilot: np.ndarray) -> Anchor:
+        """:func:`mixsynth.anchor.fit_anchor`, one source column per task on the workers."""
+        two_parents = synth.law.k == 2
+        features = synth.enc.features
+        width = synth.enc.X.shape[1]
+        parts = list(self._run(_Call(anchor_column, synth, d, two_parents), self._column_items(synth, pilot)))
+        two = [
+            (f.start + j, base)
+            for f, part in zip(features, parts, strict=True)
+            for j, base in enumerate(part.bases)
+            if base is not None
+        ]
+        exclusive = np.zeros(width, dtype=bool)
+        if two_parents and len(two) >= 2:
+            # Summed where they are made: one (pairs x pairs) matrix comes back, not one per file.
+            both, on = self._reduce(_Call(exclusive_counts, synth, two), self.index.fragments, add_counts, same)
+            exclusive = exclusive_from_counts(width, two, both, on, self.n)
+        groups = None if synth.groups is None else row_groups(synth.groups, self.n)
+        count = 1 if synth.groups is None else len(synth.groups.probs)
+        return assemble_anchor([f.start for f in features], parts, exclusive, groups, count)
 
-        def mix(whole: Draws, strata: int | None) -> np.ndarray:
-            # Anchoring mixes whole logical blocks: fetch the parents past the range too.
-            held[0] = self._extend(held[0], whole.parents)
-            return held[0].view._mix(Draws(held[0].local(whole.parents), whole.w, whole.u), strata)
+    def fit_repair(self, synth: Synthesizer, d: Draws, pilot: np.ndarray) -> Repair:
+        """:func:`mixsynth.repair.fit_repair`, one source column per task on the workers."""
+        if synth.enc.features:
+            task = _Call(repair_column, synth, synth.law.variance_factor())
+            return assemble_repair(list(self._run(task, self._column_items(synth, pilot))))
+        # No mixed column: nothing is read of X but its width.
+        _, rounded = anchor_columns(synth.enc)
+        return fit_repair(synth.enc.X[:0], pilot, synth.bounds, repairable(synth.enc, synth.bounds),
+                          synth.law.variance_factor(), rounded)
 
-        d, Y = self._balanced(held)._whole_blocks(start, stop, mix)
-        rows = held[0]
-        adjusted = np.zeros(Y.shape[1], dtype=np.int64)
-        if self.bounds.active("resample").any():
-            counts, rows = self._resample_sharded(rows, Y, d, start, stop)
-            adjusted += counts
-        adjusted += apply_bounds(Y, self.bounds)
-        local = Draws(rows.local(d.parents), d.w, d.u)
-        table = rows.view.decode_rows(Y, local, start)
-        return table, adjusted, rows
-
-    def _balanced(self, held: list[_Rows]) -> ShardedSynthesizer:
-        """self, or (taken columns balanced) a copy whose ``balance`` finds each parent's
-        joint state among the rows ``held[0]`` gathered for the block."""
-        plan = self._balance_plan
-        if plan is None:
-            return self
-        twin = self.clone()
-        # Typed as the local engine's array of states; balance_choice only indexes it.
-        twin.balance = (cast(np.ndarray, _StatesOf(held)), plan.shares)
-        return twin
-
-    def decode_rows(self, Y: np.ndarray, d: Draws, start: int) -> pa.Table:
-        """Decode mixed values ``Y`` with parents ``d`` indexing this view's rows."""
-        return decode(self.enc, Y, self._taken_rows(d), start)
-
-    def block(self, start: int, stop: int) -> tuple[pa.Table, np.ndarray]:
-        """Synthetic rows ``start:stop`` (the local engine's rows) and their adjustments."""
-        table, adjusted, _ = next(self.part(start, stop, stop - start))
-        return table, adjusted
-
-    def part(
-        self, start: int, stop: int, chunk_rows: int = DEFAULT_CHUNK_ROWS
-    ) -> Iterator[tuple[pa.Table, np.ndarray, _Rows]]:
-        """Rows ``start:stop`` in chunks; the parents of the whole range are read once."""
-        d = draw(self.seed, start, stop, self.n, self.law, groups=self.groups)
-        rows = self._fetch(_distinct(d.parents, self.n))
-        for lo in range(start, stop, chunk_rows):
-            hi = min(lo + chunk_rows, stop)
-            table, adjusted, rows = self._block_with(rows, lo, hi)
-            yield table, adjusted, rows
+    def balance(self, synth: Synthesizer) -> tuple[np.ndarray | None, np.ndarray] | None:
+        """The balance plan from per-file scans; each gathered row then carries its state
+        (no array of one state per source row is made)."""
+        names = [s.name for s in synth.specs if s.name in synth.enc.taken and not s.target]
+        self.balance_plan = plan_balance(self._run, self.index.fragments, self.index.schema, names, self.n)
+        return None if self.balance_plan is None else (None, self.balance_plan.shares)
 
 
 def _column(fragment: Any, schema: pa.Schema, name: str) -> pa.Array:

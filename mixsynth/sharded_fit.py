@@ -1,17 +1,17 @@
 """The Dask engine's start-up fits, with no source column on the client.
 
-:class:`~mixsynth.generate.Synthesizer` fits its corrections once, before any block: the
+:class:`~mixsynth.synthesizer.Synthesizer` fits its corrections once, before any block: the
 variance repair (:mod:`mixsynth.repair`), or the marginal anchoring (:mod:`mixsynth.anchor`)
 and the balanced choice of the taken columns (:mod:`mixsynth.balance`). Each fit has two
 sides: the seeded *pilot* (mixed rows of its own draws) and statistics of the *source*
 (each column's mean and variance, its order statistics and value shares, the joint states
-of the taken columns). :class:`~mixsynth.sharded.ShardedSynthesizer` used to read the
-whole encoded source into the client for both; here every part runs where the rows are,
-and the client holds only what is the size of the pilot or of the fitted maps:
+of the taken columns). Over a :class:`~mixsynth.sharded.FragmentSource` every part runs
+where the rows are, and the client holds only what is the size of the pilot or of the
+fitted maps:
 
 * the pilot's draws are made on the client (``pilot_rows × k`` parents); one worker
   gathers just those parent rows, file by file, and mixes them; only the mixed pilot
-  (``pilot_rows × d``) comes back (:func:`mix_pilot`);
+  (``pilot_rows × d``) comes back (:meth:`FragmentSource.mix_pilot`);
 * each source column is fitted by one task on a worker that reads that column from every
   file and runs the local engine's own per-column fit on it (:func:`anchor_column`,
   :func:`repair_column`): the maps, shifts and stretches come back, never the column.
@@ -32,7 +32,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pyarrow as pa
@@ -49,7 +49,8 @@ from mixsynth.space_plan import anchor_columns, repairable
 
 if TYPE_CHECKING:
     from mixsynth.labels import Groups
-    from mixsynth.sharded import ShardedSynthesizer
+    from mixsynth.sharded import FragmentSource
+    from mixsynth.synthesizer import Synthesizer
 
 __all__ = [
     "BalancePlan",
@@ -70,6 +71,11 @@ __all__ = [
 
 #: ``run(fn, items)``: ``fn`` over ``items``, in order (builtin map, or on Dask workers).
 Run = Callable[[Callable[[Any], Any], Iterable[Any]], Iterable[Any]]
+
+
+def _fragments(synth: Synthesizer) -> FragmentSource:
+    """The synthesizer's source: these fits run only over Parquet fragments."""
+    return cast("FragmentSource", synth.source)
 
 
 def row_groups(groups: Groups, n: int) -> np.ndarray:
@@ -105,12 +111,12 @@ class ColumnAnchor:
 
 
 def anchor_column(
-    item: tuple[int, np.ndarray], synth: ShardedSynthesizer, draws: Draws, two_parents: bool
+    item: tuple[int, np.ndarray], synth: Synthesizer, draws: Draws, two_parents: bool
 ) -> ColumnAnchor:
     """Fit feature ``item[0]``'s maps from its whole column and its pilot ``item[1]``."""
     i, pilot = item
     feat = synth.enc.features[i]
-    X = synth.whole_column(feat.spec)
+    X = _fragments(synth).whole_column(feat.spec)
     width, n = feat.width, X.shape[0]
     rounded = anchor_columns(synth.enc)[1][feat.cols]
     columns = np.ones(width, dtype=bool)
@@ -138,13 +144,13 @@ def anchor_column(
 
 
 def exclusive_counts(
-    fragment: Any, synth: ShardedSynthesizer, two: list[tuple[int, float]]
+    fragment: Any, synth: Synthesizer, two: list[tuple[int, float]]
 ) -> tuple[np.ndarray, np.ndarray]:
     """For the two-valued columns ``two`` ((encoded column, base) pairs), one file's count
     of rows with both of a pair "on" (off its base, not null), and of each one "on"."""
     features = [f for f in synth.enc.features if any(f.start <= j < f.start + f.width for j, _ in two)]
-    table = fragment.to_table(columns=[f.spec.name for f in features], schema=synth.index.schema)
-    X = synth.encode_rows(table, [f.spec for f in features]).X
+    table = fragment.to_table(columns=[f.spec.name for f in features], schema=_fragments(synth).index.schema)
+    X = _fragments(synth).encode_rows(table, [f.spec for f in features]).X
     where, at = {}, 0
     for f in features:
         for j in range(f.start, f.start + f.width):
@@ -196,7 +202,7 @@ def assemble_anchor(
 
 
 def repair_column(
-    item: tuple[int, np.ndarray], synth: ShardedSynthesizer, factor: float
+    item: tuple[int, np.ndarray], synth: Synthesizer, factor: float
 ) -> tuple[np.ndarray, ...]:
     """:func:`mixsynth.repair.fit_repair` of feature ``item[0]`` from its whole column and
     its pilot ``item[1]``: (scale, center, shift, before, after, capped) of its columns.
@@ -208,7 +214,7 @@ def repair_column(
     """
     i, pilot = item
     feat = synth.enc.features[i]
-    X = synth.whole_column(feat.spec)
+    X = _fragments(synth).whole_column(feat.spec)
     cols = feat.cols
     b = synth.bounds
     bounds = Bounds(b.low[cols], b.high[cols], b.policy[cols])
@@ -337,7 +343,7 @@ def _joint(
 def plan_balance(
     run: Run, fragments: Sequence[Any], schema: pa.Schema, names: list[str], n: int
 ) -> BalancePlan | None:
-    """:meth:`mixsynth.generate.Synthesizer._plan_balance` from per-file scans: the same
+    """:meth:`mixsynth.sources.TableSource.balance` from per-file scans: the same
     columns kept, the same states and shares. ``names`` are the candidate taken columns,
     in spec order; ``n`` the source rows."""
     if not names or n == 0:

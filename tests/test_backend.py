@@ -21,8 +21,9 @@ import pytest
 from mixsynth.backend import NUMPY, Backend, Mixer, resolve
 from mixsynth.cli import app
 from mixsynth.errors import BackendUnavailable, ExitStatus, UsageError
-from mixsynth.generate import Synthesizer
 from mixsynth.mix import mix
+from mixsynth.options import SynthesisOptions
+from mixsynth.synthesizer import Synthesizer
 
 NOT_INSTALLED = "cupy is not installed; pip install -e '.[gpu]'"
 
@@ -63,8 +64,10 @@ def _table(n=300, seed=0):
 
 
 def _rows(table, backend, **kw):
-    synth = Synthesizer(table, seed=3, backend=backend, notify=lambda _m: None, **kw)
-    return pa.concat_tables(synth.chunks(kw.pop("n", 20_000), 7000, jobs=2)), synth
+    n = kw.pop("n", 20_000)
+    run = {k: kw.pop(k) for k in ("precision", "memory_limit") if k in kw}
+    synth = Synthesizer(table, SynthesisOptions(seed=3, **kw), backend=backend, notify=lambda _m: None, **run)
+    return pa.concat_tables(synth.chunks(n, 7000, jobs=2)), synth
 
 
 # --- resolution --------------------------------------------------------------------------

@@ -16,10 +16,11 @@ import pytest
 from mixsynth import io
 from mixsynth.dataset import open_dataset
 from mixsynth.errors import BackendUnavailable, SchemaError, UsageError
-from mixsynth.generate import Synthesizer
 from mixsynth.labels import LabelOptions
 from mixsynth.moments import NumericMatrix, batch_moments
-from mixsynth.sharded import ShardedSynthesizer
+from mixsynth.options import ExecutionOptions, GenerateOptions, SynthesisOptions
+from mixsynth.sharded import FragmentSource
+from mixsynth.synthesizer import Synthesizer
 
 distributed = pytest.importorskip("distributed")
 
@@ -45,7 +46,7 @@ def _split(table: pa.Table, path: Path, cuts: tuple[float, ...] = (0.3, 0.45)) -
 
 def _local(source: Path, m: int, **kw) -> pa.Table:
     kw.setdefault("seed", 7)
-    synth = Synthesizer(io.read_source(str(source)).table, notify=_quiet, **kw)
+    synth = Synthesizer(io.read_source(str(source)).table, SynthesisOptions(**kw), notify=_quiet)
     return pa.concat_tables(synth.chunks(m, 1000))
 
 
@@ -81,17 +82,15 @@ def cars_dir(tmp_path_factory):
 def test_sharded_rows_equal_local_rows(tmp_path, path, bounds):
     src = _split(pq.read_table(path), tmp_path / "src")
     expected = _local(src, 2500, bounds=bounds)
-    synth = ShardedSynthesizer(
-        open_dataset(str(src)),
-        open_dataset(str(src)).schema.names,
-        seed=7,
-        bounds=bounds,
+    synth = Synthesizer(
+        FragmentSource(open_dataset(str(src)), open_dataset(str(src)).schema.names),
+        SynthesisOptions(seed=7, bounds=bounds),
         notify=_quiet,
     )
     synth.total_rows = 2500  # as generate_dataset sets it: the last block is stratified over it
-    got = [t for start, stop in ((0, 900), (900, 2500)) for t, _, _ in synth.part(start, stop, 400)]
+    got = [t for start, stop in ((0, 900), (900, 2500)) for t, _ in synth.part(start, stop, 400)]
     assert _rows(pa.concat_tables(got)) == _rows(expected)
-    local = Synthesizer(io.read_source(str(src)).table, seed=7, bounds=bounds, notify=_quiet)
+    local = Synthesizer(io.read_source(str(src)).table, SynthesisOptions(seed=7, bounds=bounds), notify=_quiet)
     assert synth.provenance()["bounds"] == local.provenance()["bounds"]
     assert [(s.name, s.kind) for s in synth.specs] == [(s.name, s.kind) for s in local.specs]
     assert synth.enc.X.dtype == local.enc.X.dtype
@@ -123,8 +122,12 @@ def test_fits_made_column_by_column_equal_the_local_fits(tmp_path, name, repair)
     # and the same rows as the local engine's fit on the whole encoded source.
     table = pq.read_table(f"{ROOT}/tests/data/{name}.parquet") if name in ("cars", "randhie") else _fit_table(name)
     src = _split(table, tmp_path / "src")
-    local = Synthesizer(io.read_source(str(src)).table, seed=7, repair=repair, notify=_quiet)
-    synth = ShardedSynthesizer(open_dataset(str(src)), table.column_names, seed=7, repair=repair, notify=_quiet)
+    local = Synthesizer(io.read_source(str(src)).table, SynthesisOptions(seed=7, repair=repair), notify=_quiet)
+    synth = Synthesizer(
+        FragmentSource(open_dataset(str(src)), table.column_names),
+        SynthesisOptions(seed=7, repair=repair),
+        notify=_quiet,
+    )
     assert synth.provenance()["repair"] == local.provenance()["repair"]
     if repair == "variance":
         for field in ("scale", "center", "shift", "before", "after", "capped"):
@@ -134,25 +137,17 @@ def test_fits_made_column_by_column_equal_the_local_fits(tmp_path, name, repair)
     else:
         assert {j: m.form for j, m in synth.anchor.maps.items()} == {j: m.form for j, m in local.anchor.maps.items()}
         assert synth.anchor.check == local.anchor.check
-        assert synth.balance is None  # no state per source row: each block looks its rows up
         if local.balance is None:
-            assert synth._balance_plan is None
+            assert synth.balance is None
+            assert synth.source.balance_plan is None
         else:
-            every = synth._fetch(np.arange(synth.n))
-            np.testing.assert_array_equal(every.states, local.balance[0])
-            np.testing.assert_array_equal(synth._balance_plan.shares, local.balance[1])
+            # No state per source row on the client: each gathered row carries its own.
+            every = synth.source.gather(synth, np.arange(synth.n))
+            np.testing.assert_array_equal(every.states, local.whole.states)
+            np.testing.assert_array_equal(synth.balance, local.balance)
     synth.total_rows = 2500
-    got = [t for start, stop in ((0, 900), (900, 2500)) for t, _, _ in synth.part(start, stop, 400)]
+    got = [t for start, stop in ((0, 900), (900, 2500)) for t, _ in synth.part(start, stop, 400)]
     assert _rows(pa.concat_tables(got)) == _rows(_local(src, 2500, repair=repair))
-
-
-def test_sharded_keeps_every_attribute_of_the_local_synthesizer(cars_dir):
-    # Guards against drift: a new Synthesizer attribute must be set here too.
-    local = Synthesizer(io.read_source(str(cars_dir)).table, seed=1, notify=_quiet)
-    sharded = ShardedSynthesizer(
-        open_dataset(str(cars_dir)), local.source_schema.names, seed=1, notify=_quiet
-    )
-    assert set(vars(local)) <= set(vars(sharded))
 
 
 def test_identifiers_are_judged_over_all_fragments(tmp_path):
@@ -163,8 +158,12 @@ def test_identifiers_are_judged_over_all_fragments(tmp_path):
     src.mkdir()
     pq.write_table(table.slice(0, 30), src / "a.parquet")
     pq.write_table(table.slice(30), src / "b.parquet")
-    local = Synthesizer(io.read_source(str(src)).table, seed=0, notify=_quiet)
-    sharded = ShardedSynthesizer(open_dataset(str(src)), table.column_names, seed=0, notify=_quiet)
+    local = Synthesizer(io.read_source(str(src)).table, SynthesisOptions(seed=0), notify=_quiet)
+    sharded = Synthesizer(
+        FragmentSource(open_dataset(str(src)), table.column_names),
+        SynthesisOptions(seed=0),
+        notify=_quiet,
+    )
     kinds = [(s.name, s.kind.value) for s in sharded.specs]
     assert kinds == [(s.name, s.kind.value) for s in local.specs]
     assert kinds == [("code", "string"), ("key", "id"), ("x", "float")]
@@ -179,7 +178,7 @@ def test_nan_error_names_the_global_row(tmp_path):
     with pytest.raises(SchemaError) as local:
         Synthesizer(io.read_source(str(src)).table, notify=_quiet)
     with pytest.raises(SchemaError) as sharded:
-        ShardedSynthesizer(open_dataset(str(src)), ["x", "y"], notify=_quiet)
+        Synthesizer(FragmentSource(open_dataset(str(src)), ["x", "y"]), notify=_quiet)
     assert str(sharded.value) == str(local.value)
     assert "first at row 33" in str(sharded.value)
 
@@ -190,12 +189,9 @@ def test_within_class_labels_match_local(tmp_path):
     src = _split(table, tmp_path / "src")
     opts = LabelOptions(mode="within-class", class_balance="uniform")
     expected = _local(src, 3000, target="benign", labels=opts)
-    synth = ShardedSynthesizer(
-        open_dataset(str(src)),
-        table.column_names,
-        seed=7,
-        target="benign",
-        labels=opts,
+    synth = Synthesizer(
+        FragmentSource(open_dataset(str(src)), table.column_names),
+        SynthesisOptions(seed=7, target="benign", labels=opts),
         notify=_quiet,
     )
     synth.total_rows = 3000
@@ -209,8 +205,11 @@ def test_within_class_anchoring_on_a_few_gathered_rows_matches_local(tmp_path):
     src = _split(table, tmp_path / "src")
     opts = LabelOptions(mode="within-class")
     expected = _local(src, 150, target="hlthg", labels=opts)
-    synth = ShardedSynthesizer(open_dataset(str(src)), table.column_names, seed=7, target="hlthg",
-                               labels=opts, notify=_quiet)
+    synth = Synthesizer(
+        FragmentSource(open_dataset(str(src)), table.column_names),
+        SynthesisOptions(seed=7, target="hlthg", labels=opts),
+        notify=_quiet,
+    )
     synth.total_rows = 150
     assert synth.anchor is not None
     assert synth.anchor.row_group is not None
@@ -219,11 +218,9 @@ def test_within_class_anchoring_on_a_few_gathered_rows_matches_local(tmp_path):
 
 def test_soft_labels_are_refused(cars_dir):
     with pytest.raises(UsageError, match="not available with --engine dask"):
-        ShardedSynthesizer(
-            open_dataset(str(cars_dir)),
-            ["Origin", "Weight_in_lbs"],
-            target="Origin",
-            labels=LabelOptions(mode="soft"),
+        Synthesizer(
+            FragmentSource(open_dataset(str(cars_dir)), ["Origin", "Weight_in_lbs"]),
+            SynthesisOptions(target="Origin", labels=LabelOptions(mode="soft")),
             notify=_quiet,
         )
 
@@ -257,11 +254,13 @@ def test_dask_output_equals_local_engine(client, cars_dir, tmp_path):
     result = generate_dataset(
         str(cars_dir),
         str(out),
-        5000,
-        seed=7,
+        GenerateOptions(
+            rows=5000,
+            synthesis=SynthesisOptions(seed=7),
+            execution=ExecutionOptions(chunk_rows=600, engine="dask"),
+        ),
         partition_rows=1500,
-        chunk_rows=600,
-        scheduler=client,
+        client=client,
         notify=_quiet,
     )
     files = sorted(out.glob("part-*.parquet"))
@@ -274,7 +273,7 @@ def test_dask_output_equals_local_engine(client, cars_dir, tmp_path):
     record = io.read_source(str(files[1])).provenance
     assert (record["seed"], record["rows"]) == (7, 5000)
     assert record["engine"] == {"name": "dask", "start": 1500, "stop": 3000}
-    local = Synthesizer(io.read_source(str(cars_dir)).table, seed=7, notify=_quiet)
+    local = Synthesizer(io.read_source(str(cars_dir)).table, SynthesisOptions(seed=7), notify=_quiet)
     list(local.chunks(5000))
     assert result.adjusted == local.adjustments()
 
@@ -285,8 +284,18 @@ def test_dask_fits_on_the_workers_equal_the_local_fits(client, tmp_path):
     src = _split(_fit_table("one-hot"), tmp_path / "src")
     for repair in ("marginals", "variance"):
         out = tmp_path / f"out-{repair}"
-        generate_dataset(str(src), str(out), 3000, seed=7, repair=repair, partition_rows=1000, chunk_rows=500,
-                         scheduler=client, notify=_quiet)
+        generate_dataset(
+            str(src),
+            str(out),
+            GenerateOptions(
+                rows=3000,
+                synthesis=SynthesisOptions(seed=7, repair=repair),
+                execution=ExecutionOptions(chunk_rows=500, engine="dask"),
+            ),
+            partition_rows=1000,
+            client=client,
+            notify=_quiet,
+        )
         assert _rows(ds.dataset(out).to_table()) == _rows(_local(src, 3000, repair=repair)), repair
 
 
@@ -294,17 +303,32 @@ def test_dask_compression_and_row_groups(client, cars_dir, tmp_path):
     from mixsynth.dask_engine import generate_dataset
 
     out = tmp_path / "out"
-    generate_dataset(str(cars_dir), str(out), 3000, seed=7, partition_rows=1500, chunk_rows=400,
-                     compression="snappy", scheduler=client, notify=_quiet)
+    generate_dataset(
+        str(cars_dir),
+        str(out),
+        GenerateOptions(
+            rows=3000,
+            synthesis=SynthesisOptions(seed=7),
+            execution=ExecutionOptions(chunk_rows=400, compression="snappy", engine="dask"),
+        ),
+        partition_rows=1500,
+        client=client,
+        notify=_quiet,
+    )
     files = sorted(out.glob("part-*.parquet"))
     metas = [pq.ParquetFile(f).metadata for f in files]
     assert [m.num_row_groups for m in metas] == [4, 4]
     assert {m.row_group(g).column(c).compression for m in metas
             for g in range(m.num_row_groups) for c in range(m.num_columns)} == {"SNAPPY"}
     assert _rows(ds.dataset(out).to_table()) == _rows(_local(cars_dir, 3000))
-    with pytest.raises(UsageError, match="unknown compression 'gzip'"):
-        generate_dataset(str(cars_dir), str(tmp_path / "o2"), 10, compression="gzip",
-                         scheduler=client, notify=_quiet)
+    with pytest.raises(UsageError, match="unknown --compression 'gzip'"):
+        generate_dataset(
+            str(cars_dir),
+            str(tmp_path / "o2"),
+            GenerateOptions(rows=10, execution=ExecutionOptions(compression="gzip", engine="dask")),
+            client=client,
+            notify=_quiet,
+        )
 
 
 def test_dataset_is_committed_with_a_success_marker(client, cars_dir, tmp_path):
@@ -313,15 +337,27 @@ def test_dataset_is_committed_with_a_success_marker(client, cars_dir, tmp_path):
     fsspec = pytest.importorskip("fsspec")
     mem = fsspec.filesystem("memory")
     try:
-        generate_dataset(str(cars_dir), "memory://committed", 3000, seed=7, partition_rows=1000,
-                         scheduler=client, notify=_quiet)
+        generate_dataset(
+            str(cars_dir),
+            "memory://committed",
+            GenerateOptions(rows=3000, synthesis=SynthesisOptions(seed=7), execution=ExecutionOptions(engine="dask")),
+            partition_rows=1000,
+            client=client,
+            notify=_quiet,
+        )
         names = sorted(p.rsplit("/", 1)[1] for p in mem.ls("/committed", detail=False))
         got = pa.concat_tables(pq.read_table(mem.open(f"/committed/part-{i:05d}.parquet")) for i in range(3))
     finally:
         mem.rm("/committed", recursive=True)
     assert names == ["_SUCCESS", "part-00000.parquet", "part-00001.parquet", "part-00002.parquet"]
     assert _rows(got) == _rows(_local(cars_dir, 3000))
-    generate_dataset(str(cars_dir), str(tmp_path / "local"), 100, seed=7, scheduler=client, notify=_quiet)
+    generate_dataset(
+        str(cars_dir),
+        str(tmp_path / "local"),
+        GenerateOptions(rows=100, synthesis=SynthesisOptions(seed=7), execution=ExecutionOptions(engine="dask")),
+        client=client,
+        notify=_quiet,
+    )
     assert sorted(p.name for p in (tmp_path / "local").iterdir()) == ["_SUCCESS", "part-00000.parquet"]
     # Readers skip the marker: the directory reads as its rows.
     assert ds.dataset(tmp_path / "local").to_table().num_rows == 100
@@ -344,8 +380,14 @@ def test_a_failed_dataset_write_leaves_nothing(client, cars_dir, tmp_path, monke
     monkeypatch.setattr(dask_engine, "_write_part", fails_on_the_second_file)
     out = "memory://failed" if where == "memory" else str(tmp_path / "failed")
     with pytest.raises(OSError, match="disk gone"):
-        dask_engine.generate_dataset(str(cars_dir), out, 3000, seed=7, partition_rows=1000,
-                                     scheduler=client, notify=_quiet)
+        dask_engine.generate_dataset(
+            str(cars_dir),
+            out,
+            GenerateOptions(rows=3000, synthesis=SynthesisOptions(seed=7), execution=ExecutionOptions(engine="dask")),
+            partition_rows=1000,
+            client=client,
+            notify=_quiet,
+        )
     if where == "memory":
         assert not fsspec.filesystem("memory").exists("/failed")
     else:
@@ -367,10 +409,9 @@ def test_parents_are_uniform_over_all_partitions(client, tmp_path):
     generate_dataset(
         str(src),
         str(tmp_path / "out"),
-        20_000,
-        seed=1,
+        GenerateOptions(rows=20_000, synthesis=SynthesisOptions(seed=1), execution=ExecutionOptions(engine="dask")),
         partition_rows=4096,
-        scheduler=client,
+        client=client,
         notify=_quiet,
     )
     labels = (
@@ -401,10 +442,9 @@ def test_hive_partitions_and_memory_urls(client, tmp_path):
         generate_dataset(
             "memory://hive",
             "memory://out",
-            3000,
-            seed=2,
+            GenerateOptions(rows=3000, synthesis=SynthesisOptions(seed=2), execution=ExecutionOptions(engine="dask")),
             partition_rows=1000,
-            scheduler=client,
+            client=client,
             notify=_quiet,
         )
         got = pa.concat_tables(
@@ -422,15 +462,30 @@ def test_output_refusals(client, cars_dir, tmp_path):
     from mixsynth.dask_engine import generate_dataset
 
     with pytest.raises(UsageError, match="writes a directory"):
-        generate_dataset(str(cars_dir), "-", 10, scheduler=client)
+        generate_dataset(
+            str(cars_dir),
+            "-",
+            GenerateOptions(rows=10, execution=ExecutionOptions(engine="dask")),
+            client=client,
+        )
     (tmp_path / "taken").mkdir()
     (tmp_path / "taken" / "x").write_text("x")
     with pytest.raises(UsageError, match="already exists"):
         generate_dataset(
-            str(cars_dir), str(tmp_path / "taken"), 10, scheduler=client, notify=_quiet
+            str(cars_dir),
+            str(tmp_path / "taken"),
+            GenerateOptions(rows=10, execution=ExecutionOptions(engine="dask")),
+            client=client,
+            notify=_quiet,
         )
     with pytest.raises(UsageError, match="overwrite the source"):
-        generate_dataset(str(cars_dir), str(cars_dir / "out"), 10, scheduler=client, notify=_quiet)
+        generate_dataset(
+            str(cars_dir),
+            str(cars_dir / "out"),
+            GenerateOptions(rows=10, execution=ExecutionOptions(engine="dask")),
+            client=client,
+            notify=_quiet,
+        )
     assert not list(tmp_path.glob(".*.tmp"))
 
 
@@ -441,7 +496,11 @@ def test_missing_dask_is_backend_unavailable(monkeypatch, cars_dir, tmp_path):
     with pytest.raises(
         BackendUnavailable, match=r"dask is not installed; pip install -e '\.\[dask\]'"
     ) as exc:
-        generate_dataset(str(cars_dir), str(tmp_path / "out"))
+        generate_dataset(
+            str(cars_dir),
+            str(tmp_path / "out"),
+            GenerateOptions(execution=ExecutionOptions(engine="dask")),
+        )
     assert exc.value.exit_code == 3
 
 
@@ -449,8 +508,10 @@ def test_plan_travels_by_pickle(cars_dir):
     # Workers in other processes get the plan by pickling: no module, lock or device copy.
     import pickle
 
-    synth = ShardedSynthesizer(
-        open_dataset(str(cars_dir)), ["Miles_per_Gallon", "Origin", "Year"], seed=4, notify=_quiet
+    synth = Synthesizer(
+        FragmentSource(open_dataset(str(cars_dir)), ["Miles_per_Gallon", "Origin", "Year"]),
+        SynthesisOptions(seed=4),
+        notify=_quiet,
     )
     copy = pickle.loads(pickle.dumps(synth))
     assert copy.notify is None

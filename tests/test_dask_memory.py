@@ -18,6 +18,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from mixsynth.options import ExecutionOptions, GenerateOptions, SynthesisOptions
+
 distributed = pytest.importorskip("distributed")
 
 #: Source rows of the smaller run (the larger has four times as many) and float columns.
@@ -48,7 +50,13 @@ def _client_peak(source: Path, out: Path, client) -> int:
     tracemalloc.start()
     try:
         before = tracemalloc.get_traced_memory()[0]
-        generate_dataset(str(source), str(out), 3000, seed=1, scheduler=client, notify=lambda _msg: None)
+        generate_dataset(
+            str(source),
+            str(out),
+            GenerateOptions(rows=3000, synthesis=SynthesisOptions(seed=1), execution=ExecutionOptions(engine="dask")),
+            client=client,
+            notify=lambda _msg: None,
+        )
         return tracemalloc.get_traced_memory()[1] - before
     finally:
         tracemalloc.stop()

@@ -15,7 +15,8 @@ import pytest
 import mixsynth
 from mixsynth.draws import draw
 from mixsynth.errors import SchemaError
-from mixsynth.generate import Synthesizer
+from mixsynth.options import SynthesisOptions
+from mixsynth.synthesizer import Synthesizer
 from mixsynth.weights import parse
 
 ROOT = __file__.rsplit("/tests/", 1)[0]
@@ -29,8 +30,10 @@ def _quiet(_msg: str) -> None:
 def _gen(table, n, **kw):
     kw.setdefault("seed", 0)
     kw.setdefault("bounds", "none")
-    synth = Synthesizer(table, notify=_quiet, **{k: v for k, v in kw.items() if k != "chunk_rows"})
-    return pa.concat_tables(synth.chunks(n, kw.get("chunk_rows", 65536))), synth
+    chunk_rows = kw.pop("chunk_rows", 65536)
+    run = {k: kw.pop(k) for k in ("backend", "precision", "memory_limit") if k in kw}
+    synth = Synthesizer(table, SynthesisOptions(**kw), notify=_quiet, **run)
+    return pa.concat_tables(synth.chunks(n, chunk_rows)), synth
 
 
 @pytest.fixture(scope="module")
@@ -241,19 +244,19 @@ def test_identifiers_are_regenerated_fresh_or_dropped():
     table = pa.table({"user_id": pa.array(np.arange(100, 100 + n)), "code": [f"k{i}" for i in range(n)],
                       "x": np.arange(n, dtype=float)})
     notes: list[str] = []
-    synth = Synthesizer(table, seed=0, notify=notes.append)
+    synth = Synthesizer(table, SynthesisOptions(seed=0), notify=notes.append)
     out = pa.concat_tables(synth.chunks(50))
     assert out["user_id"].to_pylist() == list(range(100 + n, 100 + n + 50))
     assert out["code"].to_pylist()[:2] == ["syn-0", "syn-1"]
     assert any("'user_id' looks like an identifier" in note for note in notes)
-    dropped = Synthesizer(table, seed=0, ids="drop", notify=notes.append)
+    dropped = Synthesizer(table, SynthesisOptions(seed=0, ids="drop"), notify=notes.append)
     assert [s.name for s in dropped.specs] == ["x"]
 
 
 def test_nan_is_an_error_unless_skipped():
     table = pa.table({"x": [1.0, float("nan"), 3.0, float("inf")]})
     with pytest.raises(SchemaError, match=r"column 'x' has 2 NaN or infinite values \(first at row 1\)"):
-        Synthesizer(table, seed=0, notify=_quiet)
+        Synthesizer(table, SynthesisOptions(seed=0), notify=_quiet)
     out, _ = _gen(table, 2000, nan="skip")
     assert out["x"].null_count > 0
     assert not np.isnan(out["x"].drop_null().to_numpy()).any()

@@ -13,8 +13,9 @@ from scipy import stats
 import mixsynth
 from mixsynth.draws import draw
 from mixsynth.errors import SchemaError, SolverError, UsageError
-from mixsynth.generate import Synthesizer
 from mixsynth.labels import LabelOptions
+from mixsynth.options import SynthesisOptions
+from mixsynth.synthesizer import Synthesizer
 from mixsynth.weights import Dirichlet, EpDirichlet, parse, preserving_alpha
 
 
@@ -60,7 +61,7 @@ def test_k_parent_covariance_on_data(k):
     xy = rng.multivariate_normal([0, 0], [[1, 0.8], [0.8, 1]], size=800)
     table = pa.table({"x": xy[:, 0], "y": xy[:, 1]})
     for spec, factor in ((f"epdirichlet:k={k},eps=0.2", 1.0), (f"dirichlet:k={k},alpha=1", 2 / (k + 1))):
-        synth = Synthesizer(table, weights=spec, seed=2, bounds="none", notify=_quiet)
+        synth = Synthesizer(table, SynthesisOptions(weights=spec, seed=2, bounds="none"), notify=_quiet)
         out = pa.concat_tables(synth.chunks(150_000))
         syn = np.cov(np.column_stack([out["x"], out["y"]]), rowvar=False)
         np.testing.assert_allclose(syn, factor * np.cov(xy, rowvar=False, bias=True), rtol=0.04)
@@ -69,7 +70,11 @@ def test_k_parent_covariance_on_data(k):
 def test_categorical_with_k_parents_comes_from_a_positive_weight_parent():
     n, m = 200, 20_000
     table = pa.table({"x": np.arange(n, dtype=float), "who": pa.array([f"r{i}" for i in range(n)]).dictionary_encode()})
-    synth = Synthesizer(table, weights="epdirichlet:k=4,eps=0.2", seed=3, bounds="none", notify=_quiet)
+    synth = Synthesizer(
+        table,
+        SynthesisOptions(weights="epdirichlet:k=4,eps=0.2", seed=3, bounds="none"),
+        notify=_quiet,
+    )
     out = pa.concat_tables(synth.chunks(m))
     d = draw(synth.seed, 0, m, n, synth.law)
     who = np.array([int(s[1:]) for s in out["who"].to_pylist()])
@@ -95,8 +100,17 @@ def _three_classes(n_per=(400, 300, 60), seed=0):
 @pytest.mark.parametrize("spec", ["epbeta", "epdirichlet:k=3,eps=0.2"])
 def test_within_class_keeps_each_class_covariance_and_the_balance(spec):
     table, *_ = _three_classes()
-    synth = Synthesizer(table, weights=spec, seed=4, bounds="none", target="label",
-                        labels=LabelOptions("within-class", "uniform"), notify=_quiet)
+    synth = Synthesizer(
+        table,
+        SynthesisOptions(
+            weights=spec,
+            seed=4,
+            bounds="none",
+            target="label",
+            labels=LabelOptions("within-class", "uniform"),
+        ),
+        notify=_quiet,
+    )
     out = pa.concat_tables(synth.chunks(150_000)).to_pandas()
     real = table.to_pandas()
     shares = out["label"].value_counts(normalize=True)
@@ -122,8 +136,11 @@ def test_genlabel_agrees_with_bayes_far_more_than_dominant_for_mixed_points():
     names = ["k0", "k1", "k2"]
     results = {}
     for mode in ("dominant", "genlabel"):
-        synth = Synthesizer(table, weights="uniform", seed=5, bounds="none", target="label",
-                            labels=LabelOptions(mode), notify=_quiet)
+        synth = Synthesizer(
+            table,
+            SynthesisOptions(weights="uniform", seed=5, bounds="none", target="label", labels=LabelOptions(mode)),
+            notify=_quiet,
+        )
         out = pa.concat_tables(synth.chunks(m)).to_pandas()
         d = draw(synth.seed, 0, m, n, synth.law)
         codes = np.array([names.index(v) for v in table["label"].to_pylist()])
@@ -156,7 +173,11 @@ def test_genlabel_gamma_zero_is_the_mixed_label():
 def test_soft_columns_sum_to_one_and_match_the_mixed_one_hot():
     table, *_ = _three_classes()
     n, m = table.num_rows, 5000
-    synth = Synthesizer(table, weights="uniform", seed=6, target="label", labels=LabelOptions("soft"), notify=_quiet)
+    synth = Synthesizer(
+        table,
+        SynthesisOptions(weights="uniform", seed=6, target="label", labels=LabelOptions("soft")),
+        notify=_quiet,
+    )
     out = pa.concat_tables(synth.chunks(m))
     assert out.schema.names[-3:] == ["label__p_k0", "label__p_k1", "label__p_k2"]
     assert out.schema.equals(synth.output_schema_for(m).remove_metadata(), check_metadata=False)
@@ -174,7 +195,11 @@ def test_within_bin_pairs_parents_from_one_target_bin():
     rng = np.random.default_rng(7)
     y = rng.exponential(size=500)
     table = pa.table({"x": rng.normal(size=500), "y": y})
-    synth = Synthesizer(table, seed=7, target="y", labels=LabelOptions("within-bin", bins=5), notify=_quiet)
+    synth = Synthesizer(
+        table,
+        SynthesisOptions(seed=7, target="y", labels=LabelOptions("within-bin", bins=5)),
+        notify=_quiet,
+    )
     d = draw(synth.seed, 0, 2000, 500, synth.law, groups=synth.groups)
     edges = np.quantile(y, [0.2, 0.4, 0.6, 0.8])
     bins = np.searchsorted(edges, y, side="right")
@@ -184,7 +209,11 @@ def test_within_bin_pairs_parents_from_one_target_bin():
 def test_integer_target_with_few_values_is_treated_as_classes():
     table = pa.table({"x": np.arange(40, dtype=float), "digit": pa.array(np.arange(40) % 4, pa.int8())})
     notes: list[str] = []
-    out = pa.concat_tables(Synthesizer(table, seed=0, target="digit", notify=notes.append).chunks(500))
+    out = pa.concat_tables(Synthesizer(
+        table,
+        SynthesisOptions(seed=0, target="digit"),
+        notify=notes.append,
+    ).chunks(500))
     assert out.schema.field("digit").type == pa.int8()
     assert set(out["digit"].to_pylist()) <= {0, 1, 2, 3}
     assert any("treating it as class labels" in note for note in notes)

@@ -17,10 +17,11 @@ from mixsynth.cli import app
 from mixsynth.draws import draw
 from mixsynth.encode import encode, layout
 from mixsynth.errors import UsageError
-from mixsynth.generate import Synthesizer
 from mixsynth.memory import allocate, default_memory_limit, parse_size, physical_memory
+from mixsynth.options import SynthesisOptions
 from mixsynth.parallel import pieces
 from mixsynth.schema import ColumnSpec, infer_kind
+from mixsynth.synthesizer import Synthesizer
 
 ROOT = __file__.rsplit("/tests/", 1)[0]
 
@@ -88,7 +89,7 @@ def test_forced_precisions():
 @pytest.mark.slow
 def test_mixing_happens_in_float32_and_output_keeps_the_schema():
     table = _digits_like()
-    synth = Synthesizer(table, seed=1, notify=_quiet)
+    synth = Synthesizer(table, SynthesisOptions(seed=1), notify=_quiet)
     out = pa.concat_tables(synth.chunks(5000))
     assert synth.enc.X.dtype == np.float32
     assert synth.provenance()["precision"] == "float32"
@@ -99,8 +100,8 @@ def test_mixing_happens_in_float32_and_output_keeps_the_schema():
 @pytest.mark.slow
 def test_float64_precision_gives_nearly_the_same_rows():
     table = _digits_like()
-    a = pa.concat_tables(Synthesizer(table, seed=1, notify=_quiet).chunks(3000))
-    b = pa.concat_tables(Synthesizer(table, seed=1, notify=_quiet, precision="float64").chunks(3000))
+    a = pa.concat_tables(Synthesizer(table, SynthesisOptions(seed=1), notify=_quiet).chunks(3000))
+    b = pa.concat_tables(Synthesizer(table, SynthesisOptions(seed=1), notify=_quiet, precision="float64").chunks(3000))
     np.testing.assert_allclose(a["weight"].to_numpy(), b["weight"].to_numpy(), rtol=1e-5, atol=1e-6)
     assert a["digit"].equals(b["digit"]) or np.mean(a["digit"].to_numpy() != b["digit"].to_numpy()) < 0.01
 
@@ -119,8 +120,8 @@ def spill_dir(tmp_path, monkeypatch):
 def test_spilled_source_gives_identical_rows_and_leaves_no_file(spill_dir):
     table = _digits_like(500)
     notes = []
-    spilled = Synthesizer(table, seed=7, notify=notes.append, memory_limit=1024, bounds="resample")
-    in_ram = Synthesizer(table, seed=7, notify=_quiet, bounds="resample")
+    spilled = Synthesizer(table, SynthesisOptions(seed=7, bounds="resample"), notify=notes.append, memory_limit=1024)
+    in_ram = Synthesizer(table, SynthesisOptions(seed=7, bounds="resample"), notify=_quiet)
     assert any("spilling it to a memory-mapped file" in note for note in notes)
     assert not spilled.enc.X.flags.owndata
     assert in_ram.enc.X.flags.owndata
@@ -266,6 +267,6 @@ def test_large_source_is_read_through_a_memory_map(tmp_path, spill_dir):
     assert not plain.mapped
     assert mapped.table.equals(plain.table)
     assert list(spill_dir.iterdir()) == []
-    a = pa.concat_tables(Synthesizer(mapped.table, seed=1, notify=_quiet).chunks(5000))
-    b = pa.concat_tables(Synthesizer(plain.table, seed=1, notify=_quiet).chunks(5000))
+    a = pa.concat_tables(Synthesizer(mapped.table, SynthesisOptions(seed=1), notify=_quiet).chunks(5000))
+    b = pa.concat_tables(Synthesizer(plain.table, SynthesisOptions(seed=1), notify=_quiet).chunks(5000))
     assert a.equals(b)

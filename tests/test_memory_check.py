@@ -23,6 +23,7 @@ from mixsynth import estimate
 from mixsynth.cli import app
 from mixsynth.errors import ResourceError
 from mixsynth.memory import Room, memory_rooms
+from mixsynth.options import SynthesisOptions
 
 ROOT = Path(__file__).resolve().parents[1]
 WINE = ROOT / "sample_data" / "wine.parquet"
@@ -139,7 +140,7 @@ def test_a_short_run_is_not_charged_a_whole_piece(tmp_path, monkeypatch):
     # arrays); no repair means no pilot sample either.
     monkeypatch.setattr(estimate, "memory_rooms", lambda: [Room(2**30, "a 1 GiB test limit")])
     table = pq.read_table(_wide(tmp_path / "wide.parquet"))
-    options = {"repair": "none"}
+    options = SynthesisOptions(repair="none")
     estimate.check_memory(table, 20, chunk_rows=131_072, jobs=2, memory_limit=2**40, options=options)
     with pytest.raises(ResourceError, match=r"^the run needs about [\d.]+ GiB of memory, more than the 1\.0 GiB "
                                             r"that a 1 GiB test limit allows;"):

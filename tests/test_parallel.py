@@ -12,8 +12,9 @@ import pytest
 
 from mixsynth.cli import app
 from mixsynth.errors import InputError, UsageError
-from mixsynth.generate import Synthesizer
+from mixsynth.options import SynthesisOptions
 from mixsynth.parallel import PIECE_ROWS, default_jobs, ordered_map, pieces, run_blocks
+from mixsynth.synthesizer import Synthesizer
 
 
 def _source(n=500, seed=0):
@@ -29,7 +30,8 @@ def _source(n=500, seed=0):
 
 
 def _generate(table, rows, chunk_rows, jobs, **kw):
-    synth = Synthesizer(table, seed=42, notify=lambda _m: None, **kw)
+    run = {k: kw.pop(k) for k in ("backend", "precision", "memory_limit") if k in kw}
+    synth = Synthesizer(table, SynthesisOptions(seed=42, **kw), notify=lambda _m: None, **run)
     out = pa.concat_tables(synth.chunks(rows, chunk_rows, jobs=jobs))
     return out, synth
 
@@ -48,7 +50,7 @@ def test_same_rows_for_every_jobs_and_chunk_size(bounds):
 
 
 def test_chunks_have_the_asked_sizes():
-    synth = Synthesizer(_source(), seed=1, notify=lambda _m: None)
+    synth = Synthesizer(_source(), SynthesisOptions(seed=1), notify=lambda _m: None)
     sizes = [t.num_rows for t in synth.chunks(100_000, 30_000, jobs=2)]
     assert sizes == [30_000, 30_000, 30_000, 10_000]
 
@@ -104,7 +106,7 @@ def test_an_error_in_a_worker_reaches_the_caller_and_stops_the_rest():
 
 
 def test_stopping_early_does_not_hang():
-    synth = Synthesizer(_source(), seed=1, notify=lambda _m: None)
+    synth = Synthesizer(_source(), SynthesisOptions(seed=1), notify=lambda _m: None)
     it = synth.chunks(10**7, PIECE_ROWS, jobs=2)
     first = next(it)
     it.close()

@@ -7,8 +7,9 @@ import pyarrow as pa
 import pytest
 from scipy import stats
 
-from mixsynth.generate import Synthesizer
+from mixsynth.options import SynthesisOptions
 from mixsynth.repair import MAX_STRETCH
+from mixsynth.synthesizer import Synthesizer
 
 
 def _quiet(_msg: str) -> None:
@@ -18,7 +19,8 @@ def _quiet(_msg: str) -> None:
 def _run(table, m=60_000, **kw):
     kw.setdefault("seed", 0)
     chunk_rows = kw.pop("chunk_rows", 65536)
-    synth = Synthesizer(table, notify=kw.pop("notify", _quiet), **kw)
+    notify = kw.pop("notify", _quiet)
+    synth = Synthesizer(table, SynthesisOptions(**kw), notify=notify)
     return pa.concat_tables(synth.chunks(m, chunk_rows)), synth
 
 
@@ -54,11 +56,11 @@ def test_clip_with_repair_keeps_variance_and_range(skewed):
 
 
 def test_repair_is_on_by_default_for_variance_keeping_laws_only(skewed):
-    assert Synthesizer(skewed, seed=0, notify=_quiet).repair_mode == "marginals"
-    assert Synthesizer(skewed, seed=0, weights="uniform", notify=_quiet).repair_mode == "none"
+    assert Synthesizer(skewed, SynthesisOptions(seed=0), notify=_quiet).repair_mode == "marginals"
+    assert Synthesizer(skewed, SynthesisOptions(seed=0, weights="uniform"), notify=_quiet).repair_mode == "none"
     # Anchoring keeps values in range by itself, so it does not depend on the bounds.
-    assert Synthesizer(skewed, seed=0, bounds="none", notify=_quiet).repair_mode == "marginals"
-    assert Synthesizer(skewed, seed=0, space="rank-gauss", notify=_quiet).repair_mode == "none"
+    assert Synthesizer(skewed, SynthesisOptions(seed=0, bounds="none"), notify=_quiet).repair_mode == "marginals"
+    assert Synthesizer(skewed, SynthesisOptions(seed=0, space="rank-gauss"), notify=_quiet).repair_mode == "none"
 
 
 def test_repair_with_a_shrinking_law_targets_its_own_factor(skewed):
@@ -159,7 +161,7 @@ def test_bad_options(skewed, option, value, fragment):
     from mixsynth.errors import UsageError
 
     with pytest.raises(UsageError, match=fragment):
-        Synthesizer(skewed, seed=0, notify=_quiet, **{option: value})
+        Synthesizer(skewed, SynthesisOptions(seed=0, **{option: value}), notify=_quiet)
 
 
 REAL = sorted(

@@ -17,9 +17,10 @@ from mixsynth.collapse import collapse_study
 from mixsynth.dataset import open_dataset
 from mixsynth.diagnose import diagnose
 from mixsynth.errors import SchemaError, UsageError
-from mixsynth.generate import Synthesizer
 from mixsynth.labels import LabelOptions
-from mixsynth.sharded import ShardedSynthesizer
+from mixsynth.options import ExecutionOptions, GenerateOptions, SynthesisOptions
+from mixsynth.sharded import FragmentSource
+from mixsynth.synthesizer import Synthesizer
 from mixsynth.within import MAX_LEVELS, Choice, _pooled, choose, group_codes, parse_within, plan_within
 
 
@@ -120,8 +121,15 @@ def test_within_nests_in_within_class():
     real = _panel(firms=6, years=40)
     cls = np.where(np.random.default_rng(1).random(real.num_rows) < 0.3, "hi", "lo")
     real = real.append_column("cls", pa.array(cls)).select(["cls", "firm", "value"])
-    synth = Synthesizer(real, seed=0, target="cls", notify=_quiet,
-                        labels=LabelOptions(mode="within-class", class_balance="uniform", within=("firm",)))
+    synth = Synthesizer(
+        real,
+        SynthesisOptions(
+            seed=0,
+            target="cls",
+            labels=LabelOptions(mode="within-class", class_balance="uniform", within=("firm",)),
+        ),
+        notify=_quiet,
+    )
     groups = synth.groups
     pairs = {(c, f) for c, f in zip(cls, real.column("firm").to_pylist(), strict=True)}
     assert len(groups.probs) == len(pairs)
@@ -140,8 +148,12 @@ def test_within_nests_in_within_class():
 def test_rows_do_not_depend_on_chunking_or_jobs():
     real = _panel()
     opts = LabelOptions(within=("firm",))
-    a = pa.concat_tables(Synthesizer(real, seed=5, labels=opts, notify=_quiet).chunks(20_000, 20_000))
-    b = pa.concat_tables(Synthesizer(real, seed=5, labels=opts, notify=_quiet).chunks(20_000, 3001, jobs=2))
+    a = pa.concat_tables(Synthesizer(real, SynthesisOptions(seed=5, labels=opts), notify=_quiet).chunks(20_000, 20_000))
+    b = pa.concat_tables(Synthesizer(
+        real,
+        SynthesisOptions(seed=5, labels=opts),
+        notify=_quiet,
+    ).chunks(20_000, 3001, jobs=2))
     assert a.equals(b)
 
 
@@ -152,9 +164,12 @@ def test_sharded_synthesizer_matches_local(tmp_path):
     pq.write_table(real.slice(0, 250), src / "a.parquet")
     pq.write_table(real.slice(250), src / "b.parquet")
     opts = LabelOptions(within=("year", "capital"), within_bins=2)
-    local = Synthesizer(io.read_source(str(src)).table, seed=4, labels=opts, notify=_quiet)
-    sharded = ShardedSynthesizer(open_dataset(str(src)), real.column_names, seed=4, labels=opts,
-                                 notify=_quiet)
+    local = Synthesizer(io.read_source(str(src)).table, SynthesisOptions(seed=4, labels=opts), notify=_quiet)
+    sharded = Synthesizer(
+        FragmentSource(open_dataset(str(src)), real.column_names),
+        SynthesisOptions(seed=4, labels=opts),
+        notify=_quiet,
+    )
     local.total_rows = sharded.total_rows = 3000
     assert sharded.provenance()["within"] == local.provenance()["within"]
     assert sharded.block(0, 3000)[0].to_pylist() == pa.concat_tables(local.chunks(3000)).to_pylist()
@@ -166,10 +181,20 @@ def test_dask_engine_writes_the_local_rows(dask_client, tmp_path):
     src = tmp_path / "panel.parquet"
     pq.write_table(_panel(), src)
     opts = LabelOptions(within=("firm",))
-    generate_dataset(str(src), str(tmp_path / "out"), 2000, seed=6, labels=opts, partition_rows=700,
-                     scheduler=dask_client, notify=_quiet)
+    generate_dataset(
+        str(src),
+        str(tmp_path / "out"),
+        GenerateOptions(
+            rows=2000,
+            synthesis=SynthesisOptions(seed=6, labels=opts),
+            execution=ExecutionOptions(engine="dask"),
+        ),
+        partition_rows=700,
+        client=dask_client,
+        notify=_quiet,
+    )
     got = pq.read_table(tmp_path / "out").select(_panel().column_names)
-    local = Synthesizer(_panel(), seed=6, labels=opts, notify=_quiet)
+    local = Synthesizer(_panel(), SynthesisOptions(seed=6, labels=opts), notify=_quiet)
     assert got.to_pylist() == pa.concat_tables(local.chunks(2000)).to_pylist()
 
 
@@ -180,7 +205,7 @@ def test_dask_engine_writes_the_local_rows(dask_client, tmp_path):
 ])
 def test_refusals(within, error, match):
     with pytest.raises(error, match=match):
-        Synthesizer(_panel(), seed=0, labels=LabelOptions(within=within), notify=_quiet)
+        Synthesizer(_panel(), SynthesisOptions(seed=0, labels=LabelOptions(within=within)), notify=_quiet)
 
 
 def test_tensor_columns_cannot_group():
@@ -278,7 +303,7 @@ def test_auto_groups_by_the_column_that_explains_a_number_and_keeps_eta():
     with pytest.raises(SchemaError, match="hold a single row"):
         mixsynth.generate(real, seed=3, within=["firm"])
     seen: list[str] = []
-    synth = Synthesizer(real, seed=3, labels=LabelOptions(auto_within=True), notify=seen.append)
+    synth = Synthesizer(real, SynthesisOptions(seed=3, labels=LabelOptions(auto_within=True)), notify=seen.append)
     assert seen == ["--within auto: parents of a row share its 'firm', which explains 85% of "
                     "'value''s variance; 3 groups of fewer than 5 rows mixed as one "
                     "(--within none turns this off)"]
@@ -298,20 +323,24 @@ def test_auto_groups_by_the_column_that_explains_a_number_and_keeps_eta():
 def test_auto_leaves_a_table_without_such_a_column_alone():
     real = pq.read_table("tests/data/randhie.parquet")
     seen: list[str] = []
-    synth = Synthesizer(real, seed=3, labels=LabelOptions(auto_within=True), notify=seen.append)
+    synth = Synthesizer(real, SynthesisOptions(seed=3, labels=LabelOptions(auto_within=True)), notify=seen.append)
     assert synth.within is None
     assert not any("--within" in m for m in seen)
 
 
 def test_auto_is_off_when_the_label_mode_groups_and_spares_a_soft_target():
     real = _rare_panel()
-    synth = Synthesizer(real.filter(pa.compute.invert(pa.compute.is_in(
-        real.column("firm").cast(pa.string()), pa.array(["z1", "z2", "z3"])))),
-        seed=3, target="firm", labels=LabelOptions(mode="within-class", auto_within=True), notify=_quiet)
+    common = real.filter(pa.compute.invert(pa.compute.is_in(
+        real.column("firm").cast(pa.string()), pa.array(["z1", "z2", "z3"]))))
+    options = SynthesisOptions(seed=3, target="firm", labels=LabelOptions(mode="within-class", auto_within=True))
+    synth = Synthesizer(common, options, notify=_quiet)
     assert synth.within is None
     assert synth.groups is not None
-    soft = Synthesizer(real, seed=3, target="firm", labels=LabelOptions(mode="soft", auto_within=True),
-                       notify=_quiet)
+    soft = Synthesizer(
+        real,
+        SynthesisOptions(seed=3, target="firm", labels=LabelOptions(mode="soft", auto_within=True)),
+        notify=_quiet,
+    )
     assert soft.within is None
 
 
@@ -342,12 +371,16 @@ def test_auto_picks_the_same_rows_on_the_sharded_engine(tmp_path, path):
     for i, start in enumerate(range(0, table.num_rows, step)):
         pq.write_table(table.slice(start, step), src / f"part-{i}.parquet")
     opts = LabelOptions(auto_within=True)
-    local = Synthesizer(io.read_source(str(src)).table, seed=7, labels=opts, notify=_quiet)
-    sharded = ShardedSynthesizer(open_dataset(str(src)), table.column_names, seed=7, labels=opts, notify=_quiet)
+    local = Synthesizer(io.read_source(str(src)).table, SynthesisOptions(seed=7, labels=opts), notify=_quiet)
+    sharded = Synthesizer(
+        FragmentSource(open_dataset(str(src)), table.column_names),
+        SynthesisOptions(seed=7, labels=opts),
+        notify=_quiet,
+    )
     assert sharded.within is not None
     assert sharded.within.record() == local.within.record()
     if "penguins" in path:
         assert local.balance is not None
-        assert sharded._balance_plan is not None
+        assert sharded.source.balance_plan is not None
     local.total_rows = sharded.total_rows = 2000
     assert sharded.block(0, 2000)[0].equals(local.block(0, 2000)[0])

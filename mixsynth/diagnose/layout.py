@@ -19,9 +19,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from mixsynth.arguments import select_columns
 from mixsynth.diagnose.inputs import Input
 from mixsynth.errors import InputError, SchemaError
-from mixsynth.options import select_columns
 from mixsynth.schema import Kind, id_like, infer_kind, is_mixed, storage_type
 
 __all__ = [
