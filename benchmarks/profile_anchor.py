@@ -12,9 +12,10 @@ stratified per logical block, as in ``mixsynth generate``); the arguments of eve
 ``time.process_time`` (CPU seconds of this process, single thread: the figures hold on a
 loaded machine where wall times do not). The digest is a SHA-256 of the mapped rows of all
 pieces: run it before and after a change to ``anchor.py`` to check the output is the same,
-bit for bit. ``--baseline REV`` loads ``mixsynth/anchor.py`` as it was at the git revision
-REV beside the current one, replays the same calls with both (alternately, so that a change
-in the machine's load hits both alike), and checks that both wrote the same bytes.
+bit for bit. ``--baseline REV`` loads ``mixsynth/anchor.py`` and its ``anchor_*.py`` modules
+as they were at the git revision REV beside the current ones, replays the same calls with
+both (alternately, so that a change in the machine's load hits both alike), and checks that
+both wrote the same bytes.
 
 ``--steps ROWS`` times a whole run instead, step by step: ``Synthesizer.chunks`` with one
 job, the draws, the kernel, the anchoring, the bounds, the taken rows and the decoding
@@ -27,6 +28,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import hashlib
+import importlib
+import importlib.abc
 import importlib.util
 import subprocess
 import sys
@@ -89,18 +92,54 @@ def replay(anchor: Any, calls: list[tuple[Any, ...]]) -> tuple[float, str]:
     return spent, digest.hexdigest()[:16]
 
 
+class _RevisionFinder(importlib.abc.MetaPathFinder):
+    """Finds ``mixsynth.<name>`` in ``files`` (name -> path) before the installed package."""
+
+    def __init__(self, files: dict[str, Path]) -> None:
+        self.files = files
+
+    def find_spec(self, fullname: str, path: Any, target: Any = None) -> Any:
+        name = fullname.removeprefix("mixsynth.")
+        if fullname.startswith("mixsynth.") and name in self.files:
+            return importlib.util.spec_from_file_location(fullname, self.files[name])
+        return None
+
+
 def baseline_module(rev: str) -> Any:
-    """``mixsynth/anchor.py`` as it was at the git revision ``rev``, as a module of its own."""
-    text = subprocess.run(["git", "show", f"{rev}:mixsynth/anchor.py"], cwd=ROOT, check=True,
-                          capture_output=True, text=True).stdout
-    path = Path(tempfile.mkdtemp()) / "anchor_baseline.py"
-    path.write_text(text)
-    spec = importlib.util.spec_from_file_location("anchor_baseline", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
+    """``mixsynth/anchor.py`` as it was at the git revision ``rev``, as a module of its own.
+
+    The anchoring's other modules (``mixsynth/anchor_*.py``: the column maps, the exclusive
+    sets) are taken at ``rev`` too, so that the baseline's maps are evaluated by the code of
+    ``rev`` and not by the current one; the current modules are put back afterwards."""
+    listed = subprocess.run(["git", "ls-tree", "--name-only", rev, "mixsynth/"], cwd=ROOT, check=True,
+                            capture_output=True, text=True).stdout.split()
+    folder = Path(tempfile.mkdtemp())
+    files = {}
+    for name in listed:
+        stem = Path(name).stem
+        if name.endswith(".py") and (stem == "anchor" or stem.startswith("anchor_")):
+            text = subprocess.run(["git", "show", f"{rev}:{name}"], cwd=ROOT, check=True,
+                                  capture_output=True, text=True).stdout
+            files[stem] = folder / Path(name).name
+            files[stem].write_text(text)
+    package = sys.modules["mixsynth"]
+    # Importing sets the modules and the package's attributes of those names: both come back.
+    current = {stem: sys.modules.pop(f"mixsynth.{stem}", None) for stem in files}
+    finder = _RevisionFinder(files)
+    sys.meta_path.insert(0, finder)
+    try:
+        module = importlib.import_module("mixsynth.anchor")
+    finally:
+        sys.meta_path.remove(finder)
+        for stem, old in current.items():
+            if old is None:
+                sys.modules.pop(f"mixsynth.{stem}", None)
+                if hasattr(package, stem):
+                    delattr(package, stem)
+            else:
+                sys.modules[f"mixsynth.{stem}"] = old
+                setattr(package, stem, old)
     sys.modules["anchor_baseline"] = module
-    spec.loader.exec_module(module)
     return module
 
 

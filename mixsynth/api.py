@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -10,8 +9,7 @@ import pyarrow as pa
 
 from mixsynth import provenance
 from mixsynth.arguments import select_columns
-from mixsynth.errors import SchemaError, UsageError
-from mixsynth.io import capsule_table, check_unique_names
+from mixsynth.io.arrow import as_table, is_dataframe
 from mixsynth.labels import LabelOptions
 from mixsynth.options import DEFAULT_CHUNK_ROWS, ExecutionOptions, GenerateOptions, SynthesisOptions
 from mixsynth.synthesizer import Synthesizer
@@ -22,54 +20,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = ["as_table", "generate"]
-
-
-def _is_dataframe(data: Any) -> bool:
-    # pandas is not imported at start-up (it costs every pipeline stage ~0.3 s); a caller
-    # holding a DataFrame has necessarily imported it already.
-    pd = sys.modules.get("pandas")
-    return pd is not None and isinstance(data, pd.DataFrame)
-
-
-def _mixed_object_column(df: pd.DataFrame) -> str | None:
-    for name in df.columns:
-        if df[name].dtype == object and df[name].dropna().map(type).nunique() > 1:
-            return str(name)
-    return None
-
-
-def as_table(data: Any) -> pa.Table:
-    """A pyarrow Table from a Table, a pandas DataFrame, or any object with the Arrow
-    PyCapsule stream interface (``__arrow_c_stream__``: polars, DuckDB, a RecordBatchReader).
-
-    Raises
-    ------
-    SchemaError
-        An object column holds values of several Python types (e.g. ``bytes`` and ``str``,
-        which pyarrow would silently turn into binary).
-    """
-    if isinstance(data, pa.Table):
-        check_unique_names(data.column_names, "the table")
-        return data
-    if not _is_dataframe(data):
-        if hasattr(data, "__arrow_c_stream__"):
-            table = capsule_table(data, "the data")
-            check_unique_names(table.column_names, "the data")
-            return table
-        msg = (f"expected a pyarrow.Table, a pandas.DataFrame or an object with __arrow_c_stream__ "
-               f"(polars, DuckDB), got {type(data).__name__}")
-        raise UsageError(msg)
-    check_unique_names([str(c) for c in data.columns], "the DataFrame")
-    bad = _mixed_object_column(data)
-    if bad is not None:
-        kinds = sorted({type(v).__name__ for v in data[bad].dropna()})
-        msg = f"column {bad!r} holds mixed Python types ({', '.join(kinds)}); expected one type per column"
-        raise SchemaError(msg)
-    try:
-        return pa.Table.from_pandas(data, preserve_index=False)
-    except (pa.ArrowTypeError, pa.ArrowInvalid, TypeError) as exc:
-        msg = f"the DataFrame cannot be converted to Arrow ({exc}); expected one type per column"
-        raise SchemaError(msg) from None
 
 
 def generate(
@@ -170,7 +120,7 @@ def generate(
     schema = synth.output_schema_for(rows)
     out = pa.Table.from_batches([b for p in parts for b in p.to_batches()], schema=schema.remove_metadata())
     out = out.replace_schema_metadata({**(schema.metadata or {}), provenance.KEY: provenance.dumps(record)})
-    if _is_dataframe(data):
+    if is_dataframe(data):
         frame = out.to_pandas()
         frame.attrs["mixsynth"] = record
         return frame

@@ -1,19 +1,12 @@
-"""Turn a :class:`~mixsynth.diagnose.DiagnoseReport` into JSON, NDJSON, TSV or rich tables.
+"""Turn a :class:`~mixsynth.diagnose.DiagnoseReport` into rich tables, and write it out.
 
-No computation happens here. The formats for pipes:
-
-- ``json``: the whole report as one line (``summary``, ``columns``, ``pairs``,
-  ``privacy``, ``meta``).
-- ``ndjson``: one line per column entry (the objects of ``columns``), then one line
-  ``{"summary": {...}}``; for ``jq -c 'select(.name)'`` or a line-oriented loader.
-- ``tsv``: the columns table, a header row of JSON keys then one row per column; an
-  empty cell is null, numbers keep full precision, and a tab, newline or backslash in a
-  name is written ``\t``, ``\n``, ``\\``.
+No computation happens here. :func:`emit` writes the format asked for: the tables for
+people at a terminal (:func:`render_tables`), or the text for pipes (JSON, NDJSON, TSV),
+which :mod:`mixsynth.render_diagnose_pipe` makes and describes.
 """
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Mapping
 from typing import IO, Any
@@ -25,48 +18,12 @@ from rich.text import Text
 from mixsynth.console import isatty
 from mixsynth.diagnose import CHECKS, DiagnoseReport
 from mixsynth.errors import UsageError
+from mixsynth.render_diagnose_pipe import render_json, render_ndjson, render_tsv
 
-__all__ = [
-    "FORMATS",
-    "TSV_FIELDS",
-    "emit",
-    "render_json",
-    "render_ndjson",
-    "render_tables",
-    "render_tsv",
-]
+__all__ = ["FORMATS", "emit", "render_tables"]
 
 #: ``--format`` choices: ``auto`` is a table on a terminal and JSON otherwise.
 FORMATS = ("auto", "table", "json", "ndjson", "tsv")
-
-#: Columns of ``--format tsv``: the per-column table's keys, then the shape drift.
-TSV_FIELDS = (
-    "name",
-    "kind",
-    "group",
-    "target",
-    "variance_ratio",
-    "repair_stretch",
-    "repair_shift",
-    "repair_capped",
-    "anchor_form",
-    "predicted_variance_factor",
-    "ks",
-    "mean_drift",
-    "tv",
-    "null_rate_diff",
-    "out_of_range_fraction",
-    "wasserstein",
-    "bounds_adjusted",
-    "skewness_real",
-    "skewness_synth",
-    "kurtosis_real",
-    "kurtosis_synth",
-    "kurtosis_ratio",
-    "distinct_real",
-    "distinct_synth",
-    "distinct_ratio",
-)
 
 _SHOWN_PAIRS = 5
 _SUMMARY_ROWS = (
@@ -112,46 +69,6 @@ class _Console(Console):
     def on_broken_pipe(self) -> None:
         self.quiet = True
         raise BrokenPipeError
-
-
-def render_json(report: DiagnoseReport) -> str:
-    """The report as one line of JSON (NaN and ±inf already null)."""
-    return json.dumps(report.to_dict(), allow_nan=False, ensure_ascii=False)
-
-
-def render_ndjson(report: DiagnoseReport) -> str:
-    """One JSON line per column entry, then ``{"summary": ...}`` (no trailing newline)."""
-    data = report.to_dict()
-    lines = [*data["columns"], {"summary": data["summary"]}]
-    return "\n".join(json.dumps(x, allow_nan=False, ensure_ascii=False) for x in lines)
-
-
-def _tsv_cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return repr(value)
-    text = str(value)
-    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
-
-
-def render_tsv(report: DiagnoseReport) -> str:
-    """The columns table as tab-separated values: a header of :data:`TSV_FIELDS`, a row each.
-
-    Examples
-    --------
-    >>> import pyarrow as pa
-    >>> from mixsynth.diagnose import diagnose
-    >>> t = pa.table({"x": [1.0, 2.0, 4.0]})
-    >>> header, row = render_tsv(diagnose(t, t)).splitlines()
-    >>> dict(zip(header.split("\\t"), row.split("\\t")))["variance_ratio"]
-    '1.0'
-    """
-    data = report.to_dict()
-    rows = [list(TSV_FIELDS)] + [[_tsv_cell(e.get(k)) for k in TSV_FIELDS] for e in data["columns"]]
-    return "\n".join("\t".join(row) for row in rows)
 
 
 def _num(value: Any, fmt: str = ".3g") -> str:
@@ -381,7 +298,8 @@ def emit(
     notes: bool = True,
 ) -> None:
     """Write the report to stdout: ``table`` (rich), ``json``, ``ndjson``, ``tsv``, or
-    ``auto`` (table on a TTY, JSON otherwise); the module docstring describes each.
+    ``auto`` (table on a TTY, JSON otherwise); :mod:`mixsynth.render_diagnose_pipe`
+    describes the pipe formats.
 
     With the pipe formats the notes also go to stderr, one ``mixsynth: note: ...`` line
     each, since nobody reads ``meta.notes`` in a pipe (and NDJSON/TSV do not carry them);

@@ -38,9 +38,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-# Private parts of anchor.py on purpose: the per-column fit and the exclusive-set rule are
+# A private part of anchor.py on purpose: the per-column fit and the exclusive-set rule are
 # the local engine's own, so both engines fit the same maps.
-from mixsynth.anchor import Anchor, _fit, exclusive_from_counts
+from mixsynth.anchor import Anchor, _fit
+from mixsynth.anchor_exclusive import exclusive_from_counts
 from mixsynth.balance import _ROWS_PER_STATE, MAX_STATES
 from mixsynth.bounds import Bounds
 from mixsynth.draws import Draws

@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 
 from mixsynth import anchor
-from mixsynth.anchor import Anchor, ColumnMap, _frac, _runs, _stable_argsort, _stratified, fit_anchor
+from mixsynth.anchor import Anchor, _frac, _stable_argsort, _stratified, fit_anchor
+from mixsynth.anchor_map import ColumnMap, _runs
 from mixsynth.draws import Draws
 
 

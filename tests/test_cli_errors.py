@@ -443,7 +443,7 @@ def test_unwritable_output_directory(runner, src, out, monkeypatch):
     def denied(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(mixsynth.io.tempfile, "mkstemp", denied)
+    monkeypatch.setattr(mixsynth.io.files.tempfile, "mkstemp", denied)
     result = gen(runner, src, "-o", out, "--seed", 1, "-q")
     assert_error(result, 1, f"cannot write '{out}': Permission denied", out=out)
 

@@ -362,6 +362,19 @@ def test_shape_and_class_variance_metrics() -> None:
     assert cv.predicted_total(0.0) == pytest.approx(1 - 1 / 26, rel=0.05)  # between-class share
 
 
+def test_shape_reference_is_the_same_at_any_scale() -> None:
+    # The study falls back on ShapeReference where diagnose's one-pass power sums overflow
+    # (values near 1e100): the ratios must not depend on the scale there, which
+    # scipy.stats.kurtosis (raw fourth powers) would not give.
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=500), rng.standard_t(5, size=500)
+    unit = ShapeReference(pa.table({"x": x})).ratios(pa.table({"x": y}))
+    assert unit["kurtosis_ratio_median"] > 1.2
+    for scale in (1e-100, 1e100, 1e150):
+        got = ShapeReference(pa.table({"x": x * scale})).ratios(pa.table({"x": y * scale}))
+        assert got == pytest.approx(unit, rel=1e-12)
+
+
 def test_weights_law_factors_used_for_predictions() -> None:
     records = _run(_gaussian(100, 2), rounds=2, weights=["beta:2,2"], baseline=False)
     c = parse("beta:2,2").variance_factor()

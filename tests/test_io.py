@@ -316,7 +316,7 @@ def test_unwritable_directory_is_an_input_error(tmp_path, table, monkeypatch):
     def denied(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(io.tempfile, "mkstemp", denied)
+    monkeypatch.setattr(io.files.tempfile, "mkstemp", denied)
     path = tmp_path / "out.parquet"
     with pytest.raises(InputError, match=f"^cannot write '{path}': Permission denied$"):
         io.write_parquet(str(path), table.schema, _chunks(table))
@@ -375,3 +375,34 @@ def test_write_whole_leaves_nothing_when_the_writer_fails(tmp_path):
     write_whole(target, lambda tmp: Path(tmp).write_bytes(b"\x89PNG"), "plot")
     assert target.read_bytes() == b"\x89PNG"
     assert [p.name for p in tmp_path.iterdir()] == ["plot.png"]
+
+
+# --- in-memory data: the one adapter (mixsynth.io.arrow) ----------------------------------
+
+
+def test_diagnose_inputs_get_the_api_checks_under_their_own_name():
+    import pandas as pd
+
+    from mixsynth.diagnose.inputs import from_data
+    from mixsynth.errors import SchemaError
+
+    duplicated = pd.DataFrame(np.ones((3, 2)), columns=["a", "a"])
+    # The API's one input is "the DataFrame"; diagnose names its side (was a bare ValueError).
+    with pytest.raises(SchemaError, match="^the DataFrame has 2 columns named 'a'"):
+        io.as_table(duplicated)
+    with pytest.raises(SchemaError, match="^'real' has 2 columns named 'a'"):
+        from_data(duplicated, "real")
+    # bytes and str in one column: pyarrow would make it binary without a word.
+    mixed = pd.DataFrame({"x": [1.0, 2.0, 3.0], "name": [b"ab", "cd", "ef"]})
+    with pytest.raises(SchemaError, match="^column 'name' holds mixed Python types"):
+        io.as_table(mixed)
+    with pytest.raises(SchemaError, match="^column 'name' of the synthetic DataFrame holds mixed Python types"):
+        from_data(mixed, "synthetic")
+    with pytest.raises(UsageError, match="^expected the real data as a pyarrow.Table, .*got list$"):
+        from_data([1, 2], "real")
+    with pytest.raises(UsageError, match="^expected a pyarrow.Table, .*got list$"):
+        io.as_table([1, 2])
+    frame = pd.DataFrame({"x": [1.0, 2.0]})
+    frame.attrs["mixsynth"] = {"seed": 3}
+    assert from_data(frame, "synthetic").provenance == {"seed": 3}
+    assert from_data(frame, "synthetic", {"seed": 4}).provenance == {"seed": 4}

@@ -31,10 +31,12 @@ SHAPE_METRICS = ("kurtosis_ratio_median", "distinct_ratio_median")
 
 
 def _kurtosis(x: np.ndarray) -> float:
-    # Not scipy.stats.kurtosis(x, fisher=False, bias=True): its m4 / m2² differs from this
-    # in the last bit for most columns (recorded ratios would change), and it warns on
-    # constant and near-constant columns. Nor diagnose's one-pass shifted power sums
-    # (mixsynth.moments), which differ in the last bits too.
+    # Standardised before the fourth power, so it holds at any scale: the study falls back
+    # on it where diagnose has no kurtosis (the fourth powers of its one-pass sums, in
+    # mixsynth.moments, overflow for values past about 1e77). scipy.stats.kurtosis(x,
+    # fisher=False, bias=True) agrees to ~1e-15 on ordinary columns, but it too raises raw
+    # deviations to the fourth power (inf or NaN past about 1e77, inexact below 1e-77), and
+    # gives NaN with a RuntimeWarning on near-constant columns.
     if x.size < 2:  # an empty (all-null) column: nothing to measure, and std would warn
         return float("nan")
     sd = x.std()
@@ -63,7 +65,9 @@ class ShapeReference:
 
     Not diagnose's numbers: distinct values are counted on all rows here (diagnose counts
     equal-size samples), only numeric and tensor columns are measured (diagnose also
-    measures dates and the target), and the kurtosis is the two-pass moment.
+    measures dates and the target), and the kurtosis is the two-pass moment. The study
+    uses these only where diagnose's summary has none (columns at scales where its power
+    sums overflow), so they are the same at any scale.
 
     Parameters
     ----------

@@ -24,7 +24,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from mixsynth import provenance
-from mixsynth.api import as_table
 from mixsynth.api import generate as mix_generate
 from mixsynth.arguments import select_columns
 from mixsynth.collapse.baselines import MAX_DIMS, GmmBaseline
@@ -36,6 +35,7 @@ from mixsynth.collapse.trajectory import BASELINE, SPLIT, Trajectory, build, see
 from mixsynth.collapse.utility import default_model
 from mixsynth.diagnose.report import jsonable
 from mixsynth.errors import MixsynthWarning, SchemaError, UsageError
+from mixsynth.io.arrow import as_table
 from mixsynth.version import package_version
 from mixsynth.within import parse_within
 

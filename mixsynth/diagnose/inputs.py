@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
@@ -22,7 +21,7 @@ import pyarrow.parquet as pq
 from mixsynth import io, provenance
 from mixsynth.console import first_line
 from mixsynth.dataset import open_dataset, resolve_filesystem
-from mixsynth.errors import InputError, SchemaError, UsageError
+from mixsynth.errors import InputError
 
 __all__ = ["Input", "from_data", "open_path"]
 
@@ -146,25 +145,12 @@ def from_data(data: Any, name: str, record: dict[str, Any] | None = None) -> Inp
     UsageError
         ``data`` is none of these.
     SchemaError
-        A DataFrame that Arrow cannot convert (e.g. mixed Python types in a column).
+        Two columns of one name, or a DataFrame that Arrow cannot convert (e.g. mixed Python
+        types in a column): see :func:`mixsynth.io.arrow.as_table`.
     """
-    if isinstance(data, pd.DataFrame):
-        attrs = data.attrs.get("mixsynth")
-        try:
-            table = pa.Table.from_pandas(data, preserve_index=False)
-        except (pa.ArrowTypeError, pa.ArrowInvalid, TypeError) as exc:
-            msg = f"the {name} DataFrame cannot be converted to Arrow: {first_line(exc)}"
-            raise SchemaError(msg) from None
-        record = record if record is not None else attrs
-    elif isinstance(data, pa.Table):
-        table = data
-    elif hasattr(data, "__arrow_c_stream__"):
-        table = io.capsule_table(data, f"the {name} data")
-    else:
-        kind = type(data).__name__
-        msg = (f"expected the {name} data as a pyarrow.Table, a pandas.DataFrame or an object "
-               f"with __arrow_c_stream__ (polars, DuckDB), got {kind}")
-        raise UsageError(msg)
+    if record is None and io.is_dataframe(data):
+        record = data.attrs.get("mixsynth")
+    table = io.as_table(data, name)
     if record is None:
         record = provenance.loads(table.schema.metadata)
     return Input(name, table.schema, table.num_rows, record, table)
