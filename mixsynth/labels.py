@@ -66,10 +66,9 @@ class LabelOptions:
     within_bins : int
         Quantile bins of a ``--within`` column that is not grouped by value.
     auto_within : bool
-        ``--within auto``: with no ``within`` columns and no groups from the label mode,
-        let :func:`mixsynth.within.choose` pick one. Off here (an engine built directly
-        does only what it is told); ``generate``, the API and ``collapse-study`` turn it on
-        by default.
+        ``--within auto`` (the default, as in every command): with no ``within`` columns
+        and no groups from the label mode, let :func:`mixsynth.within.choose` pick one;
+        False is ``--within none``.
     """
 
     mode: str | None = None
@@ -80,7 +79,7 @@ class LabelOptions:
     genlabel_soft: bool = False
     within: tuple[str, ...] = ()
     within_bins: int = 10
-    auto_within: bool = False
+    auto_within: bool = True
 
 
 def parse_model(spec: str) -> tuple[str, int]:

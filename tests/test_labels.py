@@ -138,7 +138,9 @@ def test_genlabel_agrees_with_bayes_far_more_than_dominant_for_mixed_points():
     for mode in ("dominant", "genlabel"):
         synth = Synthesizer(
             table,
-            SynthesisOptions(weights="uniform", seed=5, bounds="none", target="label", labels=LabelOptions(mode)),
+            # --within none: the rows must mix across classes for the comparison.
+            SynthesisOptions(weights="uniform", seed=5, bounds="none", target="label",
+                             labels=LabelOptions(mode, auto_within=False)),
             notify=_quiet,
         )
         out = pa.concat_tables(synth.chunks(m)).to_pandas()

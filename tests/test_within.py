@@ -384,3 +384,24 @@ def test_auto_picks_the_same_rows_on_the_sharded_engine(tmp_path, path):
         assert sharded.source.balance_plan is not None
     local.total_rows = sharded.total_rows = 2000
     assert sharded.block(0, 2000)[0].equals(local.block(0, 2000)[0])
+
+
+def test_auto_measures_nanosecond_dates_past_2_53(runner, tmp_path):
+    # Ticks of today's dates in ns are above 2**53: measuring them as float64 must round
+    # (a safe cast refused them, and the command ended in a traceback).
+    n = 400
+    rng = np.random.default_rng(2)
+    group = np.repeat(["a", "b"], n // 2)
+    day = np.where(group == "a", 0, 400) + rng.integers(0, 30, n)
+    stamps = (np.datetime64("2023-05-26T01:33:42", "ns") + day.astype("timedelta64[D]")).astype("datetime64[ns]")
+    path = tmp_path / "dated.parquet"
+    pq.write_table(pa.table({"g": group, "when": pa.array(stamps, pa.timestamp("ns"))}), path)
+    assert int(pa.array(stamps, pa.timestamp("ns")).cast(pa.int64())[0].as_py()) > 2**53
+    result = runner.invoke(app, ["generate", str(path), "-n", "300", "--seed", "1", "-o", str(tmp_path / "out.parquet")])
+    assert result.exit_code == 0, result.stderr
+    assert "parents of a row share its 'g'" in result.stderr
+    out = pq.read_table(tmp_path / "out.parquet")
+    # Grouped by g, every synthetic date stays in its group's month.
+    days = (out["when"].to_numpy() - np.datetime64("2023-05-26T01:33:42", "ns")) // np.timedelta64(1, "D")
+    assert set(np.asarray(out["g"]).tolist()) == {"a", "b"}
+    assert ((np.asarray(out["g"]) == "a") == (days < 200)).all()
