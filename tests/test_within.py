@@ -397,10 +397,11 @@ def test_auto_measures_nanosecond_dates_past_2_53(runner, tmp_path):
     path = tmp_path / "dated.parquet"
     pq.write_table(pa.table({"g": group, "when": pa.array(stamps, pa.timestamp("ns"))}), path)
     assert int(pa.array(stamps, pa.timestamp("ns")).cast(pa.int64())[0].as_py()) > 2**53
-    result = runner.invoke(app, ["generate", str(path), "-n", "300", "--seed", "1", "-o", str(tmp_path / "out.parquet")])
+    out_path = tmp_path / "out.parquet"
+    result = runner.invoke(app, ["generate", str(path), "-n", "300", "--seed", "1", "-o", str(out_path)])
     assert result.exit_code == 0, result.stderr
     assert "parents of a row share its 'g'" in result.stderr
-    out = pq.read_table(tmp_path / "out.parquet")
+    out = pq.read_table(out_path)
     # Grouped by g, every synthetic date stays in its group's month.
     days = (out["when"].to_numpy() - np.datetime64("2023-05-26T01:33:42", "ns")) // np.timedelta64(1, "D")
     assert set(np.asarray(out["g"]).tolist()) == {"a", "b"}
