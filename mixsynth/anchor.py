@@ -56,7 +56,7 @@ from mixsynth.draws import Draws
 if TYPE_CHECKING:
     from mixsynth.labels import Groups
 
-__all__ = ["Anchor", "fit_anchor"]
+__all__ = ["Anchor", "fit_anchor", "fit_group"]
 
 
 def _frac(x: np.ndarray) -> np.ndarray:
@@ -299,7 +299,7 @@ def fit_anchor(
     """
     exclusive = exclusive_columns(X, columns) if two_parents else np.zeros(X.shape[1], dtype=bool)
     if groups is None:
-        return _fit(X, np.ones(X.shape[0], dtype=bool), pilot, draws, columns, rounded, exclusive)
+        return fit_group(X, np.ones(X.shape[0], dtype=bool), pilot, draws, columns, rounded, exclusive)
     row_group = np.full(X.shape[0], -1, dtype=np.int64)
     for g in range(len(groups.probs)):
         row_group[groups.order[groups.offsets[g] : groups.offsets[g + 1]]] = g
@@ -308,11 +308,11 @@ def fit_anchor(
     for g in range(len(groups.probs)):
         pick = pilot_group == g
         sub = Draws(draws.parents[pick], draws.w[pick], draws.u[pick])
-        parts.append(_fit(X, row_group == g, pilot[pick], sub, columns, rounded, exclusive))
+        parts.append(fit_group(X, row_group == g, pilot[pick], sub, columns, rounded, exclusive))
     return Anchor({}, {}, tuple(parts), row_group)
 
 
-def _fit(
+def fit_group(
     X: np.ndarray,
     members: np.ndarray,
     pilot: np.ndarray,
@@ -321,7 +321,8 @@ def _fit(
     rounded: np.ndarray,
     exclusive: np.ndarray,
 ) -> Anchor:
-    """The maps of one group: source rows ``members`` (bool, shape (n,)), its pilot rows."""
+    """The maps of one group: source rows ``members`` (bool, shape (n,)), its pilot rows
+    (:func:`fit_anchor` per group, and the Dask engine per column)."""
     maps: dict[int, ColumnMap] = {}
     check: dict[int, tuple[float, float]] = {}
     for j in np.flatnonzero(columns):

@@ -20,11 +20,9 @@ import numpy as np
 from mixsynth.console import first_line
 from mixsynth.errors import BackendUnavailable, UsageError
 from mixsynth.mix import mix, mix_scaled
+from mixsynth.options import BACKENDS
 
 __all__ = ["BACKENDS", "NUMPY", "Backend", "Mixer", "resolve"]
-
-#: Names accepted by :func:`resolve` (and ``--backend``).
-BACKENDS = ("numpy", "cupy", "auto")
 
 Array = Any
 Notify = Callable[[str], None]

@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["balance_choice", "joint_states", "quotas"]
+__all__ = ["MAX_STATES", "ROWS_PER_STATE", "balance_choice", "joint_states", "quotas"]
 
 #: Balance only joint states that are few and well filled (as anchoring's discrete rule).
 MAX_STATES = 64
-_ROWS_PER_STATE = 5
+ROWS_PER_STATE = 5
 
 
 def joint_states(codes: list[np.ndarray]) -> np.ndarray | None:
@@ -43,7 +43,7 @@ def joint_states(codes: list[np.ndarray]) -> np.ndarray | None:
     _, inverse = np.unique(stacked, axis=0, return_inverse=True)
     inverse = inverse.reshape(-1)
     states = int(inverse.max()) + 1 if inverse.size else 0
-    if states < 2 or states > min(MAX_STATES, inverse.size // _ROWS_PER_STATE):
+    if states < 2 or states > min(MAX_STATES, inverse.size // ROWS_PER_STATE):
         return None
     return inverse.astype(np.int64)
 

@@ -20,7 +20,7 @@ from mixsynth.weights import WeightLaw
 if TYPE_CHECKING:
     from mixsynth.labels import Groups
 
-__all__ = ["LOGICAL_BLOCK", "Draws", "draw"]
+__all__ = ["LOGICAL_BLOCK", "PILOT_ATTEMPT", "Draws", "draw", "pilot_rows"]
 
 #: Rows per random stream. Part of the determinism contract: changing it changes outputs.
 LOGICAL_BLOCK = 8192
@@ -142,3 +142,15 @@ def draw(
         hi = min(stop - b * LOGICAL_BLOCK, LOGICAL_BLOCK)
         parts.append((d.parents[lo:hi], d.w[lo:hi], d.u[lo:hi]))
     return Draws(*(np.concatenate(p) for p in zip(*parts, strict=True)))
+
+
+#: The repair and anchoring pilot draws from streams ``(block, PILOT_ATTEMPT)``, apart
+#: from the output's.
+PILOT_ATTEMPT = 1000
+_PILOT_ROWS = 100_000
+_PILOT_CELLS = 20_000_000
+
+
+def pilot_rows(d: int) -> int:
+    """Pilot sample size: 100 000 rows, fewer for very wide inputs (bounded work)."""
+    return int(min(_PILOT_ROWS, max(8192, _PILOT_CELLS // max(d, 1))))

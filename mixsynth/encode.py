@@ -16,9 +16,10 @@ import pyarrow.compute as pc
 
 from mixsynth.errors import SchemaError, UsageError
 from mixsynth.memory import allocate
+from mixsynth.options import PRECISIONS
 from mixsynth.schema import ColumnSpec, Kind, is_mixed, storage_type
 
-__all__ = ["PRECISIONS", "Encoded", "Feature", "Layout", "decode", "encode", "layout"]
+__all__ = ["PRECISIONS", "Encoded", "Feature", "Layout", "decode", "encode", "layout", "rounded_columns"]
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,6 @@ _SLICE_BYTES = 64 * 2**20
 #: Integers of at most this magnitude are exact in float32 (24-bit significand), float64 (53).
 _FLOAT32_EXACT = 2**24
 _FLOAT64_EXACT = 2**53
-PRECISIONS = ("auto", "float32", "float64")
 
 
 @dataclass(frozen=True)
@@ -376,3 +376,16 @@ def decode(
         arrays.append(arr)
         fields.append(spec.field)
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+
+
+def rounded_columns(enc: Encoded) -> np.ndarray:
+    """Columns of ``X`` that hold whole numbers (integers, ticks, integer tensor
+    elements): mixed values there are rounded, and anchoring maps them to integers."""
+    rounded = np.zeros(enc.X.shape[1], dtype=bool)
+    for feat in enc.features:
+        t = feat.spec.field.type
+        if feat.spec.kind is Kind.TENSOR:
+            rounded[feat.cols] = pa.types.is_integer(storage_type(t).value_type)
+        else:
+            rounded[feat.cols] = feat.spec.kind in (Kind.INTEGER, Kind.TEMPORAL)
+    return rounded

@@ -25,13 +25,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from mixsynth.columns import plan_columns
+from mixsynth.draws import pilot_rows
 from mixsynth.encode import Layout, layout
 from mixsynth.errors import MixsynthError, ResourceError
 from mixsynth.memory import Room, default_memory_limit, format_size, memory_rooms
 from mixsynth.options import SynthesisOptions
 from mixsynth.parallel import PIECE_ROWS
-from mixsynth.plan import plan_columns
-from mixsynth.space_plan import pilot_rows, resolve_repair
+from mixsynth.repair import resolve_repair
 
 if TYPE_CHECKING:
     from mixsynth.bounds import Bounds

@@ -48,6 +48,8 @@ NAN_POLICIES = ("error", "skip")
 ID_POLICIES = ("regenerate", "drop")
 BACKENDS = ("numpy", "cupy", "auto")
 PRECISIONS = ("auto", "float32", "float64")
+#: Parquet codecs that pyarrow, Spark and DuckDB all read (``none``: uncompressed); the
+#: codec changes the bytes of the file, never its rows.
 COMPRESSIONS = ("zstd", "snappy", "lz4", "none")
 ENGINES = ("local", "dask")
 

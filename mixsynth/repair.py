@@ -19,12 +19,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
+from mixsynth.anchor import Anchor
 from mixsynth.bounds import Bounds, apply_bounds
+from mixsynth.encode import Encoded
+from mixsynth.schema import Kind
+from mixsynth.weights import WeightLaw
 
-__all__ = ["MAX_STRETCH", "Repair", "fit_repair", "stretch"]
+__all__ = ["MAX_STRETCH", "Repair", "fit_repair", "repair_record", "repairable", "resolve_repair", "stretch"]
 
 #: Largest stretch: beyond it a column has too much mass at a bound to be repaired.
 MAX_STRETCH = 3.0
@@ -183,3 +188,50 @@ def fit_repair(
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         after = np.nanvar(_bounded(pilot, fitted, bounds, rounded), axis=0) / target
     return Repair(scale, center, shift, before, after, capped)
+
+
+def resolve_repair(repair: str, law: WeightLaw, space: str, bounds: Bounds) -> str:
+    """``auto`` means ``marginals`` (anchoring, :mod:`mixsynth.anchor`) when the law keeps
+    variance, mixes and the space is raw; otherwise ``none``: a shrinking law is left to
+    shrink (that is what comparing laws measures), plain row resampling has nothing to
+    correct, and rank-gauss maps each column back through its own ranks already."""
+    if repair != "auto":
+        return repair
+    keeps = abs(law.variance_factor() - 1.0) < 1e-9
+    copies = law.spec().split(":")[0] == "bootstrap"
+    return "marginals" if keeps and not copies and space == "raw" else "none"
+
+
+def repairable(enc: Encoded, bounds: Bounds) -> np.ndarray:
+    """Columns that can be stretched: mixed numbers under clip or reflect (not resample,
+    whose redraws already follow the law, and not temporal ticks)."""
+    ok = np.isin(bounds.policy, ["clip", "reflect"])
+    for feat in enc.features:
+        if feat.spec.kind is Kind.TEMPORAL:
+            ok[feat.cols] = False
+    return ok
+
+
+def repair_record(mode: str, repair: Repair | None, enc: Encoded, anchor: Anchor | None = None) -> dict[str, Any]:
+    """Provenance: the anchoring maps, or the shift, stretch and pilot variance ratios per
+    column (median over tensor elements)."""
+    record: dict[str, Any] = {"mode": mode}
+    if anchor is not None:
+        names = {j: f.spec.name for f in enc.features for j in range(f.start, f.start + f.width)}
+        record["columns"] = anchor.record(names)
+        return record
+    if repair is None:
+        return record
+    med = lambda a, f: float(np.nanmedian(a[f.cols]))  # noqa: E731
+    record["columns"] = {
+        f.spec.name: {
+            "stretch": med(repair.scale, f),
+            "shift": med(repair.shift, f),
+            "variance_ratio_before": med(repair.before, f),
+            "variance_ratio_after": med(repair.after, f),
+            "capped": bool(repair.capped[f.cols].any()),
+        }
+        for f in enc.features
+        if (repair.scale[f.cols] != 1.0).any() or (repair.shift[f.cols] != 0.0).any() or repair.capped[f.cols].any()
+    }
+    return record

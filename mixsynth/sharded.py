@@ -20,6 +20,7 @@ import numpy as np
 import pyarrow as pa
 
 from mixsynth.anchor import Anchor
+from mixsynth.columns import plan_specs
 from mixsynth.dataset import (
     ColumnFacts,
     FragmentFacts,
@@ -33,11 +34,10 @@ from mixsynth.dataset import (
     local_reduce,
 )
 from mixsynth.draws import Draws
-from mixsynth.encode import Encoded, encode
+from mixsynth.encode import Encoded, encode, rounded_columns
 from mixsynth.errors import SchemaError
 from mixsynth.held import distinct
-from mixsynth.plan import plan_specs
-from mixsynth.repair import Repair, fit_repair
+from mixsynth.repair import Repair, fit_repair, repairable
 from mixsynth.schema import ColumnSpec, Kind, infer_kind, is_mixed, storage_type
 from mixsynth.sharded_fit import (
     BalancePlan,
@@ -52,7 +52,6 @@ from mixsynth.sharded_fit import (
     row_groups,
     same,
 )
-from mixsynth.space_plan import anchor_columns, repairable
 
 if TYPE_CHECKING:
     from mixsynth.held import Held
@@ -273,9 +272,8 @@ class FragmentSource:
             task = _Call(repair_column, synth, synth.law.variance_factor())
             return assemble_repair(list(self._run(task, self._column_items(synth, pilot))))
         # No mixed column: nothing is read of X but its width.
-        _, rounded = anchor_columns(synth.enc)
         return fit_repair(synth.enc.X[:0], pilot, synth.bounds, repairable(synth.enc, synth.bounds),
-                          synth.law.variance_factor(), rounded)
+                          synth.law.variance_factor(), rounded_columns(synth.enc))
 
     def balance(self, synth: Synthesizer) -> tuple[np.ndarray | None, np.ndarray] | None:
         """The balance plan from per-file scans; each gathered row then carries its state

@@ -40,13 +40,13 @@ import pyarrow.compute as pc
 
 # A private part of anchor.py on purpose: the per-column fit and the exclusive-set rule are
 # the local engine's own, so both engines fit the same maps.
-from mixsynth.anchor import Anchor, _fit
+from mixsynth.anchor import Anchor, fit_group
 from mixsynth.anchor_exclusive import exclusive_from_counts
-from mixsynth.balance import _ROWS_PER_STATE, MAX_STATES
+from mixsynth.balance import MAX_STATES, ROWS_PER_STATE
 from mixsynth.bounds import Bounds
 from mixsynth.draws import Draws
-from mixsynth.repair import Repair, fit_repair
-from mixsynth.space_plan import anchor_columns, repairable
+from mixsynth.encode import rounded_columns
+from mixsynth.repair import Repair, fit_repair, repairable
 
 if TYPE_CHECKING:
     from mixsynth.labels import Groups
@@ -119,7 +119,7 @@ def anchor_column(
     feat = synth.enc.features[i]
     X = _fragments(synth).whole_column(feat.spec)
     width, n = feat.width, X.shape[0]
-    rounded = anchor_columns(synth.enc)[1][feat.cols]
+    rounded = rounded_columns(synth.enc)[feat.cols]
     columns = np.ones(width, dtype=bool)
     bases: list[float | None] = []
     for j in range(width):  # as exclusive_columns judges a column two-valued
@@ -130,14 +130,14 @@ def anchor_column(
 
     def fits(exclusive: np.ndarray) -> list[Anchor]:
         if synth.groups is None:
-            return [_fit(X, np.ones(n, dtype=bool), pilot, draws, columns, rounded, exclusive)]
+            return [fit_group(X, np.ones(n, dtype=bool), pilot, draws, columns, rounded, exclusive)]
         row_group = row_groups(synth.groups, n)
         pilot_group = row_group[draws.parents[:, 0]]
         parts = []
         for g in range(len(synth.groups.probs)):
             pick = pilot_group == g
             sub = Draws(draws.parents[pick], draws.w[pick], draws.u[pick])
-            parts.append(_fit(X, row_group == g, pilot[pick], sub, columns, rounded, exclusive))
+            parts.append(fit_group(X, row_group == g, pilot[pick], sub, columns, rounded, exclusive))
         return parts
 
     plain = fits(np.zeros(width, dtype=bool))
@@ -220,7 +220,7 @@ def repair_column(
     b = synth.bounds
     bounds = Bounds(b.low[cols], b.high[cols], b.policy[cols])
     ok = repairable(synth.enc, synth.bounds)[cols]
-    rounded = anchor_columns(synth.enc)[1][cols]
+    rounded = rounded_columns(synth.enc)[cols]
     width = feat.width
     if width == 1 and synth.enc.X.shape[1] > 1:
         X, pilot = np.concatenate([X, X], axis=1), np.concatenate([pilot, pilot], axis=1)
@@ -354,7 +354,7 @@ def plan_balance(
     # As locally: fewest codes first (a stable sort); a column past MAX_STATES values is
     # left out, since the local engine would try and refuse it every time.
     live.sort(key=lambda item: len(item[1]) - 1)
-    limit = min(MAX_STATES, n // _ROWS_PER_STATE)
+    limit = min(MAX_STATES, n // ROWS_PER_STATE)
     kept: list[tuple[str, pa.Array]] = []
     best = None
     for column in live:

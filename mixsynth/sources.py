@@ -20,12 +20,11 @@ import pyarrow.compute as pc
 
 from mixsynth.anchor import Anchor, fit_anchor
 from mixsynth.balance import joint_states
+from mixsynth.columns import plan_columns
 from mixsynth.draws import Draws
-from mixsynth.encode import Encoded, encode
-from mixsynth.plan import plan_columns
-from mixsynth.repair import Repair, fit_repair
+from mixsynth.encode import Encoded, encode, rounded_columns
+from mixsynth.repair import Repair, fit_repair, repairable
 from mixsynth.schema import ColumnSpec
-from mixsynth.space_plan import anchor_columns, repairable
 
 if TYPE_CHECKING:
     from mixsynth.held import Held
@@ -139,14 +138,13 @@ class TableSource:
 
     def fit_anchor(self, synth: Synthesizer, d: Draws, pilot: np.ndarray) -> Anchor:
         """:func:`mixsynth.anchor.fit_anchor` on the encoded rows."""
-        columns, rounded = anchor_columns(synth.enc)
-        return fit_anchor(synth.enc.X, pilot, d, columns, rounded, synth.law.k == 2, synth.groups)
+        every = np.ones(synth.enc.X.shape[1], dtype=bool)
+        return fit_anchor(synth.enc.X, pilot, d, every, rounded_columns(synth.enc), synth.law.k == 2, synth.groups)
 
     def fit_repair(self, synth: Synthesizer, d: Draws, pilot: np.ndarray) -> Repair:
         """:func:`mixsynth.repair.fit_repair` on the encoded rows."""
-        _, rounded = anchor_columns(synth.enc)
         return fit_repair(synth.enc.X, pilot, synth.bounds, repairable(synth.enc, synth.bounds),
-                          synth.law.variance_factor(), rounded)
+                          synth.law.variance_factor(), rounded_columns(synth.enc))
 
     def balance(self, synth: Synthesizer) -> tuple[np.ndarray | None, np.ndarray] | None:
         """The taken columns' joint state per row and the states' shares. The columns with

@@ -27,7 +27,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["ATOM_SHARE", "DISCRETE_MAX_VALUES", "RankGauss"]
+from mixsynth.encode import Encoded
+from mixsynth.schema import Kind
+
+__all__ = ["ATOM_SHARE", "DISCRETE_MAX_VALUES", "RankGauss", "plan_space"]
 
 #: Integer columns with at most this many distinct values keep observed values only.
 DISCRETE_MAX_VALUES = 50
@@ -136,3 +139,15 @@ class RankGauss:
                 z[ok] = np.interp(position, col.positions, col.values)
             Z[:, col.index] = z
         return Z
+
+
+def plan_space(space: str, enc: Encoded) -> RankGauss | None:
+    """The rank-Gaussian transform of float and integer columns, or None for ``raw``."""
+    if space == "raw":
+        return None
+    d = enc.X.shape[1]
+    columns, integer = np.zeros(d, dtype=bool), np.zeros(d, dtype=bool)
+    for feat in enc.features:
+        columns[feat.cols] = feat.spec.kind in (Kind.FLOAT, Kind.INTEGER)
+        integer[feat.cols] = feat.spec.kind is Kind.INTEGER
+    return RankGauss(enc.X, columns, integer)

@@ -25,19 +25,18 @@ from mixsynth.anchor import Anchor
 from mixsynth.backend import Backend, Mixer
 from mixsynth.backend import resolve as resolve_backend
 from mixsynth.balance import balance_choice
-from mixsynth.bounds import apply_bounds, out_of_bounds
-from mixsynth.draws import LOGICAL_BLOCK, Draws, draw
-from mixsynth.encode import Encoded, decode
+from mixsynth.bounds import apply_bounds, build_bounds, out_of_bounds
+from mixsynth.draws import LOGICAL_BLOCK, PILOT_ATTEMPT, Draws, draw, pilot_rows
+from mixsynth.encode import Encoded, decode, rounded_columns
 from mixsynth.errors import MixsynthWarning, UsageError
 from mixsynth.held import Held, distinct
 from mixsynth.labels import LabelOptions, LabelPlan, plan_labels
 from mixsynth.options import DEFAULT_CHUNK_ROWS, MAX_ROWS, SynthesisOptions, needs_every_row
-from mixsynth.plan import build_bounds
 from mixsynth.relabel import Labeler
-from mixsynth.repair import MAX_STRETCH, Repair, stretch
+from mixsynth.repair import MAX_STRETCH, Repair, repair_record, resolve_repair, stretch
 from mixsynth.schema import ColumnSpec, Kind, is_mixed
 from mixsynth.sources import RowSource, TableSource
-from mixsynth.space_plan import PILOT_ATTEMPT, anchor_columns, pilot_rows, plan_space, repair_record, resolve_repair
+from mixsynth.space import plan_space
 from mixsynth.version import package_version
 from mixsynth.within import Within, choose, plan_within, sample_rows
 
@@ -128,7 +127,7 @@ class Synthesizer:
         self.enc = self.source.encode(self.specs, opts.nan, precision, self.notify)
         self._copied = self._copied_columns()
         #: Columns of ``X`` that hold whole numbers (rounded; ties broken without bias).
-        self._rounded = anchor_columns(self.enc)[1]
+        self._rounded = rounded_columns(self.enc)
         self.rank_gauss = plan_space(opts.space, self.enc)
         #: Every source row, when the source is held in memory (else blocks gather theirs).
         self.whole: Held | None = None

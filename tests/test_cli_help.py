@@ -15,9 +15,9 @@ from mixsynth import cli, generate
 from mixsynth.cli import app
 from mixsynth.collapse.utility import MODELS, TASKS
 from mixsynth.labels import LABEL_MODES
+from mixsynth.options import REPAIR_MODES, SPACES
 from mixsynth.render_collapse import FORMATS as STUDY_FORMATS
 from mixsynth.render_diagnose import FORMATS as DIAGNOSE_FORMATS
-from mixsynth.space_plan import REPAIR_MODES, SPACES
 
 COMMANDS = ("generate", "diagnose", "collapse-study", "weights")
 

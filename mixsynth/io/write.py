@@ -22,12 +22,9 @@ from mixsynth import provenance
 from mixsynth.console import first_line
 from mixsynth.errors import InputError, UsageError
 from mixsynth.io import files
+from mixsynth.options import COMPRESSIONS
 
 __all__ = ["COMPRESSIONS", "check_compression", "check_output", "write_parquet"]
-
-#: ``--compression`` choices: Parquet codecs that pyarrow, Spark and DuckDB all read
-#: (``none``: uncompressed). The codec changes the bytes of the file, never its rows.
-COMPRESSIONS = ("zstd", "snappy", "lz4", "none")
 
 
 def check_compression(name: str) -> str:
