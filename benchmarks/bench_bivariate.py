@@ -4,7 +4,7 @@ A bivariate normal table (n = 1 000 rows, ρ = 0.5) is re-synthesised from its o
 for 10 rounds ("replace" mode, n rows per round) under five laws, for each of ``--seeds``
 tables (seed s draws table s and seeds every round of it):
 
-- ``epbeta`` (the default: EpBeta weights, marginals anchored, see ``mixsynth/anchor.py``);
+- ``epbeta`` (the default: EpBeta weights, marginals anchored, see ``mixsynth/synthesis/anchor.py``);
 - ``epbeta, --repair none``: mixed, then clipped to the observed range (``--bounds auto``
   clips every mixed column), which costs a little variance every round;
 - ``epbeta, --repair none --bounds none``: the plain variance-keeping mixture;

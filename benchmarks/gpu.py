@@ -10,7 +10,7 @@ if any step failed, 3 when there is no usable CUDA device, as ``--backend cupy``
 1. Checks that the ``gpu`` extra is installed and that CuPy finds a device (else says how
    to install it: ``pip install -e '.[gpu]'`` in the mixsynth clone).
 2. Runs the CuPy-marked tests: ``pytest -m gpu`` (none may skip).
-3. Times the mixing kernel (:func:`mixsynth.mix.mix`) on the encoded rows of
+3. Times the mixing kernel (:func:`mixsynth.synthesis.mix.mix`) on the encoded rows of
    ``tests/data/randhie.parquet`` for each size: NumPy on one core against CuPy with the
    inputs already on the device, and CuPy with the host-device copies that ``generate``
    pays; checks the two outputs agree within float tolerance.
@@ -59,8 +59,8 @@ def cuda_backend() -> tuple[object | None, str]:
     if importlib.util.find_spec("cupy") is None:
         return None, (f"the gpu extra is not installed (no cupy): run `{INSTALL}` in the mixsynth "
                       "clone (CuPy for CUDA 12), then run this script again")
-    from mixsynth.backend import resolve
     from mixsynth.errors import BackendUnavailable
+    from mixsynth.synthesis.backend import resolve
 
     try:
         backend = resolve("cupy")
@@ -81,7 +81,7 @@ def stand_in() -> object | None:
         return None
     import array_api_strict
 
-    from mixsynth.backend import Backend
+    from mixsynth.synthesis.backend import Backend
 
     return Backend(array_api_strict, "array_api_strict", array_api_strict.Device("device1"))
 
@@ -103,7 +103,7 @@ def gpu_tests() -> tuple[bool, str]:
 def encoded_source() -> np.ndarray:
     """The encoded (n, d) rows that ``generate`` mixes for randhie (its own dtype)."""
     from mixsynth.options import SynthesisOptions
-    from mixsynth.synthesizer import Synthesizer
+    from mixsynth.synthesis.synthesizer import Synthesizer
 
     synth = Synthesizer(pq.read_table(BASE), SynthesisOptions(seed=0), notify=lambda _msg: None)
     return np.ascontiguousarray(synth.enc.X)
@@ -129,8 +129,8 @@ def agree(a: np.ndarray, b: np.ndarray) -> tuple[bool, float, float]:
 
 
 def kernel_rows(X: np.ndarray, sizes: list[int], backend: object | None) -> list[list[str]]:
-    from mixsynth.backend import Mixer
-    from mixsynth.mix import mix
+    from mixsynth.synthesis.backend import Mixer
+    from mixsynth.synthesis.mix import mix
 
     rows = []
     rng = np.random.default_rng(0)
@@ -270,7 +270,7 @@ def main() -> int:
         f"{cores} cores; Python {platform.python_version()}, NumPy {np.__version__}, "
         f"pyarrow {pa.__version__}.",
         f"## CuPy tests\n\n`pytest -m gpu`: {tests}.",
-        "## Kernel\n\n`mixsynth.mix.mix` on the encoded rows of `tests/data/randhie.parquet` "
+        "## Kernel\n\n`mixsynth.synthesis.mix.mix` on the encoded rows of `tests/data/randhie.parquet` "
         "(as `generate` mixes them), random parents and EpBeta-range weights. NumPy: one call on "
         "one core. CuPy on device: inputs already on the GPU, timed to completion (synchronised). "
         "CuPy with copies: parents and weights to the device and the rows back, as `generate` "

@@ -12,7 +12,7 @@ stratified per logical block, as in ``mixsynth generate``); the arguments of eve
 ``time.process_time`` (CPU seconds of this process, single thread: the figures hold on a
 loaded machine where wall times do not). The digest is a SHA-256 of the mapped rows of all
 pieces: run it before and after a change to ``anchor.py`` to check the output is the same,
-bit for bit. ``--baseline REV`` loads ``mixsynth/anchor.py`` and its ``anchor_*.py`` modules
+bit for bit. ``--baseline REV`` loads ``mixsynth/synthesis/anchor.py`` and its ``anchor_*.py`` modules
 as they were at the git revision REV beside the current ones, replays the same calls with
 both (alternately, so that a change in the machine's load hits both alike), and checks that
 both wrote the same bytes.
@@ -45,7 +45,7 @@ import pyarrow.parquet as pq
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from mixsynth.options import DEFAULT_CHUNK_ROWS, SynthesisOptions  # noqa: E402
-from mixsynth.synthesizer import Synthesizer  # noqa: E402
+from mixsynth.synthesis.synthesizer import Synthesizer  # noqa: E402
 
 #: The module whose names the profile wraps.
 generate = sys.modules[Synthesizer.__module__]
@@ -106,7 +106,7 @@ class _RevisionFinder(importlib.abc.MetaPathFinder):
 
 
 def baseline_module(rev: str) -> Any:
-    """``mixsynth/anchor.py`` as it was at the git revision ``rev``, as a module of its own.
+    """``mixsynth/synthesis/anchor.py`` as it was at the git revision ``rev``, as a module of its own.
 
     The anchoring's other modules (``mixsynth/anchor_*.py``: the column maps, the exclusive
     sets) are taken at ``rev`` too, so that the baseline's maps are evaluated by the code of
@@ -128,7 +128,7 @@ def baseline_module(rev: str) -> Any:
     finder = _RevisionFinder(files)
     sys.meta_path.insert(0, finder)
     try:
-        module = importlib.import_module("mixsynth.anchor")
+        module = importlib.import_module("mixsynth.synthesis.anchor")
     finally:
         sys.meta_path.remove(finder)
         for stem, old in current.items():

@@ -16,9 +16,9 @@ from mixsynth.errors import (
     UsageError,
 )
 from mixsynth.job import generate_file
-from mixsynth.labels import LabelOptions
 from mixsynth.options import ExecutionOptions, GenerateOptions, SynthesisOptions
-from mixsynth.synthesizer import Synthesizer
+from mixsynth.synthesis.labels import LabelOptions
+from mixsynth.synthesis.synthesizer import Synthesizer
 from mixsynth.version import package_version
 from mixsynth.weights import Beta, EpBeta, Midpoint
 

@@ -10,11 +10,11 @@ import pyarrow as pa
 from mixsynth import provenance
 from mixsynth.arguments import select_columns
 from mixsynth.io.arrow import as_table, is_dataframe
-from mixsynth.labels import LabelOptions
 from mixsynth.options import DEFAULT_CHUNK_ROWS, ExecutionOptions, GenerateOptions, SynthesisOptions
-from mixsynth.synthesizer import Synthesizer
+from mixsynth.synthesis.labels import LabelOptions
+from mixsynth.synthesis.synthesizer import Synthesizer
+from mixsynth.synthesis.within import parse_within
 from mixsynth.weights import WeightLaw
-from mixsynth.within import parse_within
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -63,13 +63,13 @@ def generate(
     weights, seed, bounds, bounds_overrides, target, nan, ids
         As for :class:`Synthesizer` and the CLI options of the same names.
     label_mode, class_balance, bins, genlabel_model, genlabel_gamma, genlabel_soft
-        Label handling of ``target``; see :class:`mixsynth.labels.LabelOptions`.
+        Label handling of ``target``; see :class:`mixsynth.synthesis.labels.LabelOptions`.
     within : "auto", "none", None, or sequence of str
         Draw all parents of a row from rows sharing these columns' values (numbers that
         are not whole by ``within_bins`` quantile bins); ``"auto"`` (default) picks a
         categorical column that explains most of some number's variance, if there is one
         (a notice says which); ``"none"`` or None mixes across all rows. See
-        :mod:`mixsynth.within`.
+        :mod:`mixsynth.synthesis.within`.
     repair : {"auto", "variance", "none"}
         Stretch bounded columns so bounds do not shrink their variance (``auto``: when
         bounds are active and the law keeps variance).

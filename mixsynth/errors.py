@@ -1,7 +1,7 @@
 """Domain exceptions and the exit codes they map to.
 
 Library code raises these; only the CLI turns them into ``Error: ...`` on stderr
-and an exit code (see :func:`mixsynth.cli._errors_to_exit`).
+and an exit code (see :func:`mixsynth.cli.run.errors_to_exit`).
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ class Terminated(BaseException):
 
 
 class Cancelled(BaseException):
-    """A job running in a worker thread was asked to stop (see :mod:`mixsynth.worker`).
+    """A job running in a worker thread was asked to stop (see :mod:`mixsynth.engines.worker`).
 
     Raised in the worker at its next checkpoint, after the main thread took Ctrl-C or a stop
     signal; like :class:`Terminated` not an :class:`Exception`, so the worker unwinds

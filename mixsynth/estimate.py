@@ -25,17 +25,17 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from mixsynth.columns import plan_columns
-from mixsynth.draws import pilot_rows
-from mixsynth.encode import Layout, layout
+from mixsynth.engines.local import PIECE_ROWS
 from mixsynth.errors import MixsynthError, ResourceError
 from mixsynth.memory import Room, default_memory_limit, format_size, memory_rooms
 from mixsynth.options import SynthesisOptions
-from mixsynth.parallel import PIECE_ROWS
-from mixsynth.repair import resolve_repair
+from mixsynth.synthesis.columns import plan_columns
+from mixsynth.synthesis.draws import pilot_rows
+from mixsynth.synthesis.encode import Layout, layout
+from mixsynth.synthesis.repair import resolve_repair
 
 if TYPE_CHECKING:
-    from mixsynth.bounds import Bounds
+    from mixsynth.synthesis.bounds import Bounds
 
 __all__ = ["Estimate", "check_free_space", "check_memory", "estimate"]
 
@@ -135,7 +135,7 @@ def _output_bytes_per_row(
     table: pa.Table, options: SynthesisOptions, precision: str, compression: str = "zstd"
 ) -> tuple[float, float] | None:
     """(Parquet bytes, Arrow bytes) per synthetic row, measured on a small run."""
-    from mixsynth.synthesizer import Synthesizer  # noqa: PLC0415 - it imports this module's peers
+    from mixsynth.synthesis.synthesizer import Synthesizer  # noqa: PLC0415 - it imports this module's peers
 
     rng = np.random.default_rng(0)
     n = table.num_rows

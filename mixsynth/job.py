@@ -8,14 +8,14 @@ import pyarrow as pa
 
 from mixsynth import io
 from mixsynth.arguments import select_columns
-from mixsynth.backend import resolve as resolve_backend
+from mixsynth.engines.local import default_jobs
+from mixsynth.engines.worker import checkpoint
 from mixsynth.errors import UsageError
 from mixsynth.estimate import check_free_space, check_memory, estimate
 from mixsynth.memory import default_memory_limit
 from mixsynth.options import GenerateOptions
-from mixsynth.parallel import default_jobs
-from mixsynth.synthesizer import Synthesizer
-from mixsynth.worker import checkpoint
+from mixsynth.synthesis.backend import resolve as resolve_backend
+from mixsynth.synthesis.synthesizer import Synthesizer
 
 __all__ = ["adjustment_line", "generate_file"]
 
@@ -51,7 +51,7 @@ def _report_adjusted(adjusted: Mapping[str, int], record: dict, notify: Notify) 
 
 def _on_dask(source: str, output: str, options: GenerateOptions, notify: Notify, dry_run: bool) -> None:
     # Imported here so that Dask loads only when it is asked for.
-    from mixsynth.dask_engine import generate_dataset  # noqa: PLC0415
+    from mixsynth.engines.dask import generate_dataset  # noqa: PLC0415
 
     if dry_run:
         msg = "--dry-run is not available with --engine dask"
@@ -99,7 +99,7 @@ def generate_file(
 
     Notes
     -----
-    Run by :func:`mixsynth.worker.run_in_worker`, the job stops at the checkpoints between
+    Run by :func:`mixsynth.engines.worker.run_in_worker`, the job stops at the checkpoints between
     its steps and between pieces of rows, raising :class:`~mixsynth.errors.Cancelled`
     (its temporary file removed on the way out).
     """

@@ -2,7 +2,7 @@
 
 :class:`GenerateOptions` is what a run was asked to do. Its parts are
 :class:`SynthesisOptions` (what decides the rows: the weight law, seed, bounds, repair,
-space, target and its :class:`~mixsynth.labels.LabelOptions`) and
+space, target and its :class:`~mixsynth.synthesis.labels.LabelOptions`) and
 :class:`ExecutionOptions` (how they are made and written: engine, backend, precision,
 threads, codec, row groups, checks), which never change the rows except ``precision``.
 The CLI builds one from its flags, :func:`mixsynth.generate` from its keywords; the
@@ -16,9 +16,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from mixsynth.draws import LOGICAL_BLOCK
 from mixsynth.errors import UsageError
-from mixsynth.labels import LABEL_MODES, LabelOptions, parse_model
+from mixsynth.synthesis.draws import LOGICAL_BLOCK
+from mixsynth.synthesis.labels import LABEL_MODES, LabelOptions, parse_model
 from mixsynth.weights import DEFAULT_SPEC, WeightLaw, parse
 
 __all__ = [

@@ -58,8 +58,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def _cupy_backend():
-    from mixsynth.backend import resolve
     from mixsynth.errors import BackendUnavailable
+    from mixsynth.synthesis.backend import resolve
 
     pytest.importorskip("cupy")
     try:
@@ -69,7 +69,7 @@ def _cupy_backend():
 
 
 def _strict_backend():
-    from mixsynth.backend import Backend
+    from mixsynth.synthesis.backend import Backend
 
     strict = pytest.importorskip("array_api_strict")
     # "device1" is array_api_strict's stand-in for an accelerator: mixing it with host
@@ -80,7 +80,7 @@ def _strict_backend():
 @pytest.fixture(params=["numpy", "array_api_strict", pytest.param("cupy", marks=pytest.mark.gpu)])
 def backend(request):
     """A compute backend: numpy; array_api_strict on a non-host device; cupy where CUDA is."""
-    from mixsynth.backend import NUMPY
+    from mixsynth.synthesis.backend import NUMPY
 
     if request.param == "numpy":
         return NUMPY

@@ -15,10 +15,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mixsynth import anchor
-from mixsynth.anchor import Anchor, _frac, _stable_argsort, _stratified, fit_anchor
-from mixsynth.anchor_map import ColumnMap, _runs
-from mixsynth.draws import Draws
+from mixsynth.synthesis import anchor
+from mixsynth.synthesis.anchor import Anchor, _frac, _stable_argsort, _stratified, fit_anchor
+from mixsynth.synthesis.anchor_map import ColumnMap, _runs
+from mixsynth.synthesis.draws import Draws
 
 
 def _same(a: np.ndarray, b: np.ndarray) -> None:

@@ -18,12 +18,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from mixsynth.backend import NUMPY, Backend, Mixer, resolve
 from mixsynth.cli import app
 from mixsynth.errors import BackendUnavailable, ExitStatus, UsageError
-from mixsynth.mix import mix
 from mixsynth.options import SynthesisOptions
-from mixsynth.synthesizer import Synthesizer
+from mixsynth.synthesis.backend import NUMPY, Backend, Mixer, resolve
+from mixsynth.synthesis.mix import mix
+from mixsynth.synthesis.synthesizer import Synthesizer
 
 NOT_INSTALLED = "cupy is not installed; pip install -e '.[gpu]'"
 

@@ -20,8 +20,8 @@ import pytest
 from error_contract import assert_error
 
 import mixsynth
-from mixsynth import cli
 from mixsynth.cli import app
+from mixsynth.cli import commands as cli_commands
 from mixsynth.errors import InputError, SchemaError
 
 
@@ -449,8 +449,8 @@ def test_unwritable_output_directory(runner, src, out, monkeypatch):
 
 
 def test_refuses_binary_on_a_terminal(runner, src, monkeypatch):
-    # cli.generate asks _isatty(sys.stdout); pretend the runner's stdout is a terminal.
-    monkeypatch.setattr(cli, "_isatty", lambda stream: stream is sys.stdout)
+    # cli.commands.generate asks _isatty(sys.stdout); pretend the runner's stdout is a terminal.
+    monkeypatch.setattr(cli_commands, "_isatty", lambda stream: stream is sys.stdout)
     result = gen(runner, src, "-o", "-")
     assert_error(
         result, 2, "refusing to write binary Parquet to a terminal; use -o FILE or pipe the output"
@@ -461,7 +461,7 @@ def test_refuses_binary_on_a_terminal(runner, src, monkeypatch):
 
 
 def test_terminal_is_fine_with_an_output_file(runner, src, out, monkeypatch):
-    monkeypatch.setattr(cli, "_isatty", lambda stream: stream is sys.stdout)
+    monkeypatch.setattr(cli_commands, "_isatty", lambda stream: stream is sys.stdout)
     result = gen(runner, src, "-o", out, "-q", "--seed", 1)
     assert result.exit_code == 0, result.stderr
     assert pq.read_metadata(out).num_rows == 30

@@ -11,13 +11,14 @@ import sys
 import pyarrow as pa
 import pytest
 
-from mixsynth import cli, generate
+from mixsynth import generate
 from mixsynth.cli import app
+from mixsynth.cli import choices as cli
+from mixsynth.collapse.render import FORMATS as STUDY_FORMATS
 from mixsynth.collapse.utility import MODELS, TASKS
-from mixsynth.labels import LABEL_MODES
+from mixsynth.diagnose.render import FORMATS as DIAGNOSE_FORMATS
 from mixsynth.options import REPAIR_MODES, SPACES
-from mixsynth.render_collapse import FORMATS as STUDY_FORMATS
-from mixsynth.render_diagnose import FORMATS as DIAGNOSE_FORMATS
+from mixsynth.synthesis.labels import LABEL_MODES
 
 COMMANDS = ("generate", "diagnose", "collapse-study", "weights")
 

@@ -14,13 +14,13 @@ import pyarrow.parquet as pq
 import pytest
 
 from mixsynth import io
-from mixsynth.dataset import open_dataset
+from mixsynth.engines.fragments import FragmentSource
 from mixsynth.errors import BackendUnavailable, SchemaError, UsageError
-from mixsynth.labels import LabelOptions
+from mixsynth.io.dataset import open_dataset
 from mixsynth.moments import NumericMatrix, batch_moments
 from mixsynth.options import ExecutionOptions, GenerateOptions, SynthesisOptions
-from mixsynth.sharded import FragmentSource
-from mixsynth.synthesizer import Synthesizer
+from mixsynth.synthesis.labels import LabelOptions
+from mixsynth.synthesis.synthesizer import Synthesizer
 
 distributed = pytest.importorskip("distributed")
 
@@ -248,7 +248,7 @@ def test_moments_merge_like_one_pass():
 
 
 def test_dask_output_equals_local_engine(client, cars_dir, tmp_path):
-    from mixsynth.dask_engine import generate_dataset
+    from mixsynth.engines.dask import generate_dataset
 
     out = tmp_path / "out"
     result = generate_dataset(
@@ -279,7 +279,7 @@ def test_dask_output_equals_local_engine(client, cars_dir, tmp_path):
 
 
 def test_dask_fits_on_the_workers_equal_the_local_fits(client, tmp_path):
-    from mixsynth.dask_engine import generate_dataset
+    from mixsynth.engines.dask import generate_dataset
 
     src = _split(_fit_table("one-hot"), tmp_path / "src")
     for repair in ("marginals", "variance"):
@@ -300,7 +300,7 @@ def test_dask_fits_on_the_workers_equal_the_local_fits(client, tmp_path):
 
 
 def test_dask_compression_and_row_groups(client, cars_dir, tmp_path):
-    from mixsynth.dask_engine import generate_dataset
+    from mixsynth.engines.dask import generate_dataset
 
     out = tmp_path / "out"
     generate_dataset(
@@ -332,7 +332,7 @@ def test_dask_compression_and_row_groups(client, cars_dir, tmp_path):
 
 
 def test_dataset_is_committed_with_a_success_marker(client, cars_dir, tmp_path):
-    from mixsynth.dask_engine import generate_dataset
+    from mixsynth.engines.dask import generate_dataset
 
     fsspec = pytest.importorskip("fsspec")
     mem = fsspec.filesystem("memory")
@@ -365,7 +365,7 @@ def test_dataset_is_committed_with_a_success_marker(client, cars_dir, tmp_path):
 
 @pytest.mark.parametrize("where", ["memory", "local"])
 def test_a_failed_dataset_write_leaves_nothing(client, cars_dir, tmp_path, monkeypatch, where):
-    from mixsynth import dask_engine
+    from mixsynth.engines import dask as dask_engine
 
     fsspec = pytest.importorskip("fsspec")
     write_part = dask_engine._write_part
@@ -404,7 +404,7 @@ def test_parents_are_uniform_over_all_partitions(client, tmp_path):
             pa.table({"file": pa.array([f"f{i}"] * size), "x": np.arange(size, dtype=float)}),
             src / f"part-{i}.parquet",
         )
-    from mixsynth.dask_engine import generate_dataset
+    from mixsynth.engines.dask import generate_dataset
 
     generate_dataset(
         str(src),
@@ -425,7 +425,7 @@ def test_parents_are_uniform_over_all_partitions(client, tmp_path):
 
 
 def test_hive_partitions_and_memory_urls(client, tmp_path):
-    from mixsynth.dask_engine import generate_dataset
+    from mixsynth.engines.dask import generate_dataset
 
     fsspec = pytest.importorskip("fsspec")
     table = pq.read_table(f"{ROOT}/tests/data/seattle_weather.parquet")
@@ -459,7 +459,7 @@ def test_hive_partitions_and_memory_urls(client, tmp_path):
 
 
 def test_output_refusals(client, cars_dir, tmp_path):
-    from mixsynth.dask_engine import generate_dataset
+    from mixsynth.engines.dask import generate_dataset
 
     with pytest.raises(UsageError, match="writes a directory"):
         generate_dataset(
@@ -490,7 +490,7 @@ def test_output_refusals(client, cars_dir, tmp_path):
 
 
 def test_missing_dask_is_backend_unavailable(monkeypatch, cars_dir, tmp_path):
-    from mixsynth.dask_engine import generate_dataset
+    from mixsynth.engines.dask import generate_dataset
 
     monkeypatch.setitem(sys.modules, "distributed", None)
     with pytest.raises(

@@ -45,7 +45,7 @@ def _source(path: Path, rows: int) -> Path:
 
 def _client_peak(source: Path, out: Path, client) -> int:
     """Peak bytes allocated on the client (above what it held before) by one run."""
-    from mixsynth.dask_engine import generate_dataset
+    from mixsynth.engines.dask import generate_dataset
 
     tracemalloc.start()
     try:

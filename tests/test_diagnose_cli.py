@@ -258,7 +258,7 @@ def test_help_names_the_lower_and_upper_bounds(runner) -> None:
 
 
 def test_help_lists_every_format(runner) -> None:
-    from mixsynth.render_diagnose import FORMATS
+    from mixsynth.diagnose.render import FORMATS
 
     text = " ".join(runner.invoke(app, ["diagnose", "--help"]).stdout.split())
     listed = text.split("--format <auto|table|json|ndjson|tsv>")[1].split("[default: auto]")[0]

@@ -137,7 +137,7 @@ def test_table_and_plot_show_eta(tmp_path):
     from io import StringIO
 
     from mixsynth.diagnose.plot import write_plot
-    from mixsynth.render_diagnose import emit
+    from mixsynth.diagnose.render import emit
 
     real = _panel()
     synth = real.set_column(2, "value", pa.array(real.column("value").to_numpy()[::-1].copy()))

@@ -11,7 +11,7 @@ from rich.console import Console
 
 from mixsynth import generate, provenance
 from mixsynth.diagnose import CHECKS, diagnose
-from mixsynth.render_diagnose import render_tables
+from mixsynth.diagnose.render import render_tables
 
 
 @pytest.fixture

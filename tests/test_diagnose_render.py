@@ -12,8 +12,8 @@ import pytest
 from rich.console import Console
 
 from mixsynth.diagnose import diagnose
-from mixsynth.render_diagnose import emit, render_tables
-from mixsynth.render_diagnose_pipe import TSV_FIELDS, render_json
+from mixsynth.diagnose.render import emit, render_tables
+from mixsynth.diagnose.render_pipe import TSV_FIELDS, render_json
 
 
 class _Tty(io.StringIO):

@@ -1,4 +1,4 @@
-"""Parent picks of :class:`mixsynth.draws.Draws`: the two-parent fast paths pick exactly what
+"""Parent picks of :class:`mixsynth.synthesis.draws.Draws`: the two-parent fast paths pick exactly what
 the general rule picks (they decide every taken column and every null mask)."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from mixsynth.draws import Draws, draw
+from mixsynth.synthesis.draws import Draws, draw
 from mixsynth.weights import parse
 
 PARENTS = np.array([[10, 20], [11, 21], [12, 22], [13, 23], [14, 24], [15, 25]])

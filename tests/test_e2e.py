@@ -90,7 +90,7 @@ def test_weights_json_is_one_line_on_stdout(tmp_path):
 
 @pytest.mark.slow
 def test_stdout_closed_early_exits_quietly(tmp_path):
-    # cli._errors_to_exit maps BrokenPipeError to exit 0 with nothing on stderr.
+    # cli.run.errors_to_exit maps BrokenPipeError to exit 0 with nothing on stderr.
     result = sh(
         f"mixsynth generate {ROOT}/sample_data/digits.parquet -n 2e5 -o -"
         " | head -c 100 > /dev/null",
@@ -178,7 +178,7 @@ def _stderr_on_a_terminal(args: list[str]) -> tuple[int, bytes]:
 @pytest.mark.parametrize("quiet", [False, True], ids=["bar", "quiet"])
 @pytest.mark.slow
 def test_progress_bar_on_a_terminal_only_without_quiet(tmp_path, tmp_parquet, table, quiet):
-    # Fixed in cli.progress: --quiet used to leave the progress bar on.
+    # Fixed in cli.progress.progress: --quiet used to leave the progress bar on.
     src = tmp_parquet(table)
     args = ["generate", str(src), "-n", "3e5", "-o", str(tmp_path / "o.parquet"), "--seed", "1"]
     code, seen = _stderr_on_a_terminal(args + ["-q"] * quiet)

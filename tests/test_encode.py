@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mixsynth.encode import decode, encode
 from mixsynth.schema import ColumnSpec, infer_kind
+from mixsynth.synthesis.encode import decode, encode
 
 INT_TYPES = [pa.int8(), pa.int16(), pa.int32(), pa.int64(), pa.uint8(), pa.uint16(), pa.uint32()]
 TEMPORAL_TYPES = [

@@ -277,7 +277,7 @@ def test_categories_and_flags_taken_from_parents_keep_their_shares_over_rounds()
 
 
 def test_balancing_switches_few_rows_and_only_free_ones():
-    from mixsynth.balance import balance_choice, quotas
+    from mixsynth.synthesis.balance import balance_choice, quotas
 
     rng = np.random.default_rng(2)
     states = rng.choice(3, 1000, p=[0.6, 0.3, 0.1])
@@ -288,7 +288,7 @@ def test_balancing_switches_few_rows_and_only_free_ones():
     u = rng.random(8192)
     before = u.copy()
     moved = balance_choice(states, shares, parents, w, u, np.zeros(8192, dtype=np.int64))
-    from mixsynth.draws import Draws
+    from mixsynth.synthesis.draws import Draws
 
     chosen = Draws(parents, w, u).chosen()
     assert np.bincount(states[chosen], minlength=3).tolist() == quotas(shares, 8192).tolist()

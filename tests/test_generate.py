@@ -13,10 +13,10 @@ import pyarrow.parquet as pq
 import pytest
 
 import mixsynth
-from mixsynth.draws import draw
 from mixsynth.errors import SchemaError
 from mixsynth.options import SynthesisOptions
-from mixsynth.synthesizer import Synthesizer
+from mixsynth.synthesis.draws import draw
+from mixsynth.synthesis.synthesizer import Synthesizer
 from mixsynth.weights import parse
 
 ROOT = __file__.rsplit("/tests/", 1)[0]

@@ -76,13 +76,14 @@ def test_signal_while_the_worker_is_stuck_in_native_code(tmp_path, name):
     script = (
         "import pyarrow as pa\n"
         "from pathlib import Path\n"
-        "from mixsynth import cli, io\n"
-        "cli._standalone.set()  # as main() does\n"
+        "from mixsynth import io\n"
+        "from mixsynth.cli import run as cli\n"
+        "cli.standalone.set()  # as main() does\n"
         "def work():\n"
         f"    io.temp_file(Path({str(target)!r}))\n"
         f"    pa.OSFile({str(fifo)!r})\n"
-        "with cli._errors_to_exit():\n"
-        f"    cli._in_worker(work, cli._leftovers_of({str(target)!r}))\n"
+        "with cli.errors_to_exit():\n"
+        f"    cli.in_worker(work, cli.leftovers_of({str(target)!r}))\n"
     )
     proc = _popen([sys.executable, "-c", script])
     # Once the FIFO's open waits for a writer (Linux names the kernel function a blocked
@@ -101,7 +102,7 @@ def test_signal_while_the_worker_is_stuck_in_native_code(tmp_path, name):
 def test_ctrl_c_ends_a_main_thread_blocked_in_native_code(tmp_path):
     """Commands that keep their work in the main thread (diagnose, collapse-study): Ctrl-C,
     like SIGTERM, ends a process whose main thread never returns to Python, after the
-    grace (mixsynth.cli.STOP_GRACE_S). Before, it never ended."""
+    grace (mixsynth.cli.run.STOP_GRACE_S). Before, it never ended."""
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
     script = ("import pyarrow as pa\nfrom mixsynth.cli import _errors_to_exit\n"

@@ -17,8 +17,8 @@ import pytest
 from scipy import integrate, stats
 
 import mixsynth
-from mixsynth.draws import draw
-from mixsynth.mix import mix
+from mixsynth.synthesis.draws import draw
+from mixsynth.synthesis.mix import mix
 from mixsynth.weights import Beta, Bootstrap, EpBeta, Midpoint, parse
 
 ROWS = 1_000_000

@@ -11,11 +11,11 @@ import pytest
 from scipy import stats
 
 import mixsynth
-from mixsynth.draws import draw
 from mixsynth.errors import SchemaError, SolverError, UsageError
-from mixsynth.labels import LabelOptions
 from mixsynth.options import SynthesisOptions
-from mixsynth.synthesizer import Synthesizer
+from mixsynth.synthesis.draws import draw
+from mixsynth.synthesis.labels import LabelOptions
+from mixsynth.synthesis.synthesizer import Synthesizer
 from mixsynth.weights import Dirichlet, EpDirichlet, parse, preserving_alpha
 
 

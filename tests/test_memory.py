@@ -14,14 +14,14 @@ import pyarrow.parquet as pq
 import pytest
 
 from mixsynth.cli import app
-from mixsynth.draws import draw
-from mixsynth.encode import encode, layout
+from mixsynth.engines.local import pieces
 from mixsynth.errors import UsageError
 from mixsynth.memory import allocate, default_memory_limit, parse_size, physical_memory
 from mixsynth.options import SynthesisOptions
-from mixsynth.parallel import pieces
 from mixsynth.schema import ColumnSpec, infer_kind
-from mixsynth.synthesizer import Synthesizer
+from mixsynth.synthesis.draws import draw
+from mixsynth.synthesis.encode import encode, layout
+from mixsynth.synthesis.synthesizer import Synthesizer
 
 ROOT = __file__.rsplit("/tests/", 1)[0]
 
@@ -94,7 +94,7 @@ def test_mixing_happens_in_float32_and_output_keeps_the_schema():
     assert synth.enc.X.dtype == np.float32
     assert synth.provenance()["precision"] == "float32"
     assert out.schema.equals(table.schema)
-    assert synth._mix(draw(1, 0, 10, 200, synth.law)).dtype == np.float32
+    assert synth.mix(synth.whole, draw(1, 0, 10, 200, synth.law)).dtype == np.float32
 
 
 @pytest.mark.slow

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from mixsynth.mix import mix, mix_scaled
+from mixsynth.synthesis.mix import mix, mix_scaled
 
 
 def _cupy_or_skip():
@@ -130,7 +130,7 @@ def test_scaled_mix_of_values_near_the_float64_limit():
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_mixer_gives_finite_rows_near_the_dtype_limit(dtype, rng):
-    from mixsynth.backend import NUMPY, Mixer
+    from mixsynth.synthesis.backend import NUMPY, Mixer
 
     high = np.finfo(dtype).max
     X = rng.choice([-0.95, 0.9, 0.5, -0.2], size=(50, 2)).astype(dtype) * high

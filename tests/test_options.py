@@ -14,10 +14,10 @@ import pyarrow.parquet as pq
 import pytest
 
 import mixsynth
-from mixsynth import api, cli, io
+from mixsynth import api, io
 from mixsynth.cli import app
+from mixsynth.cli import choices as cli
 from mixsynth.errors import UsageError
-from mixsynth.labels import LabelOptions
 from mixsynth.options import (
     CHOICES,
     MAX_ROWS,
@@ -27,6 +27,7 @@ from mixsynth.options import (
     SynthesisOptions,
     needs_every_row,
 )
+from mixsynth.synthesis.labels import LabelOptions
 from mixsynth.weights import parse
 
 SOURCE = str(Path(__file__).resolve().parent.parent / "sample_data" / "penguins.parquet")

@@ -11,10 +11,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from mixsynth.cli import app
+from mixsynth.engines.local import PIECE_ROWS, default_jobs, ordered_map, pieces, run_blocks
 from mixsynth.errors import InputError, UsageError
 from mixsynth.options import SynthesisOptions
-from mixsynth.parallel import PIECE_ROWS, default_jobs, ordered_map, pieces, run_blocks
-from mixsynth.synthesizer import Synthesizer
+from mixsynth.synthesis.synthesizer import Synthesizer
 
 
 def _source(n=500, seed=0):

@@ -34,6 +34,14 @@ def test_every_module_declares_all_and_it_resolves(module):
         assert hasattr(module, name), f"{module.__name__}.__all__ names missing {name!r}"
 
 
+def test_no_module_is_shadowed_by_a_name_of_its_package():
+    # ``import mixsynth.x.y as m`` must give the module y, never a function or object that
+    # the package x exports under the same name (mixsynth.generate once did).
+    for module in _modules():
+        parent, _, name = module.__name__.rpartition(".")
+        assert getattr(importlib.import_module(parent), name) is module, module.__name__
+
+
 def test_top_level_all_is_exactly_the_public_names():
     public = {n for n, v in vars(mixsynth).items() if not n.startswith("_") and not inspect.ismodule(v)}
     lazy = {"collapse_study"}  # served by the module __getattr__ on first use

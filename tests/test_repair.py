@@ -8,8 +8,8 @@ import pytest
 from scipy import stats
 
 from mixsynth.options import SynthesisOptions
-from mixsynth.repair import MAX_STRETCH
-from mixsynth.synthesizer import Synthesizer
+from mixsynth.synthesis.repair import MAX_STRETCH
+from mixsynth.synthesis.synthesizer import Synthesizer
 
 
 def _quiet(_msg: str) -> None:

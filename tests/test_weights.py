@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from mixsynth.errors import SolverError, UsageError
 from mixsynth.weights import Beta, EpBeta, Midpoint, parse, solve_alpha, solve_beta, symmetric
 from mixsynth.weights.laws import KNOWN_THETA_BAR
-from mixsynth.weights.parse import DEFAULT_BETA
+from mixsynth.weights.spec import DEFAULT_BETA
 
 M = 400_000  # draws per moment check
 

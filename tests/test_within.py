@@ -14,14 +14,14 @@ import mixsynth
 from mixsynth import io
 from mixsynth.cli import app
 from mixsynth.collapse import collapse_study
-from mixsynth.dataset import open_dataset
 from mixsynth.diagnose import diagnose
+from mixsynth.engines.fragments import FragmentSource
 from mixsynth.errors import SchemaError, UsageError
-from mixsynth.labels import LabelOptions
+from mixsynth.io.dataset import open_dataset
 from mixsynth.options import ExecutionOptions, GenerateOptions, SynthesisOptions
-from mixsynth.sharded import FragmentSource
-from mixsynth.synthesizer import Synthesizer
-from mixsynth.within import MAX_LEVELS, Choice, _pooled, choose, group_codes, parse_within, plan_within
+from mixsynth.synthesis.labels import LabelOptions
+from mixsynth.synthesis.synthesizer import Synthesizer
+from mixsynth.synthesis.within import MAX_LEVELS, Choice, _pooled, choose, group_codes, parse_within, plan_within
 
 
 def _quiet(_msg: str) -> None:
@@ -176,7 +176,7 @@ def test_sharded_synthesizer_matches_local(tmp_path):
 
 
 def test_dask_engine_writes_the_local_rows(dask_client, tmp_path):
-    from mixsynth.dask_engine import generate_dataset
+    from mixsynth.engines.dask import generate_dataset
 
     src = tmp_path / "panel.parquet"
     pq.write_table(_panel(), src)

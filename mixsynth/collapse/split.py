@@ -13,7 +13,7 @@ import pyarrow.compute as pc
 
 from mixsynth.collapse.frame import categorical_values, column_role
 from mixsynth.errors import InputError, UsageError
-from mixsynth.labels import MAX_INTEGER_CLASSES
+from mixsynth.synthesis.labels import MAX_INTEGER_CLASSES
 
 __all__ = ["Split", "resolve_task", "split_rows"]
 

@@ -36,8 +36,8 @@ from mixsynth.collapse.utility import default_model
 from mixsynth.diagnose.report import jsonable
 from mixsynth.errors import MixsynthWarning, SchemaError, UsageError
 from mixsynth.io.arrow import as_table
+from mixsynth.synthesis.within import parse_within
 from mixsynth.version import package_version
-from mixsynth.within import parse_within
 
 __all__ = ["BASELINE", "CollapseStudy", "collapse_study"]
 

@@ -4,7 +4,7 @@ Each side is scanned file by file on the workers (:func:`scan_fragment`: moments
 real side's shift, min/max, counts below/above the real range, null and NaN counts,
 category counts, and the sampled rows that fall in the file), and the per-file
 :class:`~mixsynth.diagnose.stream.Scan` results are merged in order, in a tree on the
-workers (:func:`mixsynth.dask_client.tree_reduce`). Every file is read once, by one
+workers (:func:`mixsynth.engines.dask_client.tree_reduce`). Every file is read once, by one
 worker, and only the summaries and the sampled rows reach the client. The identifier
 check of the real side's string and integer columns is a scan of the same kind
 (:meth:`ClusterScan.id_like`): counts, nulls and extremes per file, then, when the answer
@@ -28,12 +28,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.dataset as ds
 
-from mixsynth.dask_client import client_for, tree_reduce, tree_reducer
-from mixsynth.dataset import fragment_facts, id_like_over
 from mixsynth.diagnose.inputs import Input
 from mixsynth.diagnose.layout import Layout
 from mixsynth.diagnose.stream import Moments, Scan, batch_size, first_mean, scan_batches
+from mixsynth.engines.dask_client import client_for, tree_reduce, tree_reducer
 from mixsynth.errors import InputError, UsageError
+from mixsynth.io.dataset import fragment_facts, id_like_over
 from mixsynth.schema import Kind, id_like
 
 __all__ = ["ClusterScan", "check_paths", "cluster_scan", "scan_fragment"]
@@ -129,7 +129,7 @@ class ClusterScan:
 
 @contextlib.contextmanager
 def cluster_scan(scheduler: Any = None) -> Iterator[ClusterScan]:
-    """A :class:`ClusterScan` on :func:`mixsynth.dask_client.client_for`'s client.
+    """A :class:`ClusterScan` on :func:`mixsynth.engines.dask_client.client_for`'s client.
 
     Raises
     ------

@@ -145,8 +145,8 @@ def diagnose_paths(
         msg = f"only one of REAL, SYNTH and --holdout may be - (stdin); got {len(given)}"
         raise UsageError(msg)
     if engine == "dask":
-        from mixsynth.dask_client import require_dask  # noqa: PLC0415 - the Dask engine only
         from mixsynth.diagnose.cluster import check_paths  # noqa: PLC0415
+        from mixsynth.engines.dask_client import require_dask  # noqa: PLC0415 - the Dask engine only
 
         check_paths(paths)
         require_dask()

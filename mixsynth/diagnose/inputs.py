@@ -20,8 +20,8 @@ import pyarrow.parquet as pq
 
 from mixsynth import io, provenance
 from mixsynth.console import first_line
-from mixsynth.dataset import open_dataset, resolve_filesystem
 from mixsynth.errors import InputError
+from mixsynth.io.dataset import open_dataset, resolve_filesystem
 
 __all__ = ["Input", "from_data", "open_path"]
 

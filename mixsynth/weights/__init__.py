@@ -13,8 +13,8 @@ Examples
 from mixsynth.weights.bootstrap import Bootstrap
 from mixsynth.weights.dirichlet import Dirichlet, EpDirichlet, preserving_alpha
 from mixsynth.weights.laws import Beta, EpBeta, Midpoint, WeightLaw
-from mixsynth.weights.parse import DEFAULT_SPEC, SPEC_HELP, parse
 from mixsynth.weights.solve import solve_alpha, solve_beta, symmetric
+from mixsynth.weights.spec import DEFAULT_SPEC, SPEC_HELP, parse
 
 __all__ = [
     "DEFAULT_SPEC",
