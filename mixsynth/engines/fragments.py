@@ -217,8 +217,8 @@ class FragmentSource:
         exclusive = np.zeros(width, dtype=bool)
         if two_parents and len(two) >= 2:
             # Summed where they are made: one (pairs x pairs) matrix comes back, not one per file.
-            count = Call(fits.exclusive_counts, synth, two)
-            both, on = self._reduce(count, self.index.fragments, fits.add_counts, fits.same)
+            counting = Call(fits.exclusive_counts, synth, two)
+            both, on = self._reduce(counting, self.index.fragments, fits.add_counts, fits.same)
             exclusive = exclusive_from_counts(width, two, both, on, self.n)
         groups = None if synth.groups is None else fits.row_groups(synth.groups, self.n)
         count = 1 if synth.groups is None else len(synth.groups.probs)

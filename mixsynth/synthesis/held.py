@@ -83,7 +83,8 @@ class Held:
         if self.ids is None:
             return parents
         if self._table is not None:
-            return self._table[parents]
+            found: np.ndarray = self._table[parents]
+            return found
         return np.searchsorted(self.ids, parents)
 
     def missing(self, parents: np.ndarray) -> np.ndarray:
