@@ -147,7 +147,8 @@ def test_identifier_check_is_merged_on_the_cluster(client, tmp_path, monkeypatch
 
 
 def test_key_scans_merge_like_the_whole_column(tmp_path):
-    from mixsynth.io.dataset import fragment_facts, id_like_over, local_reduce, open_dataset
+    from mixsynth.engines.survey import fragment_facts, id_like_over
+    from mixsynth.io.dataset import local_reduce, open_dataset
     from mixsynth.schema import Kind, id_like
 
     rng = np.random.default_rng(5)

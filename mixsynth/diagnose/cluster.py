@@ -32,8 +32,8 @@ from mixsynth.diagnose.inputs import Input
 from mixsynth.diagnose.layout import Layout
 from mixsynth.diagnose.stream import Moments, Scan, batch_size, first_mean, scan_batches
 from mixsynth.engines.dask_client import client_for, tree_reduce, tree_reducer
+from mixsynth.engines.survey import fragment_facts, id_like_over
 from mixsynth.errors import InputError, UsageError
-from mixsynth.io.dataset import fragment_facts, id_like_over
 from mixsynth.schema import Kind, id_like
 
 __all__ = ["ClusterScan", "check_paths", "cluster_scan", "scan_fragment"]

@@ -20,18 +20,22 @@ import numpy as np
 import pyarrow as pa
 
 from mixsynth.engines import fragment_fits as fits
-from mixsynth.engines.survey import check_nan, extreme_rows, read_column
+from mixsynth.engines.survey import (
+    FragmentFacts,
+    check_nan,
+    extreme_rows,
+    fragment_facts,
+    id_like_over,
+    kinds_of,
+    read_column,
+)
 from mixsynth.io.dataset import (
     Call,
-    FragmentFacts,
     Mapper,
     Reducer,
     RowIndex,
     SourceDataset,
-    fragment_facts,
     gather_rows,
-    id_like_over,
-    kinds_of,
     local_map,
     local_reduce,
 )
