@@ -246,8 +246,8 @@ def test_stop_signal_ends_a_thread_blocked_in_native_code(tmp_path):
     a writer never returns to it. The watcher thread still ends the process."""
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
-    script = ("import pyarrow as pa\nfrom mixsynth.cli import _errors_to_exit\n"
-              f"with _errors_to_exit():\n    pa.OSFile({str(fifo)!r})\n")
+    script = ("import pyarrow as pa\nfrom mixsynth.cli.run import errors_to_exit\n"
+              f"with errors_to_exit():\n    pa.OSFile({str(fifo)!r})\n")
     proc = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE, text=True, env=ENV)
     # Linux names the kernel function a blocked task waits in: a FIFO's open waits for a
     # writer in wait_for_partner. Only then is the signal sure to find it in native code.

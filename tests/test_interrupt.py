@@ -105,8 +105,8 @@ def test_ctrl_c_ends_a_main_thread_blocked_in_native_code(tmp_path):
     grace (mixsynth.cli.run.STOP_GRACE_S). Before, it never ended."""
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
-    script = ("import pyarrow as pa\nfrom mixsynth.cli import _errors_to_exit\n"
-              f"with _errors_to_exit():\n    pa.OSFile({str(fifo)!r})\n")
+    script = ("import pyarrow as pa\nfrom mixsynth.cli.run import errors_to_exit\n"
+              f"with errors_to_exit():\n    pa.OSFile({str(fifo)!r})\n")
     proc = _popen([sys.executable, "-c", script])
     wchan = Path("/proc", str(proc.pid), "wchan")
     wait_for(lambda: wchan.read_text() == "wait_for_partner", proc, "the blocked open")
