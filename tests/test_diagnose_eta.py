@@ -92,6 +92,7 @@ def _panel(firms: int = 30, years: int = 20, seed: int = 0) -> pa.Table:
     })
 
 
+@pytest.mark.slow
 def test_unconditioned_mixing_drops_eta_and_diagnose_says_so(tmp_path):
     real = tmp_path / "panel.parquet"
     synth = tmp_path / "synth.parquet"

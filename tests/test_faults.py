@@ -117,6 +117,7 @@ def test_temp_file_names_carry_the_process_id(tmp_path):
     assert tmp.stat().st_mode & 0o777 == 0o666 & ~umask
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(STOPS))
 def test_terminated_in_process_maps_to_its_exit_code(runner, tmp_parquet, tmp_path, rng, monkeypatch, name):
     """The mapping itself, without a child process: the handler's exception, its exit
