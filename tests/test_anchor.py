@@ -1,8 +1,8 @@
 """The anchoring's fast paths give the straightforward computation's values, bit for bit.
 
 ``Anchor.apply`` evaluates the maps on values in sorted order (``ColumnMap.rank_sorted``,
-``quantile_sorted``), sorts ranks with ``_stable_argsort`` (NumPy's default argsort when no
-two ranks are equal, the stable sort otherwise) and computes the jitter as ``x - floor(x)``.
+``quantile_sorted``), sorts values and ranks by packed keys (``anchor_sort``; for ranks only when no
+two are equal, the stable sort otherwise) and computes the jitter as ``x - floor(x)``.
 Each is checked here against the plain version it replaces (the element-wise ``rank`` and
 ``quantile``, ``np.argsort(kind="stable")``, ``%``, and a reference ``_stratified`` written
 as it was before those changes), on literal data with ties, atoms, nulls, values past the
@@ -18,6 +18,7 @@ import pytest
 from mixsynth.synthesis import anchor
 from mixsynth.synthesis.anchor import Anchor, _frac, _stable_argsort, _stratified, fit_anchor
 from mixsynth.synthesis.anchor_map import ColumnMap, _runs
+from mixsynth.synthesis.anchor_sort import packed_order, value_order
 from mixsynth.synthesis.draws import Draws
 
 
@@ -134,11 +135,32 @@ def test_stable_argsort_matches_numpy_stable_sort_on_both_paths(monkeypatch):
         return real(a, *args, **kw)
 
     monkeypatch.setattr(anchor.np, "argsort", spy)
-    for r, path in ((distinct, ["default"]), (tied, ["default", "stable"]), (nearly, ["stable"]),
-                    (special, ["default", "stable"]), (np.zeros(0), ["stable"]), (np.ones(1), ["stable"])):
+    # distinct: the packed sort's answer is kept (no argsort at all); tied: it is checked
+    # and the stable sort decides.
+    for r, path in ((distinct, []), (tied, ["stable"]), (nearly, ["stable"]),
+                    (special, ["stable"]), (np.zeros(0), ["stable"]), (np.ones(1), ["stable"])):
         calls.clear()
         _same(_stable_argsort(r), real(r, kind="stable"))
         assert calls == path
+
+
+def test_value_order_sorts_and_falls_back_where_the_packing_collides():
+    rng = np.random.default_rng(4)
+    tiny = 1.0 + np.arange(64)[::-1] * 2.0**-52  # differ only in the packed-away bits
+    cases = [
+        rng.normal(size=8192), np.round(rng.normal(size=1000), 1), tiny,
+        np.array([0.0, -0.0, 5e-324, -5e-324, np.inf, -np.inf, 1.0, -1.0]),
+        np.zeros(0), np.ones(1),
+    ]
+    for y in cases:
+        by, ys = value_order(y)
+        assert np.array_equal(np.sort(by), np.arange(y.size))  # a permutation
+        _same(ys, y[by])
+        assert np.array_equal(ys, np.sort(y))  # a sort (-0.0 == 0.0)
+    by = packed_order(tiny)
+    assert by is not None
+    assert not (np.diff(tiny[by]) >= 0).all()  # the check is needed there
+    assert packed_order(np.zeros(2**20 + 1)) is None
 
 
 def test_frac_is_the_remainder_bit_for_bit():

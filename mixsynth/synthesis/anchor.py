@@ -51,6 +51,7 @@ import numpy as np
 
 from mixsynth.synthesis.anchor_exclusive import exclusive_columns
 from mixsynth.synthesis.anchor_map import ColumnMap, fit_column_map
+from mixsynth.synthesis.anchor_sort import packed_order, value_order
 from mixsynth.synthesis.draws import Draws
 
 if TYPE_CHECKING:
@@ -196,9 +197,10 @@ def _stratified(
         # order of magnitude faster, and the positions below come out sorted. Ranks are
         # sorted already but inside atoms (spread by u): the stable sort mends those (tied
         # ranks keep the order of their values).
-        by = np.argsort(y_live)
+        # Any order of equal values will do: equal ranks are ordered by row below.
+        by, y_sorted = value_order(y_live)
         by_y = live[by] if live is not None else by + lo
-        r = m.rank_sorted(y_live[by], u[by_y])
+        r = m.rank_sorted(y_sorted, u[by_y])
         order = by_y[_rank_order(r, by_y)]
         # k + jitter <= k + 1 <= (k + 1) + jitter in floating point too: the positions
         # are sorted, as quantile_sorted needs.
@@ -206,35 +208,46 @@ def _stratified(
     return out
 
 
-#: Above this share of descents (r[i + 1] < r[i]) NumPy's default argsort is faster than
-#: its stable sort, which gains on runs that are in order already (benchmarks/PROFILE.md).
+#: Above this share of descents (r[i + 1] < r[i]) a sort of packed keys is faster than
+#: NumPy's stable sort, which gains on runs that are in order already (benchmarks/PROFILE.md).
 _UNSORTED_SHARE = 0.2
 
 
 def _stable_argsort(r: np.ndarray) -> np.ndarray:
-    """``np.argsort(r, kind="stable")``, bit for bit, faster on ranks in disorder.
+    """``np.argsort(r, kind="stable")``, bit for bit, faster on ranks in disorder."""
+    return _stable_order(r)[0]
+
+
+def _stable_order(r: np.ndarray) -> tuple[np.ndarray, bool]:
+    """``np.argsort(r, kind="stable")``, bit for bit, and whether ``r`` is known to hold no
+    two equal values.
 
     Ranks in the order of their values are sorted but inside atoms (spread by u): when
     those are few, the stable sort (which merges the runs already in order) is fastest;
-    when they are many, NumPy's default argsort is several times faster, and it gives
-    the stable sort's answer whenever no two ranks are equal (then only one order sorts
-    them), which one pass over the sorted ranks checks; else the stable sort decides."""
+    when they are many, a sort of packed keys (:func:`~mixsynth.synthesis.anchor_sort.packed_order`)
+    is several times faster, and it gives the stable sort's answer whenever the ranks it
+    orders come out strictly increasing (then only one order sorts them), which one pass
+    checks; else the stable sort decides."""
     if np.count_nonzero(r[1:] < r[:-1]) > _UNSORTED_SHARE * r.size:
-        by = np.argsort(r)
-        ranks = r[by]
-        if (ranks[1:] > ranks[:-1]).all():
-            return by
-    return np.argsort(r, kind="stable")
+        by = packed_order(r)
+        if by is not None:
+            ranks = r[by]
+            if (ranks[1:] > ranks[:-1]).all():
+                return by, True
+    return np.argsort(r, kind="stable"), False
 
 
 def _rank_order(r: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """The order of ``r`` ascending, equal ranks by row (``rows``, each one's row index).
 
     Equal values that are not atoms get equal ranks; left to the stable sort, they would
-    keep the order NumPy's default argsort gave the values, and that order of ties
-    depends on the CPU's sort routine (AVX-512 and AVX2 builds differ), so the same seed
-    could give other rows on another machine. Ordering them by row does not."""
-    by = _stable_argsort(r)
+    keep the order the sort by value gave them, and that order of ties depends on the
+    sort routine (NumPy's default argsort differs between AVX-512 and AVX2 builds), so
+    the same seed could give other rows on another machine. Ordering them by row does
+    not."""
+    by, distinct = _stable_order(r)
+    if distinct:
+        return by
     ranks = r[by]
     if (ranks[1:] == ranks[:-1]).any():
         return np.lexsort((rows, r))
