@@ -151,6 +151,7 @@ def test_cli_backend_cupy_without_a_gpu_says_so_first(runner, tmp_parquet, tmp_p
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_cupy_not_installed_in_a_real_run(tmp_parquet, tmp_path):
     # A real process with "import cupy" blocked (this machine may or may not have CuPy).
     src = tmp_parquet({"x": [1.0, 2.0, 3.0]})

@@ -231,6 +231,7 @@ def test_dry_run_sizes_the_chosen_codec(runner, tmp_path):
     assert sizes["zstd"] != sizes["none"]
 
 
+@pytest.mark.slow
 def test_default_generate_does_not_import_scipy(tmp_path):
     # scipy's import is most of a short run's start-up (issue 15); the default law and the
     # default options must not need it.

@@ -57,6 +57,7 @@ def _help(command: str) -> str:
     return done.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", COMMANDS)
 def test_help_has_no_type_placeholders(command: str) -> None:
     text = _help(command)

@@ -115,6 +115,7 @@ def _fit_table(name: str) -> pa.Table:
 @pytest.mark.parametrize(
     "name", ["one-column", "one-hot", pytest.param("tensor", marks=pytest.mark.slow), "cars", "randhie"]
 )
+@pytest.mark.slow
 @pytest.mark.parametrize("repair", ["marginals", "variance"])
 def test_fits_made_column_by_column_equal_the_local_fits(tmp_path, name, repair):
     # The pilot is mixed from its gathered parents, each column fitted on its own, the
@@ -247,6 +248,7 @@ def test_moments_merge_like_one_pass():
 # -- on a LocalCluster ----------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_dask_output_equals_local_engine(client, cars_dir, tmp_path):
     from mixsynth.engines.dask import generate_dataset
 
@@ -278,6 +280,7 @@ def test_dask_output_equals_local_engine(client, cars_dir, tmp_path):
     assert result.adjusted == local.adjustments()
 
 
+@pytest.mark.slow
 def test_dask_fits_on_the_workers_equal_the_local_fits(client, tmp_path):
     from mixsynth.engines.dask import generate_dataset
 
@@ -299,6 +302,7 @@ def test_dask_fits_on_the_workers_equal_the_local_fits(client, tmp_path):
         assert _rows(ds.dataset(out).to_table()) == _rows(_local(src, 3000, repair=repair)), repair
 
 
+@pytest.mark.slow
 def test_dask_compression_and_row_groups(client, cars_dir, tmp_path):
     from mixsynth.engines.dask import generate_dataset
 
@@ -331,6 +335,7 @@ def test_dask_compression_and_row_groups(client, cars_dir, tmp_path):
         )
 
 
+@pytest.mark.slow
 def test_dataset_is_committed_with_a_success_marker(client, cars_dir, tmp_path):
     from mixsynth.engines.dask import generate_dataset
 
@@ -363,6 +368,7 @@ def test_dataset_is_committed_with_a_success_marker(client, cars_dir, tmp_path):
     assert ds.dataset(tmp_path / "local").to_table().num_rows == 100
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("where", ["memory", "local"])
 def test_a_failed_dataset_write_leaves_nothing(client, cars_dir, tmp_path, monkeypatch, where):
     from mixsynth.engines import dask as dask_engine
@@ -424,6 +430,7 @@ def test_parents_are_uniform_over_all_partitions(client, tmp_path):
     np.testing.assert_allclose(share, np.array(sizes) / sum(sizes), atol=0.015)
 
 
+@pytest.mark.slow
 def test_hive_partitions_and_memory_urls(client, tmp_path):
     from mixsynth.engines.dask import generate_dataset
 

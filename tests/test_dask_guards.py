@@ -63,6 +63,7 @@ def full_disk(monkeypatch):
     monkeypatch.setattr(estimate, "shutil", types.SimpleNamespace(disk_usage=lambda _path: usage))
 
 
+@pytest.mark.slow
 def test_no_space_check_writes_anyway(dask_client, runner, source, tmp_path, full_disk):
     out = tmp_path / "out"
     refused = _generate(runner, str(source), "-n", "20000", "-o", str(out))

@@ -174,6 +174,7 @@ def test_key_scans_merge_like_the_whole_column(tmp_path):
     assert seen == {(True, True), (False, True), (True, False), (False, False)}
 
 
+@pytest.mark.slow
 def test_fsspec_urls_on_the_cluster(client, dataset):
     fsspec = pytest.importorskip("fsspec")
     mem = fsspec.filesystem("memory")
@@ -193,6 +194,7 @@ def test_fsspec_urls_on_the_cluster(client, dataset):
     _same(remote.columns, dask.columns, "columns")
 
 
+@pytest.mark.slow
 def test_cli_engine_dask(client, dataset, runner):
     from mixsynth.cli import app
 

@@ -133,6 +133,7 @@ def test_dask_engine_gives_the_local_eta(dask_client, tmp_path):
     assert pair["synth"] < 0.2  # the permutation broke the association
 
 
+@pytest.mark.slow
 def test_table_and_plot_show_eta(tmp_path):
     pytest.importorskip("matplotlib")
     from io import StringIO

@@ -4,6 +4,7 @@ the general rule picks (they decide every taken column and every null mask)."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -47,6 +48,7 @@ weights = st.sampled_from([0.0, -0.0, 0.5, 1.0, -0.3, 1.3, 0.25, 1e-300]) | st.f
     lam=hnp.arrays(np.float64, st.integers(1, 40), elements=weights),
     data=st.data(),
 )
+@pytest.mark.slow
 def test_two_parent_fast_paths_pick_what_the_general_rule_picks(lam, data):
     u = data.draw(hnp.arrays(np.float64, lam.shape, elements=st.floats(0, 1, exclude_max=True)))
     parents = np.arange(2 * lam.size).reshape(-1, 2)

@@ -270,6 +270,7 @@ def test_ctrl_c_leaves_no_partial_output(tmp_path):
     assert sorted(os.listdir(tmp_path)) == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args", [["--version"], ["generate", "--help"]], ids=["version", "help"])
 def test_python_dash_m_runs_the_command(args):
     done = subprocess.run([*MIXSYNTH, *args], capture_output=True, text=True, env=ENV, timeout=60, check=False)
@@ -280,6 +281,7 @@ def test_python_dash_m_runs_the_command(args):
         assert done.stdout.startswith("Usage: mixsynth generate [OPTIONS] ")
 
 
+@pytest.mark.slow
 def test_closed_stdout_is_one_error_line(tmp_path, tmp_parquet, table):
     # `>&-` starts the process without fd 1: sys.stdout is None (an AttributeError before).
     src = tmp_parquet(table)

@@ -184,6 +184,7 @@ CLOSED = "Error: cannot write stdout: it is closed; give the command an open std
     ["collapse-study", "good.parquet", "-k", "1"],
     ["generate", "good.parquet", "--dry-run", "-o", "out.parquet"],
 ], ids=["weights", "weights-json", "diagnose", "collapse-study", "dry-run"])
+@pytest.mark.slow
 def test_closed_stdout_is_one_error_line(good, tmp_path, args):
     result = _closed_stdout(*args, cwd=tmp_path)
     assert result.returncode == 1, result.stderr
@@ -191,6 +192,7 @@ def test_closed_stdout_is_one_error_line(good, tmp_path, args):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["good.parquet"]
 
 
+@pytest.mark.slow
 def test_generate_to_a_closed_stdout_refuses_before_reading(tmp_path):
     # The source does not exist: the closed stdout is found first, before any work.
     result = _closed_stdout("generate", "missing.parquet", "-o", "-", cwd=tmp_path)
@@ -199,6 +201,7 @@ def test_generate_to_a_closed_stdout_refuses_before_reading(tmp_path):
         "Error: cannot write stdout: it is closed; use -o FILE or give the command an open stdout"]
 
 
+@pytest.mark.slow
 def test_generate_to_a_file_needs_no_stdout(good, tmp_path):
     result = _closed_stdout("generate", "good.parquet", "-o", "out.parquet", "-q", "--seed", "1", cwd=tmp_path)
     assert result.returncode == 0, result.stderr

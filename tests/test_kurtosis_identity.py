@@ -133,6 +133,7 @@ def test_generate_with_bootstrap_copies_whole_rows():
     assert len(set(made)) > 100  # resampled, not one row repeated
 
 
+@pytest.mark.slow
 def test_weights_command_describes_bootstrap():
     done = subprocess.run([sys.executable, "-m", "mixsynth", "weights", "bootstrap", "--json"],
                           capture_output=True, text=True, check=True)

@@ -117,6 +117,7 @@ def spill_dir(tmp_path, monkeypatch):
     return where
 
 
+@pytest.mark.slow
 def test_spilled_source_gives_identical_rows_and_leaves_no_file(spill_dir):
     table = _digits_like(500)
     notes = []

@@ -135,6 +135,7 @@ def test_dry_run_of_a_run_that_fits_prints_the_peak_alone(runner):
     assert re.fullmatch(r"peak memory: about [\d.]+ MiB", line), line
 
 
+@pytest.mark.slow
 def test_a_short_run_is_not_charged_a_whole_piece(tmp_path, monkeypatch):
     # 20 rows of 10 000 columns compute 20 rows, not a 16 384-row piece (10 GiB of work
     # arrays); no repair means no pilot sample either.

@@ -170,6 +170,7 @@ REAL = sorted(
 )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", REAL, ids=lambda p: p.rsplit("/", 1)[-1])
 def test_defaults_keep_non_negative_columns_non_negative_and_the_variance(path):
     import pyarrow.parquet as pq

@@ -100,6 +100,7 @@ def test_stored_theta_bar_matches_the_formula(params):
     assert law._theta_bar() == pytest.approx(KNOWN_THETA_BAR[params], rel=1e-14, abs=0)
 
 
+@pytest.mark.slow
 def test_default_law_parses_without_scipy():
     code = (
         "import sys, mixsynth.weights as w; law = w.parse('epbeta'); "
@@ -206,6 +207,7 @@ def test_midpoint_draws_nothing_and_is_constant():
     assert rng.bit_generator.state == state
 
 
+@pytest.mark.slow
 def test_one_beta_parameter_means_a_symmetric_law_and_the_help_says_so():
     from mixsynth.weights import SPEC_HELP
 

@@ -145,6 +145,7 @@ def test_within_nests_in_within_class():
         assert groups.probs[g] == pytest.approx(0.5 * share, rel=1e-12)
 
 
+@pytest.mark.slow
 def test_rows_do_not_depend_on_chunking_or_jobs():
     real = _panel()
     opts = LabelOptions(within=("firm",))
@@ -157,6 +158,7 @@ def test_rows_do_not_depend_on_chunking_or_jobs():
     assert a.equals(b)
 
 
+@pytest.mark.slow
 def test_sharded_synthesizer_matches_local(tmp_path):
     real = _panel()
     src = tmp_path / "src"
@@ -175,6 +177,7 @@ def test_sharded_synthesizer_matches_local(tmp_path):
     assert sharded.block(0, 3000)[0].to_pylist() == pa.concat_tables(local.chunks(3000)).to_pylist()
 
 
+@pytest.mark.slow
 def test_dask_engine_writes_the_local_rows(dask_client, tmp_path):
     from mixsynth.engines.dask import generate_dataset
 
@@ -344,6 +347,7 @@ def test_auto_is_off_when_the_label_mode_groups_and_spares_a_soft_target():
     assert soft.within is None
 
 
+@pytest.mark.slow
 def test_auto_on_the_cli_names_its_choice_and_none_turns_it_off(tmp_path, runner):
     src = tmp_path / "airports.parquet"
     pq.write_table(pq.read_table("tests/data/airports.parquet"), src)
