@@ -83,6 +83,8 @@ class FragmentSource:
         Bytes of gathered rows a worker encodes before spilling them to a file.
     """
 
+    holds_every_row = False
+
     def __init__(
         self,
         source: SourceDataset,

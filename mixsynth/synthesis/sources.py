@@ -39,6 +39,10 @@ Notify = Callable[[str], None]
 class RowSource(Protocol):
     """What a synthesizer asks of its source (see the module docstring)."""
 
+    #: Every row is in memory (encoded once, mixed in any space, fitted whole); else the
+    #: blocks gather their parents and what needs every row at once is refused.
+    holds_every_row: bool
+
     @property
     def n(self) -> int:
         """Source rows."""
@@ -86,6 +90,8 @@ class TableSource:
     memory_limit : int, optional
         Bytes; a larger encoded source is memory-mapped from a temporary file.
     """
+
+    holds_every_row = True
 
     def __init__(self, table: pa.Table, memory_limit: int | None = None) -> None:
         self._table: pa.Table | None = table

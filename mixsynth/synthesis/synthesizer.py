@@ -93,7 +93,7 @@ class Synthesizer:
                 f"weights {self.law.spec()} do not preserve variance: factor "
                 f"{self.law.variance_factor():.6g} per round (omit beta to have it solved)"
             )
-        in_memory = isinstance(self.source, TableSource)
+        in_memory = self.source.holds_every_row
         refused = None if in_memory else needs_every_row(opts)
         if refused:
             raise UsageError(refused)
