@@ -58,6 +58,14 @@ def test_imports_go_down_the_pipeline(path):
             assert not bad, f"{module} imports {bad}"
 
 
+@pytest.mark.parametrize("path", MODULES, ids=_name)
+def test_no_private_name_is_imported_from_another_module(path):
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("mixsynth"):
+            private = [alias.name for alias in node.names if alias.name.startswith("_")]
+            assert not private, f"{_name(path)} imports {private} from {node.module}"
+
+
 def test_the_forbidden_imports_are_seen(tmp_path):
     # The check itself: its parser finds a lazy import inside a function.
     probe = tmp_path / "probe.py"

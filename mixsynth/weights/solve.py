@@ -16,7 +16,7 @@ import numpy as np
 from mixsynth.errors import SolverError
 from mixsynth.weights.laws import EpBeta, format_number
 
-__all__ = ["feasible_alpha_range", "solve_alpha", "solve_beta", "symmetric"]
+__all__ = ["check_eps", "feasible_alpha_range", "solve_alpha", "solve_beta", "symmetric"]
 
 _GRID = np.geomspace(1e-4, 1e4, 161)
 
@@ -52,7 +52,8 @@ def feasible_alpha_range(eps0: float, eps1: float) -> tuple[float, float] | None
     return (float(min(ok)), float(max(ok))) if ok else None
 
 
-def _check_eps(eps0: float, eps1: float) -> None:
+def check_eps(eps0: float, eps1: float) -> None:
+    """Raise :class:`SolverError` unless the extrapolation margins can preserve variance."""
     if eps0 < 0 or eps1 < 0:
         msg = f"eps0 and eps1 must be >= 0, got eps0={eps0}, eps1={eps1}"
         raise SolverError(msg)
@@ -81,7 +82,7 @@ def solve_beta(alpha: float, eps0: float, eps1: float, *, _raise: bool = True) -
     >>> round(solve_beta(4.34, 0.3, 0.3).beta, 4)
     1.3256
     """
-    _check_eps(eps0, eps1)
+    check_eps(eps0, eps1)
     root = _smallest_root(lambda b: EpBeta(alpha, b, eps0, eps1).variance_factor() - 1.0)
     if root is not None or not _raise:
         return None if root is None else EpBeta(alpha, root, eps0, eps1)
@@ -90,7 +91,7 @@ def solve_beta(alpha: float, eps0: float, eps1: float, *, _raise: bool = True) -
 
 def solve_alpha(beta: float, eps0: float, eps1: float) -> EpBeta:
     """Find ``alpha`` so that ``EpBeta(alpha, beta, eps0, eps1)`` has variance factor 1."""
-    _check_eps(eps0, eps1)
+    check_eps(eps0, eps1)
     root = _smallest_root(lambda a: EpBeta(a, beta, eps0, eps1).variance_factor() - 1.0)
     if root is None:
         mirrored = feasible_alpha_range(eps1, eps0)

@@ -8,7 +8,7 @@ from mixsynth.errors import SolverError, UsageError
 from mixsynth.weights.bootstrap import Bootstrap
 from mixsynth.weights.dirichlet import Dirichlet, EpDirichlet, preserving_alpha
 from mixsynth.weights.laws import Beta, EpBeta, Midpoint, WeightLaw
-from mixsynth.weights.solve import _check_eps, solve_alpha, solve_beta, symmetric
+from mixsynth.weights.solve import check_eps, solve_alpha, solve_beta, symmetric
 
 __all__ = ["DEFAULT_SPEC", "SPEC_HELP", "parse"]
 
@@ -102,7 +102,7 @@ def _epbeta(spec: str, body: str) -> EpBeta:
         return solve_alpha(p["beta"], eps0, eps1)
     if "alpha" not in p and "eps" in p:
         # `eps=E` alone asks for the symmetric law, whose solution is closed-form.
-        _check_eps(eps0, eps1)
+        check_eps(eps0, eps1)
         return symmetric(eps0)
     alpha = p.get("alpha", _DEFAULT_ALPHA)
     if (alpha, eps0, eps1) == (_DEFAULT_ALPHA, _DEFAULT_EPS, _DEFAULT_EPS):
