@@ -60,8 +60,9 @@ MAX_ROWS = 2**53
 #: Largest seed: the random streams are keyed by a 63-bit integer.
 _SEED_LIMIT = 2**63
 
-#: Every enumerated option: (attribute path, its CLI flag, the values it takes). The
-#: CLI's choices are made from this table, and each object is checked against it.
+#: Every enumerated option: (attribute path, its CLI flag, the values it takes). Each
+#: object is checked against it when built; the CLI's Typer choices (which need an Enum
+#: class each) are held equal to it by tests/test_options.py.
 CHOICES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("synthesis.bounds", "--bounds", BOUNDS_POLICIES),
     ("synthesis.repair", "--repair", REPAIR_MODES),
