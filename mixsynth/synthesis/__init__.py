@@ -2,8 +2,8 @@
 
 In the order a row is made: :mod:`~mixsynth.synthesis.columns` (each column's kind),
 :mod:`~mixsynth.synthesis.labels`, :mod:`~mixsynth.synthesis.within` and
-:mod:`~mixsynth.synthesis.groups` (the groups parents are drawn in), :mod:`~mixsynth.synthesis.encode` (columns to a float matrix and
-back), :mod:`~mixsynth.synthesis.draws` (parents, weights and uniforms, keyed by logical
+:mod:`~mixsynth.synthesis.groups` (the groups parents are drawn in),
+:mod:`~mixsynth.synthesis.encode` (columns to a float matrix and back), :mod:`~mixsynth.synthesis.draws` (parents, weights and uniforms, keyed by logical
 block), :mod:`~mixsynth.synthesis.backend` and :mod:`~mixsynth.synthesis.mix` (the kernel),
 :mod:`~mixsynth.synthesis.space`, :mod:`~mixsynth.synthesis.repair`,
 :mod:`~mixsynth.synthesis.anchor` and :mod:`~mixsynth.synthesis.balance` (the corrections),
