@@ -8,6 +8,7 @@ one, kept here (not in the package) as the specification the fast one must match
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -87,6 +88,7 @@ def cases(draw):
     return states, shares, parents, w, u, block
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(cases())
 def test_switches_the_same_rows_as_the_row_by_row_rule(case):
