@@ -115,7 +115,7 @@ def generate(
     synth = Synthesizer(table.select(names), options.synthesis, backend=run.backend, precision=run.precision,
                         memory_limit=run.memory_limit)
     rows = table.num_rows if n is None else n
-    parts = list(synth.chunks(rows, run.chunk_rows, jobs))
+    parts = list(synth.chunks(rows, run.chunk_rows, run.jobs or 1))
     record = synth.provenance()
     schema = synth.output_schema_for(rows)
     out = pa.Table.from_batches([b for p in parts for b in p.to_batches()], schema=schema.remove_metadata())
