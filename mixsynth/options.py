@@ -4,7 +4,7 @@
 :class:`SynthesisOptions` (what decides the rows: the weight law, seed, bounds, repair,
 space, target and its :class:`~mixsynth.synthesis.labels.LabelOptions`) and
 :class:`ExecutionOptions` (how they are made and written: engine, backend, precision,
-threads, codec, row groups, checks), which never change the rows except ``precision``.
+workers, codec, row groups, checks), which never change the rows except ``precision``.
 The CLI builds one from its flags, :func:`mixsynth.generate` from its keywords; the
 engines receive it. Each object checks itself when built, against the tables
 :data:`CHOICES` and :data:`RULES`, so a typo fails (exit 2) before a source is opened.
@@ -210,7 +210,8 @@ class ExecutionOptions:
     backend : {"numpy", "cupy", "auto"}
     precision : {"auto", "float32", "float64"}
     jobs : int or None
-        Worker threads of the local engine; None: all cores.
+        Workers of the local engine (forked processes on Linux, else threads); None: all
+        cores.
     chunk_rows : int
         Rows per Parquet row group (``--row-group-size``).
     compression : {"zstd", "snappy", "lz4", "none"}

@@ -158,7 +158,7 @@ def generate(
     chunk_rows: Annotated[int, typer.Option("--row-group-size", "--chunk-rows", metavar="ROWS", help="Rows per Parquet row group (the unit readers skip and load); does not change the rows.", min=1)] = DEFAULT_CHUNK_ROWS,
     compression: Annotated[Compression, typer.Option(help="Parquet codec: zstd (smallest), snappy or lz4 (faster to write and read, larger), none; does not change the rows.")] = Compression.zstd,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No notices on stderr (errors still shown).")] = False,
-    jobs: Annotated[int | None, typer.Option("--jobs", "-j", envvar="MIXSYNTH_JOBS", min=1, metavar="N", help="Worker threads; default: all cores. Does not change the rows.")] = None,
+    jobs: Annotated[int | None, typer.Option("--jobs", "-j", envvar="MIXSYNTH_JOBS", min=1, metavar="N", help="Workers (processes on Linux, else threads); default: all cores. Does not change the rows.")] = None,
     backend: Annotated[BackendName, typer.Option(envvar="MIXSYNTH_BACKEND", help="Where rows are mixed: numpy (CPU), cupy (CUDA GPU; pip install -e '.[gpu]'; exit 3 if unavailable), or auto (cupy if usable, else numpy).")] = BackendName.numpy,
     precision: Annotated[Precision, typer.Option(help="Encoded dtype: auto = float32 when every mixed column is exact in float32 (float32 sources, small integers), else float64.")] = Precision.auto,
     memory_limit: Annotated[str | None, typer.Option(envvar="MIXSYNTH_MEMORY_LIMIT", metavar="SIZE", help="Encoded sources larger than this (e.g. 2GB, 512MiB, 25%) are memory-mapped from a file in $TMPDIR; default: half the RAM.")] = None,

@@ -14,24 +14,18 @@ time: with only ``2 * jobs`` pieces ahead (the earlier window), the workers ran 
 quarter of the way into each write. ``jobs == 1`` computes and writes in turn in one
 thread (one core), so ``--jobs`` compares one core with several.
 
-Threads, not processes. Measured on this project's 2-core x86-64 build box (NumPy 2.4,
-pyarrow 26), 1e6 rows, block computation only (no writing), best of 5; the box was shared
-(load average 3.5-5.7 on 2 cores), so the speed-ups of 2 workers are understated:
-
-=====================================  =========  ==========  ============
-source (encoded X)                      jobs=1     threads=2   processes=2
-=====================================  =========  ==========  ============
-digits.parquet (1797 x 65 float32)      0.84 s     0.47 s      1.21 s
-wine.parquet (178 x 13 float64)         0.27 s     0.30 s      0.72 s
-wide numeric (5000 x 200 float64)       9.79 s     8.96 s      10.25 s
-=====================================  =========  ==========  ============
-
-(the wide row predates the in-place kernel in :mod:`mixsynth.synthesis.mix`, now 2-4 s). A block
-is NumPy ``take``/arithmetic over (m, d) arrays and Arrow array construction, which release
-the GIL; processes must also pickle every result table back to the parent and hold their
-own copy of the source, and lost everywhere. The block path makes no BLAS calls except
-GenLabel's posteriors; those run with BLAS limited to one thread while ``jobs > 1`` so
-workers do not oversubscribe the cores.
+Processes where the caller allows it and the platform forks (:mod:`mixsynth.engines.processes`),
+else threads. A block is thousands of NumPy and Arrow calls on arrays of a few thousand
+values (the anchoring's sorts and searches per logical block and column), each releasing
+the GIL for microseconds only, so threads mostly hand the GIL to each other. Measured by
+``benchmarks/profile_jobs.py`` (randhie, 2e6 rows, blocks only, medians of 3 alternating
+rounds, the 2-core build box): one job 2.04 s; 2 threads 1.62 s (1.26x, 2.59 s of CPU);
+2 forked processes 1.31 s (1.56x, 2.46 s of CPU). Forked workers inherit the prepared
+source instead of having it pickled to them (an earlier measurement with the source sent
+to each process lost to threads); a result costs about 0.3 ms to pickle and unpickle
+against 14 ms to compute. The block path makes no BLAS calls except GenLabel's posteriors;
+those run with BLAS limited to one thread while ``jobs > 1`` so workers do not
+oversubscribe the cores.
 
 Piece size, single thread, Mrows/s for 4096 / 8192 / 16384 / 32768 / 65536 rows: wide
 0.47 / 0.50 / 0.44 / 0.39 / 0.31, digits 0.85 / 1.04 / 1.16 / 1.01 / 0.83, wine 1.57 /
@@ -52,6 +46,7 @@ from typing import TypeVar
 import numpy as np
 import pyarrow as pa
 
+from mixsynth.engines.processes import can_fork, process_map
 from mixsynth.engines.worker import checkpoint
 from mixsynth.errors import UsageError
 from mixsynth.synthesis.draws import LOGICAL_BLOCK
@@ -142,7 +137,8 @@ def _blas_one_thread(jobs: int) -> contextlib.AbstractContextManager[object]:
 
 
 def run_blocks(
-    block: Block, rows: int, chunk_rows: int, jobs: int = 1, piece_rows: int = PIECE_ROWS
+    block: Block, rows: int, chunk_rows: int, jobs: int = 1, piece_rows: int = PIECE_ROWS,
+    processes: bool = False,
 ) -> Iterator[tuple[int, pa.Table, np.ndarray]]:
     """``(stop, table, adjusted)`` for each output chunk of ``0:rows``, in order.
 
@@ -153,9 +149,12 @@ def run_blocks(
     rows, chunk_rows : int
         Rows in all and per yielded table.
     jobs : int
-        Worker threads (1: run in the calling thread).
+        Workers (1: run in the calling thread).
     piece_rows : int
         Rows per task (see :data:`PIECE_ROWS`).
+    processes : bool
+        Forked worker processes instead of threads, where this process can fork
+        (:mod:`mixsynth.engines.processes`); a run of one piece uses none.
     """
     if piece_rows < 1:
         msg = f"piece_rows must be >= 1, got {piece_rows}"
@@ -170,7 +169,9 @@ def run_blocks(
     ahead = -(-min(chunk_rows, rows) // piece_rows) + 1 + 2 * jobs  # a chunk may straddle the grid
     with _blas_one_thread(jobs):
         tasks = pieces(rows, chunk_rows, piece_rows)
-        for stop, last, table, adjusted in ordered_map(one, tasks, jobs, window=ahead):
+        forked = processes and jobs > 1 and rows > piece_rows and can_fork()
+        run = process_map if forked else ordered_map
+        for stop, last, table, adjusted in run(one, tasks, jobs, window=ahead):
             parts.append(table)
             total = adjusted if total is None else total + adjusted
             if last:

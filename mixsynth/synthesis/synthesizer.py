@@ -370,7 +370,10 @@ class Synthesizer:
             m = min(rows, LOGICAL_BLOCK)
             d, Y, _, _ = self._mixed_rows(self._held_for(0, m), 0, m)
             self.agreement = self.labeler.agreement(Y, d)
-        for stop, table, adjusted in run_blocks(self.block, rows, chunk_rows, jobs):
+        # Processes for the NumPy backend (its blocks hold the GIL too often for threads to
+        # scale); a GPU's context does not survive a fork, and its kernel is the GPU's work.
+        processes = self.backend.name == "numpy"
+        for stop, table, adjusted in run_blocks(self.block, rows, chunk_rows, jobs, processes=processes):
             self.adjusted += adjusted
             self.rows_written = stop
             yield table
