@@ -41,13 +41,34 @@ def joint_states(codes: list[np.ndarray]) -> np.ndarray | None:
     """
     if not codes:
         return None
-    stacked = np.stack(codes, axis=1)
-    _, inverse = np.unique(stacked, axis=0, return_inverse=True)
-    inverse = inverse.reshape(-1)
+    inverse = _row_codes(codes)
     states = int(inverse.max()) + 1 if inverse.size else 0
     if states < 2 or states > min(MAX_STATES, inverse.size // ROWS_PER_STATE):
         return None
     return inverse.astype(np.int64)
+
+
+def _row_codes(codes: list[np.ndarray]) -> np.ndarray:
+    """``np.unique(np.stack(codes, axis=1), axis=0, return_inverse=True)[1]``: the rank of
+    each row's tuple among the distinct tuples in lexicographic order.
+
+    The tuples of non-negative codes are numbered in mixed radix, the first column most
+    significant, which orders them as the lexicographic sort does; a sort of one integer
+    per row is an order of magnitude faster than the sort of rows (a tenth of a second of
+    start-up on a 20 000-row table). Tuples too many to number in 63 bits take the sort of
+    rows.
+    """
+    key = np.zeros(codes[0].size, dtype=np.int64)
+    span = 1
+    for code in codes:
+        low, high = (int(code.min()), int(code.max())) if code.size else (0, 0)
+        radix = high + 1
+        if low < 0 or span * radix >= 2**62:
+            _, inverse = np.unique(np.stack(codes, axis=1), axis=0, return_inverse=True)
+            return inverse.reshape(-1)
+        key = key * radix + code
+        span *= radix
+    return np.unique(key, return_inverse=True)[1].reshape(-1)
 
 
 def quotas(shares: np.ndarray, m: int) -> np.ndarray:
