@@ -25,7 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from mixsynth.engines.local import PIECE_ROWS
+from mixsynth.engines.local import piece_rows
 from mixsynth.errors import MixsynthError, ResourceError
 from mixsynth.memory import Room, default_memory_limit, format_size, memory_rooms
 from mixsynth.options import SynthesisOptions
@@ -80,6 +80,7 @@ class Estimate:
     rows: int
     chunk_rows: int
     tasks: int
+    piece_rows: int
     jobs: int
     backend: str
     encoded_bytes: int
@@ -117,7 +118,7 @@ class Estimate:
             f"{format_size(self.encoded_bytes)} {where}",
             f"rows: {self.rows:,}",
             f"blocks: {groups:,} row groups of up to {self.chunk_rows:,} rows, computed as "
-            f"{self.tasks:,} tasks of up to {PIECE_ROWS:,} rows on {self.jobs} "
+            f"{self.tasks:,} tasks of up to {self.piece_rows:,} rows on {self.jobs} "
             f"worker{'s' * (self.jobs != 1)}",
             f"backend: {self.backend}",
             f"peak memory: about {format_size(self.peak_bytes)}{over}",
@@ -126,11 +127,11 @@ class Estimate:
         ]
 
 
-def _tasks(rows: int, chunk_rows: int) -> int:
-    per_chunk = lambda m, s: (s + m - 1) // PIECE_ROWS - s // PIECE_ROWS + 1  # noqa: E731
+def _tasks(rows: int, chunk_rows: int, piece: int) -> int:
+    per_chunk = lambda m, s: (s + m - 1) // piece - s // piece + 1  # noqa: E731
     full, rest = divmod(rows, chunk_rows)
     if full > 100_000:  # pieces per chunk repeat with the grid; an exact count is not needed
-        return full * math.ceil(chunk_rows / PIECE_ROWS) + (rest > 0)
+        return full * math.ceil(chunk_rows / piece) + (rest > 0)
     return sum(per_chunk(min(chunk_rows, rows - s), s) for s in range(0, rows, chunk_rows))
 
 
@@ -234,7 +235,7 @@ def _peak(
 ) -> int:
     """The peak-memory model of the module docstring, in bytes (resident, not mapped)."""
     item = plan.dtype.itemsize
-    piece = min(PIECE_ROWS, rows)  # a run shorter than a piece computes only its own rows
+    piece = min(piece_rows(plan.d), rows)  # a run shorter than a piece computes only its own rows
     group = min(chunk_rows, rows)
     piece_work = piece * (plan.d * item * _WORK_COPIES + 2 * arrow_row + 64)
     in_flight = jobs * (piece_work + _THREAD)
@@ -351,7 +352,7 @@ def estimate(
     return Estimate(
         source_rows=n, kinds={s.name: s.kind.value for s in specs}, d=plan.d,
         dtype=plan.dtype.name, wide=plan.wide, rows=rows, chunk_rows=chunk_rows,
-        tasks=_tasks(rows, chunk_rows), jobs=jobs,
+        tasks=_tasks(rows, chunk_rows, piece_rows(plan.d)), piece_rows=piece_rows(plan.d), jobs=jobs,
         backend=backend, encoded_bytes=encoded, memory_limit=limit, spills=spills,
         peak_bytes=peak, output=output, source_mapped=source_mapped, compression=compression,
         output_bytes=int(parquet_row * rows) if parquet_row is not None else None,

@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from mixsynth.cli import app
-from mixsynth.engines.local import pieces
+from mixsynth.engines.local import piece_rows, pieces
 from mixsynth.errors import UsageError
 from mixsynth.memory import allocate, default_memory_limit, parse_size, physical_memory
 from mixsynth.options import SynthesisOptions
@@ -195,7 +195,7 @@ def test_dry_run_reports_and_writes_nothing(runner, tmp_parquet, tmp_path):
     assert lines["columns"] == "4 (1 float, 1 integer, 1 temporal, 1 tensor)"
     assert lines["encoded"].startswith("d = 19 mixed columns, float32, 22.3 KiB spilled")
     assert lines["rows"] == "1,000,000"
-    tasks = sum(1 for _ in pieces(10**6, 131_072))
+    tasks = sum(1 for _ in pieces(10**6, 131_072, piece_rows(19)))
     assert lines["blocks"].startswith(f"8 row groups of up to 131,072 rows, computed as {tasks} tasks")
     assert lines["backend"] == "numpy"
     assert lines["dry run"] == "nothing written"

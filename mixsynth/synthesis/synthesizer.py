@@ -21,7 +21,7 @@ import numpy as np
 import pyarrow as pa
 
 from mixsynth import provenance
-from mixsynth.engines.local import run_blocks
+from mixsynth.engines.local import piece_rows, run_blocks
 from mixsynth.errors import MixsynthWarning, UsageError
 from mixsynth.options import DEFAULT_CHUNK_ROWS, MAX_ROWS, SynthesisOptions, needs_every_row
 from mixsynth.schema import is_mixed
@@ -373,7 +373,8 @@ class Synthesizer:
         # Processes for the NumPy backend (its blocks hold the GIL too often for threads to
         # scale); a GPU's context does not survive a fork, and its kernel is the GPU's work.
         processes = self.backend.name == "numpy"
-        for stop, table, adjusted in run_blocks(self.block, rows, chunk_rows, jobs, processes=processes):
+        piece = piece_rows(self.enc.X.shape[1])
+        for stop, table, adjusted in run_blocks(self.block, rows, chunk_rows, jobs, piece, processes=processes):
             self.adjusted += adjusted
             self.rows_written = stop
             yield table
