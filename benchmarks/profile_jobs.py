@@ -7,9 +7,11 @@ Each round runs every mode once, in turn (so a change in the machine's load hits
 them alike), each in a fresh interpreter: ``Synthesizer.chunks`` on the default options,
 seed 0, with one job, ``--jobs`` threads (``run_blocks(processes=False)``) and ``--jobs``
 processes (:mod:`mixsynth.engines.processes`), consuming the tables without writing them.
-It prints wall seconds and CPU seconds (user + system of the process and of the workers
-it waited for) per mode and round, the medians, and checks that every mode made the same
-rows (a digest of the tables).
+A fourth mode runs ``--jobs`` one-job interpreters side by side, each on its own, and
+reports one's CPU: what the machine charges a computation for sharing it (caches, memory,
+clock), which no way of splitting the work avoids. It prints wall seconds and CPU seconds
+(user + system of the process and of the workers it waited for) per mode and round, the
+medians, and checks that every mode made the same rows (a digest of the tables).
 """
 
 from __future__ import annotations
@@ -58,14 +60,22 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    modes = ["one", "threads", "processes"]
+    modes = ["one", "threads", "processes", "side by side"]
     got: dict[str, list[dict[str, float | str]]] = {m: [] for m in modes}
     for r in range(args.rounds):
         for mode in modes:
-            out = subprocess.run([sys.executable, "-c", CHILD, args.table, str(args.rows), str(args.jobs), mode],
-                                 capture_output=True, text=True, check=True, cwd=ROOT)
-            got[mode].append(json.loads(out.stdout))
-            print(f"round {r + 1} {mode:9s} wall {got[mode][-1]['wall']:.2f} s  CPU {got[mode][-1]['cpu']:.2f} s",
+            # "side by side": --jobs one-job interpreters at once, each on its own: what
+            # running that many independent computations costs this machine per run.
+            count, child = (args.jobs, "one") if mode == "side by side" else (1, mode)
+            cmd = [sys.executable, "-c", CHILD, args.table, str(args.rows), str(args.jobs), child]
+            procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=ROOT) for _ in range(count)]
+            runs = [json.loads(p.communicate()[0]) for p in procs]
+            if any(p.returncode for p in procs):
+                raise SystemExit(f"{mode} failed")
+            # Side by side: the slowest one's wall time, one interpreter's CPU (the mean).
+            got[mode].append({"wall": max(x["wall"] for x in runs), "cpu": sum(x["cpu"] for x in runs) / count,
+                              "digest": runs[0]["digest"]})
+            print(f"round {r + 1} {mode:12s} wall {got[mode][-1]['wall']:.2f} s  CPU {got[mode][-1]['cpu']:.2f} s",
                   flush=True)
     digests = {run["digest"] for runs in got.values() for run in runs}
     rows = int(args.rows)
@@ -76,7 +86,8 @@ def main() -> None:
     for mode in modes:
         wall = statistics.median(float(run["wall"]) for run in got[mode])
         cpu = statistics.median(float(run["cpu"]) for run in got[mode])
-        name = {"one": "one job", "threads": f"{args.jobs} threads", "processes": f"{args.jobs} processes"}[mode]
+        name = {"one": "one job", "threads": f"{args.jobs} threads", "processes": f"{args.jobs} processes",
+                "side by side": f"{args.jobs} one-job runs side by side (each)"}[mode]
         print(f"| {name} | {wall:.2f} s | {cpu:.2f} s | {one / wall:.2f}× |")
     print("same rows in every mode" if len(digests) == 1 else f"DIFFERENT ROWS: {sorted(digests)}")
 
