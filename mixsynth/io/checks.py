@@ -8,11 +8,15 @@ from __future__ import annotations
 import collections
 import os
 import stat
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
-import pyarrow.dataset as ds
 
 from mixsynth.errors import InputError, SchemaError
+
+if TYPE_CHECKING:
+    # Imported where a dataset is opened: pyarrow.dataset brings pandas (0.4 s of start-up).
+    import pyarrow.dataset as ds
 
 __all__ = ["check_same_columns", "check_unique_names", "refuse_special_file"]
 

@@ -13,10 +13,9 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import pyarrow as pa
-import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from mixsynth import provenance
@@ -24,6 +23,9 @@ from mixsynth.console import first_line, isatty
 from mixsynth.errors import InputError, UsageError
 from mixsynth.io import checks, formats
 from mixsynth.memory import format_size, map_batches
+
+if TYPE_CHECKING:
+    import pyarrow.dataset as ds
 
 __all__ = ["Select", "Source", "not_parquet", "read_source"]
 
@@ -54,6 +56,7 @@ class Source:
 
 
 def _parquet_files(path: Path) -> ds.Dataset:
+    import pyarrow.dataset as ds  # noqa: PLC0415 - brings pandas: only for a directory
     try:
         dataset = ds.dataset(path, format="parquet", partitioning="hive")
     except (pa.ArrowInvalid, OSError) as exc:
