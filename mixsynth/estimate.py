@@ -25,7 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from mixsynth.engines.local import piece_rows
+from mixsynth.engines.local import count_pieces, piece_rows
 from mixsynth.errors import MixsynthError, ResourceError
 from mixsynth.memory import Room, default_memory_limit, format_size, memory_rooms
 from mixsynth.options import SynthesisOptions
@@ -125,14 +125,6 @@ class Estimate:
             f"output: about {size} of {self.compression} Parquet to {out}",
             "dry run: nothing written",
         ]
-
-
-def _tasks(rows: int, chunk_rows: int, piece: int) -> int:
-    per_chunk = lambda m, s: (s + m - 1) // piece - s // piece + 1  # noqa: E731
-    full, rest = divmod(rows, chunk_rows)
-    if full > 100_000:  # pieces per chunk repeat with the grid; an exact count is not needed
-        return full * math.ceil(chunk_rows / piece) + (rest > 0)
-    return sum(per_chunk(min(chunk_rows, rows - s), s) for s in range(0, rows, chunk_rows))
 
 
 def _output_bytes_per_row(
@@ -352,7 +344,7 @@ def estimate(
     return Estimate(
         source_rows=n, kinds={s.name: s.kind.value for s in specs}, d=plan.d,
         dtype=plan.dtype.name, wide=plan.wide, rows=rows, chunk_rows=chunk_rows,
-        tasks=_tasks(rows, chunk_rows, piece_rows(plan.d)), piece_rows=piece_rows(plan.d), jobs=jobs,
+        tasks=count_pieces(rows, chunk_rows, piece_rows(plan.d)), piece_rows=piece_rows(plan.d), jobs=jobs,
         backend=backend, encoded_bytes=encoded, memory_limit=limit, spills=spills,
         peak_bytes=peak, output=output, source_mapped=source_mapped, compression=compression,
         output_bytes=int(parquet_row * rows) if parquet_row is not None else None,

@@ -15,6 +15,7 @@ import pyarrow as pa
 import pytest
 
 from mixsynth.engines.local import PIECE_ROWS, run_blocks
+from mixsynth.engines import processes
 from mixsynth.engines.processes import WorkerLost, can_fork, process_map
 from mixsynth.errors import InputError, UsageError
 
@@ -159,3 +160,21 @@ def test_workers_of_a_killed_parent_leave_on_their_own(tmp_path):
     while not all(_gone(pid) for pid in pids):
         assert time.monotonic() < deadline, f"orphaned workers {pids} still running"
         time.sleep(0.05)
+
+
+def test_a_short_run_starts_no_more_workers_than_it_has_pieces(monkeypatch):
+    forks = []
+    real = processes._fork
+
+    def counted() -> int:
+        pid = real()
+        if pid:  # in the parent (a child never returns here: it ends in os._exit)
+            forks.append(pid)
+        return pid
+
+    monkeypatch.setattr(processes, "_fork", counted)
+    rows = 2 * PIECE_ROWS  # two pieces, one chunk: two workers although eight were allowed
+    out = pa.concat_tables(t for _, t, _ in run_blocks(_block, rows, rows, jobs=8, processes=True))
+    assert out["row"].to_pylist() == list(range(rows))
+    assert len(forks) == 2
+    assert set(out["pid"].to_pylist()) == set(forks)

@@ -37,6 +37,7 @@ tables too.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -51,7 +52,7 @@ from mixsynth.engines.worker import checkpoint
 from mixsynth.errors import UsageError
 from mixsynth.synthesis.draws import LOGICAL_BLOCK
 
-__all__ = ["PIECE_ROWS", "default_jobs", "ordered_map", "piece_rows", "pieces", "run_blocks"]
+__all__ = ["PIECE_ROWS", "count_pieces", "default_jobs", "ordered_map", "piece_rows", "pieces", "run_blocks"]
 
 #: Rows per parallel task, on a global grid (a multiple of the logical block, so no
 #: random stream is drawn twice); measured above.
@@ -149,6 +150,22 @@ def pieces(
             cut = nxt
 
 
+def count_pieces(rows: int, chunk_rows: int, piece_rows: int = PIECE_ROWS) -> int:
+    """How many pieces :func:`pieces` cuts (exact up to 100 000 chunks; beyond, chunks
+    are counted as if each began on the grid, which they nearly all do).
+
+    Examples
+    --------
+    >>> count_pieces(10, 6, piece_rows=4), len(list(pieces(10, 6, piece_rows=4)))
+    (4, 4)
+    """
+    per_chunk = lambda m, s: (s + m - 1) // piece_rows - s // piece_rows + 1  # noqa: E731
+    full, rest = divmod(rows, chunk_rows)
+    if full > 100_000:  # pieces per chunk repeat with the grid; an exact count is not needed
+        return full * math.ceil(chunk_rows / piece_rows) + (rest > 0)
+    return sum(per_chunk(min(chunk_rows, rows - s), s) for s in range(0, rows, chunk_rows))
+
+
 def _blas_one_thread(jobs: int) -> contextlib.AbstractContextManager[object]:
     if jobs == 1:
         return contextlib.nullcontext()
@@ -187,10 +204,12 @@ def run_blocks(
 
     parts: list[pa.Table] = []
     total: np.ndarray | None = None
+    # No more workers than tasks: a short run on a many-core machine starts no idle ones.
+    jobs = min(jobs, count_pieces(rows, chunk_rows, piece_rows))
     ahead = -(-min(chunk_rows, rows) // piece_rows) + 1 + 2 * jobs  # a chunk may straddle the grid
     with _blas_one_thread(jobs):
         tasks = pieces(rows, chunk_rows, piece_rows)
-        forked = processes and jobs > 1 and rows > piece_rows and can_fork()
+        forked = processes and jobs > 1 and can_fork()  # one task runs here
         run = process_map if forked else ordered_map
         for stop, last, table, adjusted in run(one, tasks, jobs, window=ahead):
             parts.append(table)
