@@ -168,7 +168,7 @@ def test_a_short_run_starts_no_more_workers_than_it_has_pieces(monkeypatch):
 
     def counted() -> int:
         pid = real()
-        if pid:  # in the parent (a child never returns here: it ends in os._exit)
+        if pid:  # the parent (the child gets 0, serves, and ends in os._exit)
             forks.append(pid)
         return pid
 
