@@ -2,11 +2,13 @@
 
     python benchmarks/profile_jobs.py                    # randhie, 2e6 rows, 3 rounds
     python benchmarks/profile_jobs.py --rows 4e6 --rounds 5 --table sample_data/wine.parquet
+    python benchmarks/profile_jobs.py --rows 8e6 --write      # whole runs: blocks and the write
 
 Each round runs every mode once, in turn (so a change in the machine's load hits all of
 them alike), each in a fresh interpreter: ``Synthesizer.chunks`` on the default options,
 seed 0, with one job, ``--jobs`` threads (``run_blocks(processes=False)``) and ``--jobs``
-processes (:mod:`mixsynth.engines.processes`), consuming the tables without writing them.
+processes (:mod:`mixsynth.engines.processes`), consuming the tables without writing them
+(``--write``: writing them as ``mixsynth generate`` does, zstd in 131 072-row row groups).
 A fourth mode runs ``--jobs`` one-job interpreters side by side, each on its own, and
 reports one's CPU: what the machine charges a computation for sharing it (caches, memory,
 clock), which no way of splitting the work avoids. It prints wall seconds and CPU seconds
@@ -22,6 +24,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,12 +43,18 @@ if mode == "threads":  # the synthesizer's own run_blocks, told not to fork
 digest = hashlib.sha256()
 t0 = time.perf_counter()
 c0 = sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
+writer = None
 for table in synth.chunks(rows, 131072, 1 if mode == "one" else jobs):
+    if sys.argv[5] != "-":  # --write: as mixsynth generate writes (zstd, one row group per chunk)
+        writer = writer or pq.ParquetWriter(sys.argv[5], table.schema, compression="zstd")
+        writer.write_table(table, row_group_size=table.num_rows)
     for column in table.columns:
         for chunk in column.chunks:
             for buf in chunk.buffers():
                 if buf is not None:
                     digest.update(buf)
+if writer is not None:
+    writer.close()
 wall = time.perf_counter() - t0
 me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
 cpu = me.ru_utime + me.ru_stime - c0 + kids.ru_utime + kids.ru_stime
@@ -59,7 +68,13 @@ def main() -> None:
     parser.add_argument("--rows", type=float, default=2e6)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--write", action="store_true", help="also write the Parquet output (a whole run)")
     args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as work:
+        _run(args, work)
+
+
+def _run(args: argparse.Namespace, work: str) -> None:
     modes = ["one", "threads", "processes", "side by side"]
     got: dict[str, list[dict[str, float | str]]] = {m: [] for m in modes}
     for r in range(args.rounds):
@@ -68,7 +83,8 @@ def main() -> None:
             # running that many independent computations costs this machine per run.
             count, child = (args.jobs, "one") if mode == "side by side" else (1, mode)
             cmd = [sys.executable, "-c", CHILD, args.table, str(args.rows), str(args.jobs), child]
-            procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, cwd=ROOT) for _ in range(count)]
+            procs = [subprocess.Popen(cmd + [str(Path(work) / f"{i}.parquet") if args.write else "-"],
+                                      stdout=subprocess.PIPE, text=True, cwd=ROOT) for i in range(count)]
             runs = [json.loads(p.communicate()[0]) for p in procs]
             if any(p.returncode for p in procs):
                 raise SystemExit(f"{mode} failed")
@@ -79,7 +95,8 @@ def main() -> None:
                   flush=True)
     digests = {run["digest"] for runs in got.values() for run in runs}
     rows = int(args.rows)
-    print(f"\n{Path(args.table).name}, {rows:,} rows, blocks only, --jobs {args.jobs}, medians of {args.rounds} "
+    what = "blocks and the zstd Parquet write" if args.write else "blocks only"
+    print(f"\n{Path(args.table).name}, {rows:,} rows, {what}, --jobs {args.jobs}, medians of {args.rounds} "
           f"(load average at the end {', '.join(f'{x:.1f}' for x in os.getloadavg())})")
     print("| mode | wall | CPU | speed-up over one job |\n|---|---|---|---|")
     one = statistics.median(float(run["wall"]) for run in got["one"])
