@@ -87,7 +87,8 @@ def _run(args: argparse.Namespace, work: str) -> None:
                                       stdout=subprocess.PIPE, text=True, cwd=ROOT) for i in range(count)]
             runs = [json.loads(p.communicate()[0]) for p in procs]
             if any(p.returncode for p in procs):
-                raise SystemExit(f"{mode} failed")
+                msg = f"{mode} failed"
+                raise SystemExit(msg)
             # Side by side: the slowest one's wall time, one interpreter's CPU (the mean).
             got[mode].append({"wall": max(x["wall"] for x in runs), "cpu": sum(x["cpu"] for x in runs) / count,
                               "digest": runs[0]["digest"]})

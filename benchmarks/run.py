@@ -16,8 +16,9 @@ environment). Every measurement is a separate process started from here: wall ti
 what a user waits for (interpreter start and imports included), peak RSS is that
 process's own (``os.wait4``), or, where larger, the peak proportional set size of the
 process and its workers together (``--jobs`` forks worker processes on Linux, which
-share the parent's pages; sampled every 20 ms from ``/proc``). Times are the best of 3 runs (1 with ``--quick``; peers: 1 run),
-because the machine may be shared; peak RSS is the largest of those runs. Inputs are
+share the parent's pages; sampled every 20 ms from ``/proc``). Times are the best of 3
+runs (1 with ``--quick``; peers: 1 run), because the machine may be shared; peak RSS is
+the largest of those runs. Inputs are
 built from the real table
 ``tests/data/randhie.parquet`` (20,190 rows, 10 columns: 1 integer count, 5 floats,
 3 booleans + 1 boolean label) by ``mixsynth generate`` itself.

@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from mixsynth import io
+from mixsynth.engines.fragment_groups import GroupOrder
 from mixsynth.engines.fragments import FragmentSource
 from mixsynth.errors import BackendUnavailable, SchemaError, UsageError
 from mixsynth.io.dataset import open_dataset
@@ -213,7 +214,10 @@ def test_within_class_anchoring_on_a_few_gathered_rows_matches_local(tmp_path):
     )
     synth.total_rows = 150
     assert synth.anchor is not None
-    assert synth.anchor.row_group is not None
+    # Grouped, with the groups' recipe rather than a group per source row (made on use).
+    assert len(synth.anchor.by_group) == 2
+    assert synth.anchor.row_group is None
+    assert isinstance(synth.groups.order, GroupOrder)
     assert _rows(synth.block(0, 150)[0]) == _rows(expected)
 
 

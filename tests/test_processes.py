@@ -14,8 +14,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from mixsynth.engines.local import PIECE_ROWS, run_blocks
 from mixsynth.engines import processes
+from mixsynth.engines.local import PIECE_ROWS, run_blocks
 from mixsynth.engines.processes import WorkerLost, can_fork, process_map
 from mixsynth.errors import InputError, UsageError
 
@@ -71,9 +71,10 @@ def _fails_at_seven(i: int) -> int:
 
 def test_an_error_in_a_worker_is_raised_with_its_type_and_message():
     seen = []
+    results = process_map(_fails_at_seven, range(1000), jobs=2, window=4)
+    seen.extend(next(results) for _ in range(7))
     with pytest.raises(InputError, match="^row 7 is bad$"):
-        for value in process_map(_fails_at_seven, range(1000), jobs=2, window=4):
-            seen.append(value)
+        next(results)
     assert seen == list(range(7))
 
 
@@ -82,7 +83,8 @@ class _Unpicklable(Exception):
         super().__init__(f"{a}/{b}")
 
     def __reduce__(self):
-        raise TypeError("cannot pickle this")
+        msg = "cannot pickle this"
+        raise TypeError(msg)
 
 
 def _raises_unpicklable(_i: int) -> int:

@@ -64,7 +64,6 @@ __all__ = [
     "exclusive_from_counts",
     "plan_balance",
     "repair_column",
-    "row_groups",
     "same",
     "state_counts",
     "taken_values",
@@ -77,14 +76,6 @@ Run = Callable[[Callable[[Any], Any], Iterable[Any]], Iterable[Any]]
 def _fragments(synth: Synthesizer) -> FragmentSource:
     """The synthesizer's source: these fits run only over Parquet fragments."""
     return cast("FragmentSource", synth.source)
-
-
-def row_groups(groups: Groups, n: int) -> np.ndarray:
-    """Source row -> its group (-1: in none), as :func:`mixsynth.synthesis.anchor.fit_anchor` makes it."""
-    row_group = np.full(n, -1, dtype=np.int64)
-    for g in range(len(groups.probs)):
-        row_group[groups.order[groups.offsets[g] : groups.offsets[g + 1]]] = g
-    return row_group
 
 
 # -- anchoring ------------------------------------------------------------------------------
@@ -131,7 +122,7 @@ def anchor_column(
     def fits(exclusive: np.ndarray) -> list[Anchor]:
         if synth.groups is None:
             return [fit_group(X, np.ones(n, dtype=bool), pilot, draws, columns, rounded, exclusive)]
-        row_group = row_groups(synth.groups, n)
+        row_group = synth.groups.row_group(n)
         pilot_group = row_group[draws.parents[:, 0]]
         parts = []
         for g in range(len(synth.groups.probs)):
@@ -179,24 +170,26 @@ def assemble_anchor(
     starts: Sequence[int],
     parts: Sequence[ColumnAnchor],
     exclusive: np.ndarray,
-    row_group: np.ndarray | None,
-    groups: int = 1,
+    groups: Groups | None,
+    n: int,
 ) -> Anchor:
     """One :class:`~mixsynth.synthesis.anchor.Anchor` from the per-column fits (features at ``starts``),
-    taking each column's exclusive or plain map as ``exclusive`` says; ``groups`` maps
-    per group when ``row_group`` is given."""
-    maps: list[dict[int, Any]] = [{} for _ in range(groups)]
-    checks: list[dict[int, tuple[float, float]]] = [{} for _ in range(groups)]
+    taking each column's exclusive or plain map as ``exclusive`` says; maps per group of
+    ``groups`` (over ``n`` source rows) when given, whose row groups are made on the
+    workers that apply them."""
+    count = 1 if groups is None else len(groups.probs)
+    maps: list[dict[int, Any]] = [{} for _ in range(count)]
+    checks: list[dict[int, tuple[float, float]]] = [{} for _ in range(count)]
     for start, part in zip(starts, parts, strict=True):
-        for g in range(groups):
+        for g in range(count):
             for j in range(len(part.bases)):
                 fitted = part.exclusive[g] if part.exclusive and exclusive[start + j] else part.plain[g]
                 if j in fitted.maps:
                     maps[g][start + j] = fitted.maps[j]
                     checks[g][start + j] = fitted.check[j]
-    if row_group is None:
+    if groups is None:
         return Anchor(maps[0], checks[0])
-    return Anchor({}, {}, tuple(Anchor(m, c) for m, c in zip(maps, checks, strict=True)), row_group)
+    return Anchor({}, {}, tuple(Anchor(m, c) for m, c in zip(maps, checks, strict=True)), groups=groups, n=n)
 
 
 # -- variance repair ------------------------------------------------------------------------

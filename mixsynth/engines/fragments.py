@@ -7,19 +7,23 @@ gives: the same column kinds, identifiers, origins and bounds. A block gathers o
 parent rows its draws name (global row indices), so for the same seed the synthesizer
 writes the same rows as over the whole table, for any number of workers or files. The
 repair and anchoring fits run where the rows are (:mod:`mixsynth.engines.fragment_fits`): the pilot
-is mixed from its gathered parents on a worker and each column is fitted by one task, so
-no source column reaches the caller (a target or ``--within`` column excepted).
+is drawn and mixed from its gathered parents on a worker and each column is fitted by one
+task, so no source column reaches the caller. A target's label plan and ``--within``
+groups are planned on a worker too, and their row order stays on the workers
+(:mod:`mixsynth.engines.fragment_groups`).
 """
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import numpy as np
 import pyarrow as pa
 
 from mixsynth.engines import fragment_fits as fits
+from mixsynth.engines.fragment_groups import plan_here
 from mixsynth.engines.survey import (
     FragmentFacts,
     check_nan,
@@ -27,7 +31,6 @@ from mixsynth.engines.survey import (
     fragment_facts,
     id_like_over,
     kinds_of,
-    read_column,
 )
 from mixsynth.io.dataset import (
     Call,
@@ -56,11 +59,14 @@ if TYPE_CHECKING:
 __all__ = ["FragmentSource"]
 
 Notify = Callable[[str], None]
+P = TypeVar("P")
 
 
-def _mix_pilot(d: Draws, synth: Synthesizer) -> np.ndarray:
-    """The pilot's mixed rows, from its parents alone (runs on a worker)."""
-    return synth.mix(synth.source.gather(synth, distinct(d.parents, synth.n)), d)
+def _pilot(rows: int, synth: Synthesizer) -> tuple[Draws, np.ndarray]:
+    """The pilot's draws and mixed rows, from its parents alone (runs on a worker: grouped
+    draws need the groups' row order, which stays on the workers)."""
+    d = synth.pilot_draws(rows)
+    return d, synth.mix(synth.source.gather(synth, distinct(d.parents, synth.n)), d)
 
 
 class FragmentSource:
@@ -144,13 +150,15 @@ class FragmentSource:
             notify=notify,
         )
 
-    def columns(self, names: list[str]) -> pa.Table:
-        """Whole columns, read on the workers and brought here (a target, ``--within``)."""
-        arrays = {}
-        for name in names:
-            parts = self._run(Call(read_column, self.dataset.schema, name), self.dataset.fragments)
-            arrays[name] = pa.chunked_array(list(parts), type=self.dataset.schema.field(name).type)
-        return pa.table(arrays) if arrays else pa.table({})
+    def plan(self, names: list[str], fn: Callable[[pa.Table, Notify], P], notify: Notify) -> P:
+        """``fn(columns, notify)`` run on a worker that reads the whole columns; the plan's
+        groups keep their row order there (:class:`GroupOrder`), so no column and no
+        index per row comes to the caller."""
+        task = Call(plan_here, self.index, names, fn, secrets.token_hex(8))
+        [(planned, notices)] = list(self._run(task, [None]))
+        for line in notices:
+            notify(line)
+        return cast("P", planned)
 
     def rows(self, ids: np.ndarray, names: list[str]) -> pa.Table:
         """Rows ``ids`` of columns ``names``, gathered by index."""
@@ -200,10 +208,10 @@ class FragmentSource:
 
     # -- the fits, run where the rows are ---------------------------------------------------
 
-    def mix_pilot(self, synth: Synthesizer, d: Draws) -> np.ndarray:
-        """The pilot: its parents gathered and mixed on a worker."""
-        [pilot] = list(self._run(Call(_mix_pilot, synth), [d]))
-        return pilot
+    def pilot(self, synth: Synthesizer, rows: int) -> tuple[Draws, np.ndarray]:
+        """The pilot: drawn, its parents gathered and mixed on a worker."""
+        [(d, pilot)] = list(self._run(Call(_pilot, synth), [rows]))
+        return d, pilot
 
     def _column_items(self, synth: Synthesizer, pilot: np.ndarray) -> list[tuple[int, np.ndarray]]:
         return [(i, np.ascontiguousarray(pilot[:, f.cols])) for i, f in enumerate(synth.enc.features)]
@@ -226,9 +234,7 @@ class FragmentSource:
             counting = Call(fits.exclusive_counts, synth, two)
             both, on = self._reduce(counting, self.index.fragments, fits.add_counts, fits.same)
             exclusive = exclusive_from_counts(width, two, both, on, self.n)
-        groups = None if synth.groups is None else fits.row_groups(synth.groups, self.n)
-        count = 1 if synth.groups is None else len(synth.groups.probs)
-        return fits.assemble_anchor([f.start for f in features], parts, exclusive, groups, count)
+        return fits.assemble_anchor([f.start for f in features], parts, exclusive, synth.groups, self.n)
 
     def fit_repair(self, synth: Synthesizer, d: Draws, pilot: np.ndarray) -> Repair:
         """:func:`mixsynth.synthesis.repair.fit_repair`, one source column per task on the workers."""

@@ -131,8 +131,9 @@ class _Workers:
         open_ = dict(enumerate(self.conns))
         while open_ and not self.closing:
             ready = wait(list(open_.values()), _POLL_S)
-            for conn in ready:
-                w = self.conns.index(conn)  # type: ignore[arg-type]
+            for w, conn in list(open_.items()):
+                if conn not in ready:
+                    continue
                 try:
                     data: bytes | None = conn.recv_bytes()
                 except (EOFError, OSError):
@@ -143,10 +144,9 @@ class _Workers:
                     self.arrived.notify_all()
 
     def send(self, w: int, task: object) -> None:
-        try:
+        # A worker that died: reading its answer reports it.
+        with contextlib.suppress(BrokenPipeError, OSError):
             self.conns[w].send(task)
-        except (BrokenPipeError, OSError):
-            pass  # the worker died; reading its answer reports it
 
     def answer(self, w: int) -> Any:
         with self.arrived:

@@ -35,7 +35,6 @@ __all__ = [
     "keys_distinct",
     "kinds_of",
     "merge_keys",
-    "read_column",
     "sorted_keys",
     "ticks",
 ]
@@ -231,11 +230,6 @@ def check_nan(specs: list[ColumnSpec], facts: list[FragmentFacts], offsets: np.n
                 f"{first}); expected finite numbers (use --nan skip to treat them as nulls)"
             )
             raise SchemaError(msg)
-
-
-def read_column(fragment: Any, schema: pa.Schema, name: str) -> pa.Array:
-    """One column of one fragment (a worker's task)."""
-    return fragment.to_table(columns=[name], schema=schema).column(name).combine_chunks()
 
 
 def _bounds_of(cols: list[ColumnFacts], kind: Kind) -> tuple[Any, Any]:

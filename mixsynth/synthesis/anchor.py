@@ -44,6 +44,7 @@ This module applies the maps of a table's columns (:class:`Anchor`) and fits the
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -83,8 +84,25 @@ class Anchor:
     #: Per group, when parents are drawn within groups (within-class labels): each group
     #: is anchored to its own rows, since a class balance may differ from the source's.
     by_group: tuple[Anchor, ...] = ()
-    #: Source row -> its group (-1: in none), or None when not grouped.
+    #: Source row -> its group (-1: in none), when grouped; else made from ``groups``
+    #: (over ``n`` rows) where it is first needed: the Dask engine's client never needs it.
     row_group: np.ndarray | None = None
+    groups: Groups | None = None
+    n: int = 0
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The row groups made on a worker stay there (one index per source row).
+        state = dict(self.__dict__)
+        state.pop("rows_in_groups", None)
+        return state
+
+    @functools.cached_property
+    def rows_in_groups(self) -> np.ndarray:
+        """Source row (or held row) -> its group (-1: in none); grouped anchors only."""
+        if self.row_group is not None:
+            return self.row_group
+        assert self.groups is not None, "a grouped anchor holds its row groups or its groups"
+        return self.groups.row_group(self.n)
 
     def apply(
         self,
@@ -111,8 +129,8 @@ class Anchor:
         in the run of blocks (default ``0..m-1``), for a subset of rows such as a group.
         """
         rows = np.arange(len(Y)) if rows is None else rows
-        if self.row_group is not None:
-            group = self.row_group[parents[:, 0]]
+        if self.by_group:
+            group = self.rows_in_groups[parents[:, 0]]
             for g, sub in enumerate(self.by_group):
                 idx = np.flatnonzero(group == g)
                 if idx.size:
@@ -157,7 +175,7 @@ class Anchor:
     def record(self, names: dict[int, str]) -> dict[str, Any]:
         """Provenance: per column (by ``names``, encoded index -> name) the map and the pilot
         check (grouped: the worst group's shift and variance ratio, and the group count)."""
-        if self.row_group is not None:
+        if self.by_group:
             parts = [sub.record(names) for sub in self.by_group]
             out: dict[str, Any] = {}
             for part in parts:
@@ -313,9 +331,7 @@ def fit_anchor(
     exclusive = exclusive_columns(X, columns) if two_parents else np.zeros(X.shape[1], dtype=bool)
     if groups is None:
         return fit_group(X, np.ones(X.shape[0], dtype=bool), pilot, draws, columns, rounded, exclusive)
-    row_group = np.full(X.shape[0], -1, dtype=np.int64)
-    for g in range(len(groups.probs)):
-        row_group[groups.order[groups.offsets[g] : groups.offsets[g + 1]]] = g
+    row_group = groups.row_group(X.shape[0])
     pilot_group = row_group[draws.parents[:, 0]]
     parts = []
     for g in range(len(groups.probs)):

@@ -88,7 +88,7 @@ def _parents(rng: np.random.Generator, n: int, k: int, groups: Groups | None) ->
     cumulative = np.cumsum(groups.probs)
     g = np.minimum(np.searchsorted(cumulative / cumulative[-1], position, side="right"), len(groups.probs) - 1)
     local = rng.integers(0, groups.sizes[g][:, None], size=(LOGICAL_BLOCK, k), dtype=np.int64)
-    return groups.order[groups.offsets[g][:, None] + local]
+    return groups.members()[groups.offsets[g][:, None] + local]
 
 
 def _block(seed: int, b: int, n: int, law: WeightLaw, attempt: int, groups: Groups | None) -> Draws:

@@ -4,12 +4,15 @@ chosen by ``--within auto`` (:mod:`mixsynth.synthesis.within`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Mapping, Sequence
+
+import pyarrow as pa
 
 from mixsynth.schema import ColumnSpec, Kind, is_mixed
-from mixsynth.synthesis.labels import LabelOptions, LabelPlan, plan_labels
+from mixsynth.synthesis.labels import Groups, LabelOptions, LabelPlan, plan_labels
 from mixsynth.synthesis.sources import RowSource
-from mixsynth.synthesis.within import Within, choose, plan_within, sample_rows
+from mixsynth.synthesis.within import Choice, Within, choose, plan_within, sample_rows
 
 __all__ = ["plan_groups", "plan_target"]
 
@@ -24,8 +27,9 @@ def plan_target(
         return specs, None
     i = next(i for i, s in enumerate(specs) if s.name == target)
     spec = specs[i]
-    plan = plan_labels(target, source.columns([target]).column(target), not is_mixed(spec.kind), labels.mode,
-                       class_balance=labels.class_balance, bins=labels.bins, notify=notify)
+    plan = source.plan([target], functools.partial(_label_plan, target=target, taken=not is_mixed(spec.kind),
+                                                   mode=labels.mode, class_balance=labels.class_balance,
+                                                   bins=labels.bins), notify)
     if plan.categorical and is_mixed(spec.kind):
         specs = [*specs[:i], ColumnSpec(spec.name, Kind.CATEGORICAL, spec.field, target=True), *specs[i + 1:]]
     return specs, plan
@@ -41,7 +45,8 @@ def plan_groups(
     label = plan.groups if plan else None
     if labels.within:
         names = [c for c in dict.fromkeys(labels.within) if c in source.schema.names]
-        return plan_within(source.columns(names), labels.within, labels.within_bins, label)
+        return source.plan(names, functools.partial(_within_plan, columns=labels.within, bins=labels.within_bins,
+                                                    label=label, auto=None), notify)
     if not labels.auto_within or label is not None:
         return None
     # A soft or GenLabel target must stay free to mix: grouping by it would make every
@@ -56,6 +61,22 @@ def plan_groups(
     choice = choose(sample, candidates, numbers)
     if choice is None:
         return None
-    within = plan_within(source.columns([choice.column]), [choice.column], labels.within_bins, None, auto=choice)
+    within = source.plan([choice.column], functools.partial(_within_plan, columns=[choice.column],
+                                                            bins=labels.within_bins, label=None, auto=choice), notify)
     notify(str(within.notice()))
     return within
+
+
+# The plans over whole columns, as module functions: a source may run them in another
+# process (the Dask engine's workers), so they travel by reference, not as closures.
+
+
+def _label_plan(table: pa.Table, notify: Callable[[str], None], *, target: str, taken: bool, mode: str | None,
+                class_balance: str | Mapping[str, float] | None, bins: int) -> LabelPlan:
+    return plan_labels(target, table.column(target), taken, mode, class_balance=class_balance, bins=bins,
+                       notify=notify)
+
+
+def _within_plan(table: pa.Table, _notify: Callable[[str], None], *, columns: Sequence[str], bins: int,
+                 label: Groups | None, auto: Choice | None) -> Within:
+    return plan_within(table, columns, bins, label, auto=auto)

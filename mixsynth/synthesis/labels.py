@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -99,14 +100,22 @@ def parse_model(spec: str) -> tuple[str, int]:
     raise UsageError(msg)
 
 
+class OrderRef(Protocol):
+    """Groups' row order held elsewhere: made again, from the rows, where it is used (the
+    Dask engine keeps it on its workers, see :mod:`mixsynth.engines.fragments`)."""
+
+    def load(self) -> np.ndarray:
+        """The source rows sorted by group."""
+
+
 @dataclass(frozen=True)
 class Groups:
     """Pools of source rows that parents are drawn within.
 
     Attributes
     ----------
-    order : int64 array of shape (n_used,)
-        Source rows sorted by group.
+    order : int64 array of shape (n_used,), or OrderRef
+        Source rows sorted by group (read it with :meth:`members`).
     offsets : int64 array of shape (G + 1,)
         Group g holds ``order[offsets[g]:offsets[g + 1]]``.
     probs : float64 array of shape (G,)
@@ -114,7 +123,7 @@ class Groups:
     names : list of str
     """
 
-    order: np.ndarray
+    order: np.ndarray | OrderRef
     offsets: np.ndarray
     probs: np.ndarray
     names: list[str]
@@ -123,6 +132,17 @@ class Groups:
     def sizes(self) -> np.ndarray:
         """Rows per group, shape (G,)."""
         return np.diff(self.offsets)
+
+    def members(self) -> np.ndarray:
+        """The source rows sorted by group (made where it is asked for when held by
+        reference: one row index per source row)."""
+        return self.order if isinstance(self.order, np.ndarray) else self.order.load()
+
+    def row_group(self, n: int) -> np.ndarray:
+        """Source row -> its group (-1: in none), for ``n`` source rows."""
+        out = np.full(n, -1, dtype=np.int64)
+        out[self.members()] = np.repeat(np.arange(self.sizes.size), self.sizes)
+        return out
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ the rows are. Both give the same answers, so the same seed gives the same rows.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 __all__ = ["RowSource", "TableSource"]
 
 Notify = Callable[[str], None]
+#: What a plan over whole columns makes (a label plan, ``--within`` groups).
+P = TypeVar("P")
 
 
 class RowSource(Protocol):
@@ -54,8 +56,10 @@ class RowSource(Protocol):
     def column_specs(self, target: str | None, ids: str, notify: Notify) -> list[ColumnSpec]:
         """Each column's kind and role (:func:`mixsynth.synthesis.columns.plan_columns`)."""
 
-    def columns(self, names: list[str]) -> pa.Table:
-        """Whole columns (the target, ``--within`` columns)."""
+    def plan(self, names: list[str], fn: Callable[[pa.Table, Notify], P], notify: Notify) -> P:
+        """``fn(columns, notify)`` on the whole columns ``names`` (the target's label plan,
+        the ``--within`` groups). A source that does not hold its rows runs it where they
+        are and keeps the groups' row order there (:class:`~mixsynth.synthesis.labels.OrderRef`)."""
 
     def rows(self, ids: np.ndarray, names: list[str]) -> pa.Table:
         """Rows ``ids`` (sorted global indices) of columns ``names``."""
@@ -66,8 +70,9 @@ class RowSource(Protocol):
     def gather(self, synth: Synthesizer, ids: np.ndarray) -> Held:
         """The held rows that include ``ids`` (sorted distinct global indices)."""
 
-    def mix_pilot(self, synth: Synthesizer, d: Draws) -> np.ndarray:
-        """The pilot's mixed rows (before bounds), as a block mixes them."""
+    def pilot(self, synth: Synthesizer, rows: int) -> tuple[Draws, np.ndarray]:
+        """The pilot's draws (:meth:`Synthesizer.pilot_draws`) and mixed rows (before
+        bounds), as a block mixes them."""
 
     def fit_anchor(self, synth: Synthesizer, d: Draws, pilot: np.ndarray) -> Anchor:
         """:func:`mixsynth.synthesis.anchor.fit_anchor` over the whole source."""
@@ -119,9 +124,9 @@ class TableSource:
         """:func:`mixsynth.synthesis.columns.plan_columns` of the table."""
         return plan_columns(self.table, target=target, ids=ids, notify=notify)
 
-    def columns(self, names: list[str]) -> pa.Table:
-        """The columns ``names``."""
-        return self.table.select(names)
+    def plan(self, names: list[str], fn: Callable[[pa.Table, Notify], P], notify: Notify) -> P:
+        """``fn`` on the columns ``names`` of the table."""
+        return fn(self.table.select(names), notify)
 
     def rows(self, ids: np.ndarray, names: list[str]) -> pa.Table:
         """Rows ``ids`` of columns ``names``."""
@@ -139,9 +144,10 @@ class TableSource:
         assert synth.whole is not None
         return synth.whole
 
-    def mix_pilot(self, synth: Synthesizer, d: Draws) -> np.ndarray:
+    def pilot(self, synth: Synthesizer, rows: int) -> tuple[Draws, np.ndarray]:
         """The pilot mixed from the held rows."""
-        return synth.mix(self.gather(synth, d.parents), d)
+        d = synth.pilot_draws(rows)
+        return d, synth.mix(self.gather(synth, d.parents), d)
 
     def fit_anchor(self, synth: Synthesizer, d: Draws, pilot: np.ndarray) -> Anchor:
         """:func:`mixsynth.synthesis.anchor.fit_anchor` on the encoded rows."""

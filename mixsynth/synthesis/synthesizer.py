@@ -164,9 +164,9 @@ class Synthesizer:
         """Gathered source rows ``enc`` (global ids ``ids``, sorted) made ready to mix: their
         own kernel, and the anchoring's row groups indexed by held row."""
         anchor = self.anchor
-        if anchor is not None and anchor.row_group is not None:
+        if anchor is not None and anchor.by_group:
             # The held rows' parents index them, so the row groups must too.
-            anchor = dataclasses.replace(anchor, row_group=anchor.row_group[ids])
+            anchor = dataclasses.replace(anchor, row_group=anchor.rows_in_groups[ids], groups=None)
         return Held(enc, enc.X, Mixer(self.backend, enc.X), self.n, ids, states, anchor)
 
     def _extend(self, held: Held, parents: np.ndarray) -> Held:
@@ -244,9 +244,11 @@ class Synthesizer:
     def _pilot(self) -> tuple[Draws, np.ndarray]:
         """The pilot's draws and mixed rows: its own random streams, so it never depends on
         the blocks or how they are chunked."""
-        rows = pilot_rows(self.enc.X.shape[1])
-        d = draw(self.seed, 0, rows, self.n, self.law, attempt=PILOT_ATTEMPT, groups=self.groups)
-        return d, self.source.mix_pilot(self, d)
+        return self.source.pilot(self, pilot_rows(self.enc.X.shape[1]))
+
+    def pilot_draws(self, rows: int) -> Draws:
+        """The pilot's draws (the source mixes them where its rows, and its groups, are)."""
+        return draw(self.seed, 0, rows, self.n, self.law, attempt=PILOT_ATTEMPT, groups=self.groups)
 
     # -- blocks -----------------------------------------------------------------------------
 

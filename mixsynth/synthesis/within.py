@@ -270,14 +270,14 @@ def group_codes(name: str, column: pa.ChunkedArray, bins: int) -> tuple[np.ndarr
         return np.zeros(x.size, dtype=np.int64), "value"
     binned = quantile_groups(x, bins)
     codes = np.full(x.size, binned.sizes.size, dtype=np.int64)  # nulls: a group of their own
-    codes[binned.order] = np.repeat(np.arange(binned.sizes.size), binned.sizes)
+    codes[binned.members()] = np.repeat(np.arange(binned.sizes.size), binned.sizes)
     return codes, "bins"
 
 
 def _label_codes(groups: Groups, n: int) -> np.ndarray:
     """Group of each source row under ``groups`` (-1: in none, e.g. a null target)."""
     codes = np.full(n, -1, dtype=np.int64)
-    codes[groups.order] = np.repeat(np.arange(groups.sizes.size), groups.sizes)
+    codes[groups.members()] = np.repeat(np.arange(groups.sizes.size), groups.sizes)
     return codes
 
 
