@@ -9,9 +9,10 @@ of the taken columns). Over a :class:`~mixsynth.engines.fragments.FragmentSource
 where the rows are, and the client holds only what is the size of the pilot or of the
 fitted maps:
 
-* the pilot's draws are made on the client (``pilot_rows × k`` parents); one worker
-  gathers just those parent rows, file by file, and mixes them; only the mixed pilot
-  (``pilot_rows × d``) comes back (:meth:`FragmentSource.mix_pilot`);
+* the pilot is drawn on a worker (its draws may need the groups' row order, which stays
+  on the workers, :mod:`mixsynth.engines.fragment_groups`), which gathers just its parent
+  rows, file by file, and mixes them; the draws and the mixed pilot (``pilot_rows × d``)
+  come back (:meth:`FragmentSource.pilot`);
 * each source column is fitted by one task on a worker that reads that column from every
   file and runs the local engine's own per-column fit on it (:func:`anchor_column`,
   :func:`repair_column`): the maps, shifts and stretches come back, never the column.
@@ -22,8 +23,9 @@ fitted maps:
   (:func:`taken_values`, :func:`state_counts`), whose per-row state a worker then finds
   for the rows it gathers (:class:`BalancePlan`).
 
-A worker thus holds one column of the source at a time (and one file while counting); the
-client's memory does not grow with the number of source rows. The functions taking a
+A worker thus holds one column of the source at a time (and one file while counting, and
+a grouped run's row order); the client's memory does not grow with the number of source
+rows. The functions taking a
 fragment or an item are pure and picklable, as in :mod:`mixsynth.io.dataset`.
 """
 
