@@ -17,7 +17,7 @@ import pytest
 from mixsynth.engines import processes
 from mixsynth.engines.local import PIECE_ROWS, run_blocks
 from mixsynth.engines.processes import WorkerLost, can_fork, process_map
-from mixsynth.errors import InputError, UsageError
+from mixsynth.errors import InputError, ResourceError, UsageError
 
 
 def test_this_platform_forks_its_workers():
@@ -180,3 +180,23 @@ def test_a_short_run_starts_no_more_workers_than_it_has_pieces(monkeypatch):
     assert out["row"].to_pylist() == list(range(rows))
     assert len(forks) == 2
     assert set(out["pid"].to_pylist()) == set(forks)
+
+
+def test_workers_that_cannot_be_started_are_one_clear_error(monkeypatch):
+    started = []
+    real = processes._fork
+
+    def fails_second() -> int:
+        if started:
+            raise BlockingIOError(11, "Resource temporarily unavailable")
+        pid = real()
+        if pid:
+            started.append(pid)
+        return pid
+
+    monkeypatch.setattr(processes, "_fork", fails_second)
+    with pytest.raises(ResourceError, match=r"^cannot start 3 worker processes \(Resource temporarily unavailable\); "
+                                            r"try fewer --jobs \(this machine has \d+ cores\)$"):
+        list(process_map(abs, range(10), jobs=3))
+    assert len(started) == 1
+    assert _gone(started[0])  # the one that did start was stopped

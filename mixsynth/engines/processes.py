@@ -38,7 +38,7 @@ from multiprocessing.connection import Connection, Pipe, wait
 from typing import Any, TypeVar
 
 from mixsynth.engines.worker import checkpoint
-from mixsynth.errors import MixsynthError, UsageError
+from mixsynth.errors import MixsynthError, ResourceError, UsageError
 
 __all__ = ["can_fork", "process_map"]
 
@@ -106,10 +106,17 @@ class _Workers:
         self.answers: list[deque[bytes | None]] = [deque() for _ in range(jobs)]
         self.arrived = threading.Condition()
         self.closing = False
+        self.receiver: threading.Thread | None = None
         parent = os.getpid()
         for _ in range(jobs):
-            ours, theirs = Pipe(duplex=True)
-            pid = _fork()
+            try:
+                ours, theirs = Pipe(duplex=True)
+                pid = _fork()
+            except OSError as exc:  # out of processes, memory or file descriptors
+                self.close()
+                msg = (f"cannot start {jobs} worker processes ({exc.strerror or exc}); "
+                       f"try fewer --jobs (this machine has {os.cpu_count()} cores)")
+                raise ResourceError(msg) from None
             if pid == 0:  # pragma: no cover - the child; its coverage is not collected
                 code = 0
                 try:
@@ -124,8 +131,9 @@ class _Workers:
             theirs.close()
             self.conns.append(ours)
             self.pids.append(pid)
-        self.receiver = threading.Thread(target=self._receive, name="mixsynth-receive", daemon=True)
-        self.receiver.start()
+        receiver = threading.Thread(target=self._receive, name="mixsynth-receive", daemon=True)
+        receiver.start()
+        self.receiver = receiver
 
     def _receive(self) -> None:
         open_ = dict(enumerate(self.conns))
@@ -179,7 +187,8 @@ class _Workers:
         for pid in self.pids:
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, 0)
-        self.receiver.join()
+        if self.receiver is not None:
+            self.receiver.join()
         for conn in self.conns:
             conn.close()
 
