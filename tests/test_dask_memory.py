@@ -10,6 +10,7 @@ whole-column read would encode the source into such an array on the client.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import tracemalloc
 from pathlib import Path
@@ -45,27 +46,27 @@ def _source(path: Path, rows: int) -> Path:
     return path
 
 
-def _client_peak(source: Path, out: Path, client) -> int:
-    """Peak bytes allocated on the client (above what it held before) by one run."""
+def _client_peak(source: Path, out: Path, client, synthesis: SynthesisOptions | None = None) -> tuple[int, dict]:
+    """Peak bytes allocated on the client (above what it held before) by one run, and the
+    run's provenance record."""
     from mixsynth.engines.dask import generate_dataset
 
+    options = GenerateOptions(rows=3000, synthesis=synthesis or SynthesisOptions(seed=1),
+                              execution=ExecutionOptions(engine="dask"))
     tracemalloc.start()
     try:
         before = tracemalloc.get_traced_memory()[0]
-        generate_dataset(
-            str(source),
-            str(out),
-            GenerateOptions(rows=3000, synthesis=SynthesisOptions(seed=1), execution=ExecutionOptions(engine="dask")),
-            client=client,
-            notify=lambda _msg: None,
-        )
-        return tracemalloc.get_traced_memory()[1] - before
+        generate_dataset(str(source), str(out), options, client=client, notify=lambda _msg: None)
+        peak = tracemalloc.get_traced_memory()[1] - before
     finally:
         tracemalloc.stop()
+    record = json.loads(pq.read_metadata(min(out.glob("*.parquet"))).metadata[b"mixsynth"])
+    return peak, record
 
 
-@pytest.mark.slow
-def test_client_memory_does_not_grow_with_the_source(tmp_path):
+@contextlib.contextmanager
+def _cluster(tmp_path: Path):
+    """A client of a 2-worker LocalCluster (processes, one thread each) in ``tmp_path``."""
     import dask
 
     scratch = tmp_path / "scratch"
@@ -77,10 +78,22 @@ def test_client_memory_does_not_grow_with_the_source(tmp_path):
         ) as cluster,
         distributed.Client(cluster) as client,
     ):
-        # A first run loads what every run needs (modules, the cluster's comms), unmeasured.
-        _client_peak(_source(tmp_path / "warm", 20_000), tmp_path / "warm-out", client)
-        small = _client_peak(_source(tmp_path / "small", ROWS), tmp_path / "small-out", client)
-        large = _client_peak(_source(tmp_path / "large", 4 * ROWS), tmp_path / "large-out", client)
+        yield client
+
+
+def _peaks(tmp_path: Path, make, synthesis: SynthesisOptions | None = None) -> tuple[int, int, dict]:
+    """The client's peak for a source of ROWS rows and one of 4 * ROWS (after a first,
+    unmeasured run that loads what every run needs: modules, the cluster's comms)."""
+    with _cluster(tmp_path) as client:
+        _client_peak(make(tmp_path / "warm", 20_000), tmp_path / "warm-out", client, synthesis)
+        small, record = _client_peak(make(tmp_path / "small", ROWS), tmp_path / "small-out", client, synthesis)
+        large, _ = _client_peak(make(tmp_path / "large", 4 * ROWS), tmp_path / "large-out", client, synthesis)
+    return small, large, record
+
+
+@pytest.mark.slow
+def test_client_memory_does_not_grow_with_the_source(tmp_path):
+    small, large, _ = _peaks(tmp_path, _source)
     # Reading the float columns whole, as the fits did on the client, takes this much for
     # the encoded matrix alone (the Arrow columns and the fits' copies come on top). When
     # they did, the client's peak was 44 MB and 133 MB; now it is 24 MB for both (the
@@ -107,24 +120,6 @@ def _grouped_source(path: Path, rows: int) -> Path:
     return path
 
 
-def _grouped_peak(source: Path, out: Path, client, target: str | None) -> tuple[int, dict]:
-    from mixsynth.engines.dask import generate_dataset
-
-    synthesis = SynthesisOptions(seed=1, target=target, labels=LabelOptions(mode="within-class") if target else
-                                 LabelOptions())
-    tracemalloc.start()
-    try:
-        before = tracemalloc.get_traced_memory()[0]
-        generate_dataset(str(source), str(out),
-                         GenerateOptions(rows=3000, synthesis=synthesis, execution=ExecutionOptions(engine="dask")),
-                         client=client, notify=lambda _msg: None)
-        peak = tracemalloc.get_traced_memory()[1] - before
-    finally:
-        tracemalloc.stop()
-    record = json.loads(pq.read_metadata(next(iter(sorted(out.glob("*.parquet"))))).metadata[b"mixsynth"])
-    return peak, record
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("target", [None, "site"])
 def test_groups_stay_on_the_workers(tmp_path, target):
@@ -133,22 +128,8 @@ def test_groups_stay_on_the_workers(tmp_path, target):
     so the client's memory does not grow with the source. Before, the client read the
     column whole and held the groups: its peak was 32 MB and 114 MB for the two sources;
     now it is 30 MB for both, either way."""
-    import dask
-
-    scratch = tmp_path / "scratch"
-    with (
-        dask.config.set({"temporary-directory": str(scratch)}),
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
-            local_directory=str(scratch),
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
-        _grouped_peak(_grouped_source(tmp_path / "warm", 20_000), tmp_path / "warm-out", client, target)
-        small, record = _grouped_peak(_grouped_source(tmp_path / "small", ROWS), tmp_path / "small-out", client,
-                                      target)
-        large, _ = _grouped_peak(_grouped_source(tmp_path / "large", 4 * ROWS), tmp_path / "large-out", client,
-                                 target)
+    labels = LabelOptions(mode="within-class") if target else LabelOptions()
+    small, large, record = _peaks(tmp_path, _grouped_source, SynthesisOptions(seed=1, target=target, labels=labels))
     if target is None:
         assert record["within"]["columns"] == ["site"]  # auto chose the column: groups were made
     else:
