@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from mixsynth import io
+from mixsynth.engines import fragment_groups
 from mixsynth.engines.fragment_groups import GroupOrder
 from mixsynth.engines.fragments import FragmentSource
 from mixsynth.errors import BackendUnavailable, SchemaError, UsageError
@@ -219,6 +220,29 @@ def test_within_class_anchoring_on_a_few_gathered_rows_matches_local(tmp_path):
     assert synth.anchor.row_group is None
     assert isinstance(synth.groups.order, GroupOrder)
     assert _rows(synth.block(0, 150)[0]) == _rows(expected)
+
+
+def test_grouped_order_made_again_on_a_fresh_worker_is_the_local_one(tmp_path):
+    # A worker that did not plan the groups makes their order from the recipe, a --within
+    # plan nested in a target's classes loading the classes' order inside its own: the
+    # same order as the local engine's, and so the same rows.
+    table = pq.read_table(f"{ROOT}/sample_data/penguins.parquet")
+    src = _split(table, tmp_path / "src")
+    opts = LabelOptions(mode="within-class", class_balance="uniform", within=("island",))
+    expected = _local(src, 2000, target="species", labels=opts)
+    local = Synthesizer(io.read_source(str(src)).table, SynthesisOptions(seed=7, target="species", labels=opts),
+                        notify=_quiet)
+    synth = Synthesizer(
+        FragmentSource(open_dataset(str(src)), table.column_names),
+        SynthesisOptions(seed=7, target="species", labels=opts),
+        notify=_quiet,
+    )
+    assert isinstance(synth.groups.order, GroupOrder)
+    fragment_groups._ORDERS.clear()  # as on a worker that has not seen this run
+    assert np.array_equal(synth.groups.members(), local.groups.members())
+    fragment_groups._ORDERS.clear()
+    synth.total_rows = 2000
+    assert _rows(synth.block(0, 2000)[0]) == _rows(expected)
 
 
 def test_soft_labels_are_refused(cars_dir):

@@ -37,7 +37,8 @@ def read_columns(index: RowIndex, names: list[str]) -> pa.Table:
 
 #: Groups' row orders made in this process, by plan (the last few: a worker serves runs).
 _ORDERS: collections.OrderedDict[str, np.ndarray] = collections.OrderedDict()
-_ORDERS_LOCK = threading.Lock()
+#: Reentrant: a nested plan (``--within`` inside a target's classes) loads its outer order inside.
+_ORDERS_LOCK = threading.RLock()
 _ORDERS_KEPT = 2
 
 
