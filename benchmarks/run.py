@@ -14,9 +14,10 @@ peak memory across ``-n``; section 2 the codecs of ``--compression``.
 Needs ``pip install -e '.[bench]'`` (SDV pins pandas<3, so use a separate virtual
 environment). Every measurement is a separate process started from here: wall time is
 what a user waits for (interpreter start and imports included), peak RSS is that
-process's own (``os.wait4``), or, where larger, the peak proportional set size of the
-process and its workers together (``--jobs`` forks worker processes on Linux, which
-share the parent's pages; sampled every 20 ms from ``/proc``). Times are the best of 3
+process's own (``os.wait4`` in a small launcher: a process forked from this benchmark
+would inherit its high-water mark, see ``measure``), or, where larger, the peak
+proportional set size of the process and its workers together (``--jobs`` forks worker
+processes on Linux, which share the parent's pages; sampled every 20 ms from ``/proc``). Times are the best of 3
 runs (1 with ``--quick``; peers: 1 run), because the machine may be shared; peak RSS is
 the largest of those runs. Inputs are
 built from the real table
@@ -27,6 +28,7 @@ built from the real table
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -96,31 +98,56 @@ def _tree_pss_kb(pid: int) -> int:
     return total
 
 
+#: Starts the measured command and reports what the kernel counted for it. Linux records,
+#: when a process execs, the resident high-water mark of the memory image it replaces,
+#: which for a child forked from this benchmark (holding the floor's table, up to a
+#: gigabyte) is this benchmark's: its ru_maxrss then reads that, not the command's own. A
+#: launcher started fresh (about 10 MB) passes on only its own small image. It writes its
+#: child's wall time, CPU and peak RSS (of the child, or of its largest reaped worker) as
+#: JSON to the file ``argv[1]``.
+_LAUNCH = (
+    "import json, os, subprocess, sys, time\n"
+    "t0 = time.perf_counter()\n"
+    "proc = subprocess.Popen(sys.argv[2:])\n"
+    "_, status, usage = os.wait4(proc.pid, 0)\n"
+    "wall = time.perf_counter() - t0\n"
+    "with open(sys.argv[1], 'w') as f:\n"
+    "    json.dump({'rc': os.waitstatus_to_exitcode(status), 'wall': wall, 'maxrss_kb': usage.ru_maxrss,\n"
+    "               'cpu': usage.ru_utime + usage.ru_stime}, f)\n"
+)
+
+
 def measure(cmd: list[str], timeout: float = 900) -> Run:
-    """Run ``cmd``: its wall time and peak memory: the larger of the process's peak RSS and
-    the peak proportional set size of it and its worker processes together (sampled every
-    20 ms), so a run with forked workers counts their own memory too."""
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, cwd=ROOT)
-        deadline = t0 + timeout
+    """Run ``cmd`` (through a small launcher, see :data:`_LAUNCH`): its wall time, CPU, and
+    peak memory: the larger of the process's own peak RSS and the peak proportional set
+    size of it and its worker processes together (sampled every 20 ms), so a run with
+    forked workers counts their own memory too, and shared pages once."""
+    with (
+        tempfile.TemporaryFile("w+") as out,
+        tempfile.TemporaryFile("w+") as err,
+        tempfile.NamedTemporaryFile("r", suffix=".json") as report,
+    ):
+        proc = subprocess.Popen([sys.executable, "-c", _LAUNCH, report.name, *cmd], stdout=out, stderr=err,
+                                cwd=ROOT, start_new_session=True)
+        deadline = time.perf_counter() + timeout
         tree_kb = 0
-        while True:
-            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            tree_kb = max(tree_kb, _tree_pss_kb(proc.pid))
+        while proc.poll() is None:
+            # The command is the launcher's child; the launcher's own ~10 MB are not counted.
+            with contextlib.suppress(FileNotFoundError, ValueError):
+                with open(f"/proc/{proc.pid}/task/{proc.pid}/children") as f:
+                    tree_kb = max(tree_kb, sum(_tree_pss_kb(int(c)) for c in f.read().split()))
             if time.perf_counter() > deadline:
-                proc.kill()
-                pid, status, usage = os.wait4(proc.pid, 0)
-                break
+                os.killpg(proc.pid, 9)  # the launcher and the command it started
+                proc.wait()
+                return Run(timeout, 0.0, -9, "", f"timed out after {timeout:.0f} s")
             time.sleep(0.02)
-        wall = time.perf_counter() - t0
-        proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
-        cpu = usage.ru_utime + usage.ru_stime
-        return Run(wall, max(usage.ru_maxrss, tree_kb) / 1024, proc.returncode, out.read(), err.read(), cpu)
+        got = json.loads(report.read() or "{}")
+        if not got:
+            return Run(0.0, 0.0, proc.returncode or 1, out.read(), err.read())
+        return Run(got["wall"], max(got["maxrss_kb"], tree_kb) / 1024, got["rc"], out.read(), err.read(),
+                   got["cpu"])
 
 
 REPEAT = 3
