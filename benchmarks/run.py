@@ -133,9 +133,11 @@ def measure(cmd: list[str], timeout: float = 900) -> Run:
         tree_kb = 0
         while proc.poll() is None:
             # The command is the launcher's child; the launcher's own ~10 MB are not counted.
-            with contextlib.suppress(FileNotFoundError, ValueError):
-                with open(f"/proc/{proc.pid}/task/{proc.pid}/children") as f:
-                    tree_kb = max(tree_kb, sum(_tree_pss_kb(int(c)) for c in f.read().split()))
+            with (
+                contextlib.suppress(FileNotFoundError, ValueError),
+                open(f"/proc/{proc.pid}/task/{proc.pid}/children") as f,
+            ):
+                tree_kb = max(tree_kb, sum(_tree_pss_kb(int(c)) for c in f.read().split()))
             if time.perf_counter() > deadline:
                 os.killpg(proc.pid, 9)  # the launcher and the command it started
                 proc.wait()
