@@ -91,11 +91,20 @@ def _tree_pss_kb(pid: int) -> int:
         try:
             with open(f"/proc/{p}/smaps_rollup") as f:
                 total += next((int(line.split()[1]) for line in f if line.startswith("Pss:")), 0)
-            with open(f"/proc/{p}/task/{p}/children") as f:
-                todo += [int(c) for c in f.read().split()]
+            todo += _children(p)
         except (FileNotFoundError, ProcessLookupError, PermissionError):
             continue
     return total
+
+
+def _children(pid: int) -> list[int]:
+    """The children of every thread of ``pid`` (a child belongs to the thread that forked
+    it: mixsynth's workers are forked by its job thread, not its main thread)."""
+    found = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError), open(f"/proc/{pid}/task/{task}/children") as f:
+            found += [int(c) for c in f.read().split()]
+    return found
 
 
 #: Starts the measured command and reports what the kernel counted for it. Linux records,
@@ -133,11 +142,8 @@ def measure(cmd: list[str], timeout: float = 900) -> Run:
         tree_kb = 0
         while proc.poll() is None:
             # The command is the launcher's child; the launcher's own ~10 MB are not counted.
-            with (
-                contextlib.suppress(FileNotFoundError, ValueError),
-                open(f"/proc/{proc.pid}/task/{proc.pid}/children") as f,
-            ):
-                tree_kb = max(tree_kb, sum(_tree_pss_kb(int(c)) for c in f.read().split()))
+            with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+                tree_kb = max(tree_kb, sum(_tree_pss_kb(c) for c in _children(proc.pid)))
             if time.perf_counter() > deadline:
                 os.killpg(proc.pid, 9)  # the launcher and the command it started
                 proc.wait()

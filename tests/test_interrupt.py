@@ -63,6 +63,42 @@ def test_ctrl_c_mid_write_exits_130_and_leaves_nothing(tmp_path, jobs):
     assert os.listdir(tmp_path) == []
 
 
+def _children(pid: int) -> list[int]:
+    """Children of every thread of ``pid`` (the workers are forked by the job's thread)."""
+    tasks = Path("/proc", str(pid), "task")
+    return [int(c) for t in tasks.iterdir() for c in (t / "children").read_text().split()]
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path("/proc", str(pid), "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state not in ("Z", "X")
+
+
+@pytest.mark.slow
+def test_ctrl_c_at_a_terminal_stops_the_worker_processes_too(tmp_path):
+    # A terminal sends Ctrl-C to the whole process group, workers included: they ignore
+    # it, the command stops them, exits 130 and leaves no file and no process behind.
+    out = tmp_path / "out.parquet"
+    proc = subprocess.Popen([*MIXSYNTH, "generate", str(DIGITS), "-n", "5e7", "-o", str(out), "--seed", "1", "-q",
+                             "-j", "2"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=ENV,
+                            preexec_fn=_default_sigint, start_new_session=True)
+    workers = wait_for(lambda: len(_children(proc.pid)) == 2 and _children(proc.pid), proc, "the two workers")
+    os.killpg(proc.pid, signal.SIGINT)
+    try:
+        _, stderr = proc.communicate(timeout=120)  # a hang guard, not a measurement
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, stderr
+    assert stderr == "Interrupted.\n"
+    assert os.listdir(tmp_path) == []
+    assert not any(_running(w) for w in workers)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", list(SIGNALS))
 def test_signal_while_the_worker_is_stuck_in_native_code(tmp_path, name):
