@@ -32,13 +32,18 @@ def _default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)  # in the child: Python installs its handler
 
 
-def _popen(args: list[str]) -> subprocess.Popen[str]:
+def _popen(args: list[str], new_session: bool = False) -> subprocess.Popen[str]:
+    """``args`` with SIGINT at its default; ``new_session``: in a process group of its own
+    (which :func:`_signalled` can signal whole, as a terminal does)."""
     return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=ENV,
-                            preexec_fn=_default_sigint)
+                            preexec_fn=_default_sigint, start_new_session=new_session)
 
 
-def _signalled(proc: subprocess.Popen[str], sig: int) -> str:
-    proc.send_signal(sig)
+def _signalled(proc: subprocess.Popen[str], sig: int, group: bool = False) -> str:
+    if group:
+        os.killpg(proc.pid, sig)
+    else:
+        proc.send_signal(sig)
     try:
         _, stderr = proc.communicate(timeout=120)  # a hang guard, not a measurement
     finally:
@@ -82,17 +87,10 @@ def test_ctrl_c_at_a_terminal_stops_the_worker_processes_too(tmp_path):
     # A terminal sends Ctrl-C to the whole process group, workers included: they ignore
     # it, the command stops them, exits 130 and leaves no file and no process behind.
     out = tmp_path / "out.parquet"
-    proc = subprocess.Popen([*MIXSYNTH, "generate", str(DIGITS), "-n", "5e7", "-o", str(out), "--seed", "1", "-q",
-                             "-j", "2"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=ENV,
-                            preexec_fn=_default_sigint, start_new_session=True)
+    proc = _popen([*MIXSYNTH, "generate", str(DIGITS), "-n", "5e7", "-o", str(out), "--seed", "1", "-q", "-j", "2"],
+                  new_session=True)
     workers = wait_for(lambda: len(_children(proc.pid)) == 2 and _children(proc.pid), proc, "the two workers")
-    os.killpg(proc.pid, signal.SIGINT)
-    try:
-        _, stderr = proc.communicate(timeout=120)  # a hang guard, not a measurement
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+    stderr = _signalled(proc, signal.SIGINT, group=True)
     assert proc.returncode == 130, stderr
     assert stderr == "Interrupted.\n"
     assert os.listdir(tmp_path) == []
