@@ -277,12 +277,12 @@ def section_floor(work: Path, sizes: dict) -> str:
     start_floor = min(
         measure([sys.executable, "-c", "import numpy, pyarrow.parquet"]).wall for _ in range(3)
     )
-    rows, mine = [], {}
+    rows, mine, floors = [], {}, {}
     n = pq.read_metadata(src).num_rows
     for m in sizes["floor"]:
         out = work / "mix.parquet"
         mine[m] = best(mixsynth(src, "-n", m, "-o", out, "--seed", 0, "-q"), "mixsynth")
-        floor = floor_run(src, out, work, m)
+        floor = floors[m] = floor_run(src, out, work, m)
         ratio = mine[m].wall / floor.wall
         work_ratio = (mine[m].wall - start_mix) / (floor.wall - start_floor)
         rows.append(
@@ -304,6 +304,7 @@ def section_floor(work: Path, sizes: dict) -> str:
     one = best(mixsynth(src, "-n", big, "-o", work / "mix.parquet", "--seed", 0, "-q", "--jobs", 1), "jobs 1")
     speedup = one.wall / mine[big].wall
     flat = mine[big].rss_mb / mine[small].rss_mb
+    bound = floor_bound(src, work, big, small, one, floors, cores)
     return (
         "## 1. I/O floor, cores, memory\n\n"
         f"Source `tests/data/randhie.parquet` ({fmt_rows(n)} rows, 10 columns), default options "
@@ -335,7 +336,53 @@ def section_floor(work: Path, sizes: dict) -> str:
         + f"\n\n{fmt_rows(big)} rows: `--jobs 1` {one.wall:.2f} s ({one.cpu:.2f} s CPU), all {cores} "
         f"cores {mine[big].wall:.2f} s ({mine[big].cpu:.2f} s CPU): **{speedup:.2f}× faster** with "
         f"{cores} cores. Peak RSS at "
-        f"{fmt_rows(big)} rows / at {fmt_rows(small)} rows: **{flat:.2f}×** (flat in `-n`)."
+        f"{fmt_rows(big)} rows / at {fmt_rows(small)} rows: **{flat:.2f}×** (flat in `-n`).\n\n"
+        + bound
+    )
+
+
+START_ROWS = 1000
+
+
+def floor_bound(src: Path, work: Path, big: int, small: int, one: Run, floors: dict[int, Run], cores: int) -> str:
+    """What the targets of 1.5× the floor and of ``--jobs`` scaling need, from costs measured here.
+
+    A run is a serial part (imports, reading, fitting: a run of :data:`START_ROWS` rows) plus
+    work that grows with the rows: one job's CPU per row (``--jobs 1`` at ``big`` rows less
+    the serial part), of which the Parquet write (the floor's CPU per row, from its two
+    sizes) runs on one thread. The best any split over ``cores`` can do is the serial part
+    plus the larger of the write and the per-row work divided by the cores; no sharing
+    cost, no hand-off. The same with ``--repair none`` (no anchoring) says how much of the
+    distance is the anchoring's.
+    """
+    out = work / "mix.parquet"
+    start = best(mixsynth(src, "-n", START_ROWS, "-o", out, "--seed", 0, "-q"), "start-up")
+    plain = best(mixsynth(src, "-n", big, "-o", out, "--seed", 0, "-q", "--jobs", 1, "--repair", "none"),
+                 "--repair none")
+    per = (big - START_ROWS) / 1e6  # millions of rows that the per-row costs cover
+    write = (floors[big].cpu - floors[small].cpu) / ((big - small) / 1e6)
+    work_cpu = (one.cpu - start.cpu) / per
+    plain_cpu = (plain.cpu - start.cpu) / per
+    target = 1.5 * floors[big].wall
+
+    def best_wall(cpu: float) -> float:
+        return start.wall + max(write, cpu / cores) * big / 1e6
+
+    allowed = (target - start.wall) * cores / (big / 1e6)
+    jobs_best = one.wall / (start.wall + (one.wall - start.wall) / cores)
+    return (
+        f"**What the targets need** (from this run; `floor_bound` in `benchmarks/run.py`). The serial "
+        f"part (imports, reading, fitting: `-n {START_ROWS}`) takes {start.wall:.2f} s; one job spends "
+        f"{work_cpu:.2f} s of CPU per 10⁶ rows on top of it ({plain_cpu:.2f} s with `--repair none`, no "
+        f"anchoring), of which the Parquet write is about {write:.2f} s (the floor's CPU per 10⁶ rows). "
+        f"Split perfectly over {cores} cores, with no cost for sharing them and the write on one thread, "
+        f"{fmt_rows(big)} rows would take at best {best_wall(work_cpu):.2f} s "
+        f"(**{best_wall(work_cpu) / floors[big].wall:.2f}× the floor**; {best_wall(plain_cpu):.2f} s, "
+        f"{best_wall(plain_cpu) / floors[big].wall:.2f}×, without anchoring). 1.5× the floor "
+        f"({target:.2f} s) would leave {allowed:.2f} s of CPU per 10⁶ rows on {cores} cores"
+        + (" (less than the serial part alone)" if allowed <= 0 else "")
+        + f". With the serial part as it is, `--jobs {cores}` can be at most **{jobs_best:.2f}×** "
+        f"faster than `--jobs 1` ({one.wall:.2f} s)."
     )
 
 
