@@ -4,6 +4,7 @@ errors and lost workers reported, nothing left running after a stop or a killed 
 from __future__ import annotations
 
 import os
+import pickle
 import signal
 import subprocess
 import sys
@@ -200,3 +201,125 @@ def test_workers_that_cannot_be_started_are_one_clear_error(monkeypatch):
         list(process_map(abs, range(10), jobs=3))
     assert len(started) == 1
     assert _gone(started[0])  # the one that did start was stopped
+
+
+# -- answers through the memory file (mixsynth/engines/answers.py) ------------------------
+
+def _table_of(i: int) -> tuple[pa.Table, np.ndarray]:
+    """An answer of every buffer kind, a different size each time: sliced columns, nulls,
+    strings, dictionaries, lists, booleans, an empty column, and a NumPy array."""
+    n = 1 + (i * 7919) % 5000
+    rng = np.random.default_rng(i)
+    x = rng.normal(size=n + 3)
+    table = pa.table({
+        "x": pa.array(x)[3:],  # a slice: its buffers start before its rows
+        "k": pa.array(rng.integers(-5, 5, n), mask=rng.random(n) < 0.2),
+        "s": pa.array([f"v{j}" * (j % 4) for j in range(n)]),
+        "d": pa.array([("a", "b", None)[j % 3] for j in range(n)]).dictionary_encode(),
+        "l": pa.array([[j, j + 1][: j % 3] for j in range(n)], pa.list_(pa.int64())),
+        "b": pa.array(rng.random(n) < 0.5),
+        "e": pa.array([None] * n, pa.float64()),
+    })
+    return table, rng.integers(0, 2**62, size=n)
+
+
+def test_answers_of_every_buffer_kind_and_size_arrive_exact():
+    # 40 answers on 2 workers: each slot is written many times, and grows when an answer
+    # is larger than any before (sizes go up and down).
+    got = list(process_map(_table_of, range(40), jobs=2))
+    for i, (table, counts) in enumerate(got):
+        want_table, want_counts = _table_of(i)
+        assert table.equals(want_table)
+        np.testing.assert_array_equal(counts, want_counts)
+
+
+def _array(n: int) -> np.ndarray:
+    return np.arange(n, dtype=np.int64) * 3
+
+
+def _memory_of(arr: np.ndarray) -> object:
+    while isinstance(arr.base, np.ndarray):
+        arr = arr.base
+    return arr.base
+
+
+def test_large_buffers_come_through_the_memory_file_not_the_pipe():
+    # Out of band, the parent's NumPy array wraps the Arrow buffer it read the file into;
+    # through the pipe it would own its memory (base None) or wrap the pickle's bytes.
+    sizes = [10, 4_000_000, 1_000, 8_000_000, 3]  # 32 and 64 MB: past what a pipe holds
+    for n, arr in zip(sizes, process_map(_array, sizes, jobs=2), strict=True):
+        np.testing.assert_array_equal(arr, np.arange(n, dtype=np.int64) * 3)
+        assert isinstance(_memory_of(arr), pa.Buffer)
+
+
+def test_without_a_memory_file_answers_go_through_the_pipe(monkeypatch):
+    # A kernel or sandbox that refuses memfd_create: the same answers, in band.
+    def refused(*args: object) -> int:
+        raise OSError(38, "Function not implemented")
+
+    monkeypatch.setattr(os, "memfd_create", refused)
+    got = list(process_map(_table_of, range(6), jobs=2))
+    for i, (table, counts) in enumerate(got):
+        want_table, want_counts = _table_of(i)
+        assert table.equals(want_table)
+        np.testing.assert_array_equal(counts, want_counts)
+    arr = next(iter(process_map(_array, [1000], jobs=1)))
+    assert not isinstance(_memory_of(arr), pa.Buffer)
+
+
+def test_transfer_moves_more_buffers_than_one_call_takes():
+    # pwritev/preadv take at most 1 024 buffers a call: 1 500 go in several calls, and the
+    # empty ones are skipped, at the offsets laid back to back.
+    from mixsynth.engines.answers import _transfer
+
+    fd = os.memfd_create("test")
+    try:
+        sources = [np.full(j % 7, j % 251, dtype=np.uint8) for j in range(1500)]
+        _transfer(os.pwritev, fd, sources, 100)
+        targets = [pa.allocate_buffer(s.nbytes) for s in sources]
+        _transfer(os.preadv, fd, targets, 100)
+        assert all(np.frombuffer(t, np.uint8).tolist() == s.tolist() for s, t in zip(sources, targets, strict=True))
+        with pytest.raises(OSError, match="moved no bytes"):  # reading past the end of the file
+            _transfer(os.preadv, fd, [pa.allocate_buffer(10)], os.fstat(fd).st_size)
+    finally:
+        os.close(fd)
+
+
+def test_a_worker_never_overwrites_an_answer_its_parent_has_not_read():
+    # The worker sends four answers as fast as it can and says so after each; with two
+    # slots it can send only two before the parent reads the first.
+    from multiprocessing.connection import Pipe
+
+    from mixsynth.engines.answers import SLOTS, AnswerFile
+
+    assert SLOTS == 2
+    ours, theirs = Pipe(duplex=True)
+    said_r, said_w = os.pipe()
+    answers = AnswerFile()
+    parent = os.getpid()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        try:
+            answers.worker_side()
+            for i in range(4):
+                answers.send(theirs, np.full(100_000, i, dtype=np.int64), parent)
+                os.write(said_w, b"s")
+        finally:
+            os._exit(0)
+    answers.parent_side()
+    theirs.close()
+    os.close(said_w)
+    try:
+        assert os.read(said_r, 1) + os.read(said_r, 1) == b"ss"
+        os.set_blocking(said_r, False)
+        time.sleep(0.5)  # room for a third send, which must not come
+        with pytest.raises(BlockingIOError):
+            os.read(said_r, 1)
+        for i in range(4):
+            data, buffers = answers.receive(ours)
+            np.testing.assert_array_equal(pickle.loads(data, buffers=buffers), np.full(100_000, i))
+    finally:
+        os.waitpid(pid, 0)
+        answers.close()
+        ours.close()
+        os.close(said_r)
