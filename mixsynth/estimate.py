@@ -25,7 +25,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from mixsynth.engines.answers import GROWTH, SLOTS
 from mixsynth.engines.local import count_pieces, piece_rows
 from mixsynth.errors import MixsynthError, ResourceError
 from mixsynth.memory import Room, default_memory_limit, format_size, memory_rooms
@@ -231,10 +230,7 @@ def _peak(
     piece = min(piece_rows(plan.d), rows)  # a run shorter than a piece computes only its own rows
     group = min(chunk_rows, rows)
     piece_work = piece * (plan.d * item * _WORK_COPIES + 2 * arrow_row + 64)
-    # Forked workers hand their answers over through memory files of SLOTS * GROWTH answers
-    # each (mixsynth.engines.answers), which no process's resident size shows.
-    handover = SLOTS * GROWTH * piece * arrow_row if jobs > 1 else 0
-    in_flight = jobs * (piece_work + _THREAD + handover)
+    in_flight = jobs * (piece_work + _THREAD)
     writing = _WRITE_COPIES * group * arrow_row
     # The start-up pilot (variance repair) and generation do not overlap: count the larger.
     fit = _PILOT_COPIES * pilot_rows(plan.d) * plan.d * item if pilot else 0

@@ -7,14 +7,13 @@ their time handing the GIL back and forth (a third more CPU, 1.05-1.13x with the
 taken away). Processes each have their own interpreter.
 
 The workers are forked from the process that holds the prepared source, so they inherit
-it, copy-on-write, instead of having it pickled to them; only the task (a row range)
-goes to a worker and only its result (the block's rows) comes back, its buffers through
-a memory file (:mod:`mixsynth.engines.answers`). Each worker serves its own pipe: the
-piece ``i`` goes to worker ``i % jobs``, which answers its pieces in the order it got
-them, so reading the pipes round-robin gives the results in order without any
-bookkeeping. A receiving thread drains the pipes as results arrive so that a worker
-never waits for the caller (which is busy writing the previous row group); at most
-``window`` pieces are sent ahead, which bounds the memory as with threads.
+it, copy-on-write, instead of having it pickled to them; only the task (a row range) goes
+to a worker and only its result (the block's rows) comes back. Each worker serves its own
+pipe: the piece ``i`` goes to worker ``i % jobs``, which answers its pieces in the order it
+got them, so reading the pipes round-robin gives the results in order without any
+bookkeeping. A receiving thread drains the pipes as results arrive so that a worker never
+waits for the caller (which is busy writing the previous row group); at most ``window``
+pieces are sent ahead, which bounds the memory as with threads.
 
 Fork is used directly (``os.fork``), not :mod:`multiprocessing`'s process objects: a child
 must not run the parent's exit handlers or flush the parent's streams (a lock another
@@ -38,7 +37,6 @@ from collections.abc import Callable, Iterable, Iterator
 from multiprocessing.connection import Connection, Pipe, wait
 from typing import Any, TypeVar
 
-from mixsynth.engines.answers import AnswerFile
 from mixsynth.engines.worker import checkpoint
 from mixsynth.errors import MixsynthError, ResourceError, UsageError
 
@@ -74,10 +72,9 @@ def _fork() -> int:
         return os.fork()
 
 
-def _serve(fn: Callable[[Any], Any], conn: Connection, parent: int, answers: AnswerFile) -> None:
+def _serve(fn: Callable[[Any], Any], conn: Connection, parent: int) -> None:
     """A worker's life: answer each task on ``conn`` with ``(True, fn(task))`` or
-    ``(False, error)``, in order (through ``answers``), until told to stop (None) or
-    orphaned."""
+    ``(False, error)``, in order, until told to stop (None) or orphaned."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, signal.SIG_DFL)
@@ -94,9 +91,10 @@ def _serve(fn: Callable[[Any], Any], conn: Connection, parent: int, answers: Ans
         except BaseException as exc:  # noqa: BLE001 - sent to the parent, which raises it
             answer = (False, exc)
         try:
-            answers.send(conn, answer, parent)
-        except Exception as exc:  # noqa: BLE001 - an unpicklable error (or a full answer file) still gets a line
-            answers.send(conn, (False, RuntimeError(f"{type(answer[1]).__name__}: {answer[1]} ({exc})")), parent)
+            payload = pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as exc:  # noqa: BLE001 - an unpicklable error still gets a line
+            payload = pickle.dumps((False, RuntimeError(f"{type(answer[1]).__name__}: {answer[1]} ({exc})")))
+        conn.send_bytes(payload)
 
 
 class _Workers:
@@ -104,9 +102,8 @@ class _Workers:
 
     def __init__(self, fn: Callable[[Any], Any], jobs: int) -> None:
         self.conns: list[Connection] = []
-        self.files: list[AnswerFile] = []
         self.pids: list[int] = []
-        self.answers: list[deque[tuple[bytes, list[Any]] | None]] = [deque() for _ in range(jobs)]
+        self.answers: list[deque[bytes | None]] = [deque() for _ in range(jobs)]
         self.arrived = threading.Condition()
         self.closing = False
         self.receiver: threading.Thread | None = None
@@ -114,7 +111,6 @@ class _Workers:
         for _ in range(jobs):
             try:
                 ours, theirs = Pipe(duplex=True)
-                self.files.append(AnswerFile())
                 pid = _fork()
             except OSError as exc:  # out of processes, memory or file descriptors
                 self.close()
@@ -127,16 +123,12 @@ class _Workers:
                     ours.close()
                     for conn in self.conns:  # the earlier workers' pipes are not this one's
                         conn.close()
-                    for other in self.files[:-1]:
-                        other.close()
-                    self.files[-1].worker_side()
-                    _serve(fn, theirs, parent, self.files[-1])
+                    _serve(fn, theirs, parent)
                 except BaseException:  # noqa: BLE001 - a child never returns into the caller
                     code = 1
                 finally:
                     os._exit(code)
             theirs.close()
-            self.files[-1].parent_side()
             self.conns.append(ours)
             self.pids.append(pid)
         receiver = threading.Thread(target=self._receive, name="mixsynth-receive", daemon=True)
@@ -151,12 +143,12 @@ class _Workers:
                 if conn not in ready:
                     continue
                 try:
-                    got: tuple[bytes, list[Any]] | None = self.files[w].receive(conn)
+                    data: bytes | None = conn.recv_bytes()
                 except (EOFError, OSError):
-                    got = None  # the worker is gone: its next answer says so
+                    data = None  # the worker is gone: its next answer says so
                     del open_[w]
                 with self.arrived:
-                    self.answers[w].append(got)
+                    self.answers[w].append(data)
                     self.arrived.notify_all()
 
     def send(self, w: int, task: object) -> None:
@@ -169,12 +161,11 @@ class _Workers:
             while not self.answers[w]:
                 checkpoint()
                 self.arrived.wait(_POLL_S)
-            got = self.answers[w].popleft()
-        if got is None:
+            data = self.answers[w].popleft()
+        if data is None:
             msg = f"a worker process (pid {self.pids[w]}) ended without finishing its rows; {self._fate(w)}"
             raise WorkerLost(msg)
-        data, buffers = got
-        ok, value = pickle.loads(data, buffers=buffers)  # noqa: S301 - from our own forked child
+        ok, value = pickle.loads(data)  # noqa: S301 - from our own forked child
         if not ok:
             raise value
         return value
@@ -200,8 +191,6 @@ class _Workers:
             self.receiver.join()
         for conn in self.conns:
             conn.close()
-        for answers in self.files:
-            answers.close()
 
 
 def process_map(
