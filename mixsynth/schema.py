@@ -7,12 +7,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from mixsynth.errors import SchemaError
 
-__all__ = ["ColumnSpec", "Kind", "id_like", "id_rule", "infer_kind", "is_mixed", "storage_type"]
+__all__ = ["ColumnSpec", "Kind", "id_like", "id_rule", "infer_kind", "is_mixed", "relative_values", "storage_type"]
 
 #: Minimum rows before "all values unique" alone marks a column as an identifier.
 _ID_MIN_ROWS = 20
@@ -62,6 +63,50 @@ class ColumnSpec:
 def storage_type(t: pa.DataType) -> pa.DataType:
     """The storage type of an extension type (e.g. fixed-shape tensor), else ``t``."""
     return t.storage_type if isinstance(t, pa.BaseExtensionType) else t
+
+
+def relative_values(column: pa.ChunkedArray) -> np.ndarray:
+    """A numeric or temporal column as float64 (null is NaN), 64-bit integers and ticks
+    minus their minimum.
+
+    For what a shift does not change: order, quantile bins, shares of variance. Near
+    2**63 float64 holds a value only to the nearest 1 024, so a plain cast turns a spread
+    of a few hundred into one or two values; minus the minimum (exact modulo 2**64, as
+    the encoding does) the spread keeps its digits.
+
+    Parameters
+    ----------
+    column : pyarrow.ChunkedArray
+        Integer, floating, decimal or temporal values.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64, one value per row.
+
+    Examples
+    --------
+    >>> relative_values(pa.chunked_array([[2**63 - 3, None, 2**63 - 1]])).tolist()
+    [0.0, nan, 2.0]
+    >>> relative_values(pa.chunked_array([pa.array([1.5, None], pa.float32())])).tolist()
+    [1.5, nan]
+    """
+    t = storage_type(column.type)
+    if pa.types.is_temporal(t):
+        column = column.cast(pa.int32() if t.bit_width == 32 else pa.int64())  # the ticks
+        t = column.type
+    if pa.types.is_integer(t) and t.bit_width == 64:
+        origin = pc.min(column).as_py()
+        if origin is None:
+            return np.full(len(column), np.nan)
+        raw = column.fill_null(origin).to_numpy()
+        # Unsigned arithmetic wraps modulo 2**64, where int64's difference could overflow.
+        u = raw.view(np.uint64) if raw.dtype == np.int64 else raw.astype(np.uint64, copy=False)
+        values = (u - np.uint64(origin % 2**64)).astype(np.float64)
+        values[np.asarray(column.is_null().to_numpy(zero_copy_only=False), dtype=bool)] = np.nan
+        return values
+    # Not a safe cast: 32-bit values are exact, and decimals and float16 need none.
+    return np.asarray(column.cast(pa.float64(), safe=False).to_numpy(zero_copy_only=False), dtype=np.float64)
 
 
 def _tensor_value_ok(t: pa.DataType) -> bool:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import math
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from scipy import stats
 
 import mixsynth
+from mixsynth.cli import app
 from mixsynth.errors import SchemaError, SolverError, UsageError
 from mixsynth.options import SynthesisOptions
 from mixsynth.synthesis.draws import draw
@@ -219,6 +222,38 @@ def test_integer_target_with_few_values_is_treated_as_classes():
     assert out.schema.field("digit").type == pa.int8()
     assert set(out["digit"].to_pylist()) <= {0, 1, 2, 3}
     assert any("treating it as class labels" in note for note in notes)
+
+
+#: Numeric targets without a safe cast to float64: dates, zoned timestamps, durations, and
+#: integers past 2**53 (64 rows each, 4 per value: enough for 2 quantile bins).
+_UNCASTABLE_TARGETS = {
+    "date32": pa.array([datetime.date(2020, 1, 1 + i % 16) for i in range(64)], pa.date32()),
+    "timestamp-tz": pa.array([1_700_000_000_000_000 + 3_600_000_000 * (i % 16) for i in range(64)],
+                             pa.timestamp("us", tz="Europe/Berlin")),
+    "duration": pa.array([1000 * (i % 16) for i in range(64)], pa.duration("ms")),
+    "int64-near-max": pa.array([2**63 - 1 - 10 * (i % 16) for i in range(64)], pa.int64()),
+    "uint64-near-max": pa.array([2**64 - 1 - 10 * (i % 16) for i in range(64)], pa.uint64()),
+}
+
+
+@pytest.mark.parametrize("mode", [["--label-mode", "mix"], ["--label-mode", "within-bin", "--bins", "2"]],
+                         ids=["mix", "within-bin"])
+@pytest.mark.parametrize("kind", sorted(_UNCASTABLE_TARGETS))
+def test_numeric_target_without_a_float_cast(runner, tmp_parquet, tmp_path, kind, mode):
+    # These targets used to end in a traceback: the label plan cast them to float64.
+    y = _UNCASTABLE_TARGETS[kind]
+    src = tmp_parquet(pa.table({"x": np.arange(64, dtype=float), "y": y}))
+    out = tmp_path / "out.parquet"
+    result = runner.invoke(app, ["generate", str(src), "-n", "100", "--seed", "1", "-q",
+                                 "--target", "y", *mode, "-o", str(out)])
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == ""
+    synth = pq.read_table(out)
+    assert synth.schema.remove_metadata() == pq.read_schema(src).remove_metadata()
+    assert synth["y"].null_count == 0
+    storage = pa.int32() if y.type == pa.date32() else (pa.uint64() if y.type == pa.uint64() else pa.int64())
+    ticks, real = synth["y"].cast(storage).to_pylist(), y.cast(storage).to_pylist()
+    assert min(real) <= min(ticks) <= max(ticks) <= max(real)
 
 
 @pytest.mark.parametrize(

@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from mixsynth.errors import SchemaError, UsageError
+from mixsynth.schema import relative_values
 
 __all__ = [
     "CATEGORICAL_MODES",
@@ -275,8 +276,10 @@ def plan_labels(
         msg = "--class-balance only applies with --label-mode within-class"
         raise UsageError(msg)
     if not categorical:
-        values = column.cast(pa.float64()).to_numpy(zero_copy_only=False)
-        groups = quantile_groups(values, bins) if mode == "within-bin" else None
+        # Only within-bin reads the values, and only their order: dates, times, durations
+        # and integers past 2**53 have no safe cast to float64, so they are compared as
+        # ticks minus their minimum.
+        groups = quantile_groups(relative_values(column), bins) if mode == "within-bin" else None
         return LabelPlan(target, mode, False, [], None, groups)
     codes, classes = _codes(column)
     groups = class_groups(codes, classes, class_balance) if mode == "within-class" else None
