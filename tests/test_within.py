@@ -21,7 +21,16 @@ from mixsynth.io.dataset import open_dataset
 from mixsynth.options import ExecutionOptions, GenerateOptions, SynthesisOptions
 from mixsynth.synthesis.labels import LabelOptions
 from mixsynth.synthesis.synthesizer import Synthesizer
-from mixsynth.synthesis.within import MAX_LEVELS, Choice, _pooled, choose, group_codes, parse_within, plan_within
+from mixsynth.synthesis.within import (
+    MAX_LEVELS,
+    Choice,
+    _pooled,
+    _shares,
+    choose,
+    group_codes,
+    parse_within,
+    plan_within,
+)
 
 
 def _quiet(_msg: str) -> None:
@@ -410,3 +419,22 @@ def test_auto_measures_nanosecond_dates_past_2_53(runner, tmp_path):
     days = (out["when"].to_numpy() - np.datetime64("2023-05-26T01:33:42", "ns")) // np.timedelta64(1, "D")
     assert set(np.asarray(out["g"]).tolist()) == {"a", "b"}
     assert ((np.asarray(out["g"]) == "a") == (days < 200)).all()
+
+
+def test_auto_does_not_pick_a_coin_flip_for_integers_near_the_int64_limit(runner, tmp_path):
+    # A 0/1 flag unrelated to an int64 column just below 2**63: float64 holds those values
+    # only to the nearest 1 024 and the first-pass mean is off by more than their spread,
+    # so the flag used to "explain" about half of the column's variance and was picked.
+    n = 500
+    flag = [i % 5 < 2 for i in range(n)]
+    big = [2**63 - 1 - (101 * i) % 2000 for i in range(n)]
+    path = tmp_path / "big.parquet"
+    pq.write_table(pa.table({"flag": flag, "big": pa.array(big, pa.int64())}), path)
+    result = runner.invoke(app, ["generate", str(path), "-n", "100", "--seed", "1", "-o", str(tmp_path / "o.parquet")])
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == ""
+    # Shifted to small numbers, the same table has the same (zero) share: the decision
+    # does not depend on where the values sit.
+    codes = np.array([int(f) for f in flag])
+    for values in (np.array(big, dtype=np.float64), np.array([b - (2**63 - 2000) for b in big], dtype=np.float64)):
+        assert abs(_shares(codes, values[:, None])[0]) < 0.01

@@ -41,6 +41,7 @@ import numpy as np
 import pyarrow as pa
 
 from mixsynth.errors import SchemaError, UsageError
+from mixsynth.schema import relative_values
 from mixsynth.synthesis.labels import Groups, quantile_groups
 
 __all__ = [
@@ -131,6 +132,10 @@ def _shares(codes: np.ndarray, X: np.ndarray) -> np.ndarray:
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         mean = np.where(ok, X, 0.0).sum(axis=0) / np.maximum(count, 1.0)
         D = np.where(ok, X - mean, 0.0)
+        # A second pass: where the values' magnitude dwarfs their spread, the first mean is
+        # off by more than the spread, and that offset would count as between-group
+        # variance (a coin flip "explained" half of such a column).
+        D = np.where(ok, D - D.sum(axis=0) / np.maximum(count, 1.0), 0.0)
         total = (D * D).sum(axis=0)
         # Group sums by a sort and reduceat: a one-hot product would be groups × rows.
         order = np.argsort(codes, kind="stable")
@@ -235,16 +240,14 @@ def _value_codes(column: pa.ChunkedArray) -> np.ndarray:
 
 def _numbers(name: str, column: pa.ChunkedArray) -> np.ndarray:
     t = column.type
-    if pa.types.is_temporal(t):
-        width = 32 if t.bit_width == 32 else 64
-        column = column.cast(pa.int32() if width == 32 else pa.int64())
-    elif not (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t)):
+    if not (pa.types.is_temporal(t) or pa.types.is_integer(t) or pa.types.is_floating(t)
+            or pa.types.is_decimal(t)):
         msg = (f"--within cannot group by column {name!r} of type {t}; expected a categorical, "
                "string, boolean, numeric or temporal column")
         raise UsageError(msg)
-    # Not a safe cast: nanosecond ticks of today's dates pass 2**53, where float64 rounds
-    # them to a tenth of a microsecond; shares and quantile bins do not see the difference.
-    return np.asarray(column.cast(pa.float64(), safe=False).to_numpy(zero_copy_only=False), dtype=np.float64)
+    # Minus the minimum for 64-bit integers and ticks: shares and quantile bins do not see
+    # a shift, but near 2**63 a plain cast rounds a spread of hundreds to one or two values.
+    return relative_values(column)
 
 
 def group_codes(name: str, column: pa.ChunkedArray, bins: int) -> tuple[np.ndarray, str]:
