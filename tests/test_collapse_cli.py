@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 import mixsynth.collapse.study as study_module
@@ -315,3 +316,34 @@ def test_plot_is_written_although_stdout_closes_early(src: Path, tmp_path: Path)
     assert done.stderr == ""
     assert json.loads(done.stdout)["round"] == 0
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize(
+    "big",
+    [pa.array([2**63 - 1 - (37 * i) % 1000 for i in range(80)], pa.int64()),
+     pa.array([2**64 - 1 - (37 * i) % 1000 for i in range(80)], pa.uint64())],
+    ids=["int64", "uint64"],
+)
+def test_integers_near_the_type_limit_are_studied_without_wrapping(runner, tmp_parquet, tmp_path, big) -> None:
+    # A traceback until the study read 64-bit integers past 2**53 with an unsafe cast (Arrow
+    # refuses a safe one); then the GMM baseline's round clipped to float(2**63 - 1) = 2**63,
+    # which the cast back wrapped to -2**63 (with a RuntimeWarning on stderr).
+    path = tmp_parquet({"x": np.linspace(0.0, 1.0, 80), "big": big})
+    out = tmp_path / "study"
+    result = runner.invoke(app, ["collapse-study", str(path), "--rounds", "1", "-w", "epbeta",
+                                 "--format", "json", "--output-dir", str(out), *FAST])
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == ""
+    records = json.loads(result.stdout)["records"]
+    assert {r["weights"] for r in records} == {"epbeta", "gmm"}
+    low, high = min(big.to_pylist()), max(big.to_pylist())
+    (mixed,) = out.glob("rounds/epbeta-*/round-001.parquet")
+    values = pq.read_table(mixed)["big"].to_pylist()
+    assert low <= min(values)
+    assert max(values) <= high
+    # The baseline models in float64, which holds values here to the nearest 1 024 or
+    # 2 048: near the range, not wrapped to the other end of the type.
+    (model,) = out.glob("rounds/gmm-*/round-001.parquet")
+    values = pq.read_table(model)["big"].to_pylist()
+    assert low - 2048 <= min(values)
+    assert max(values) <= high

@@ -32,6 +32,7 @@ from threadpoolctl import threadpool_limits
 
 from mixsynth.collapse.frame import NULL, categorical_values, column_role, numeric_block
 from mixsynth.schema import storage_type
+from mixsynth.synthesis.encode import inside
 
 __all__ = ["BIC_ROWS", "MAX_COMPONENTS", "MAX_DIMS", "MAX_LEVELS", "GMM_METHOD", "REG_COVAR", "GmmBaseline"]
 
@@ -262,7 +263,8 @@ def _decode_column(Z: np.ndarray, c: _Column) -> pa.Array:
     value_type = s.value_type if c.role == "tensor" else s
     if pa.types.is_integer(value_type):
         info = np.iinfo(value_type.to_pandas_dtype())
-        X = np.clip(np.rint(X), info.min, info.max)
+        # Not info.max itself: float(2**63 - 1) is 2**63, which the cast wraps to -2**63.
+        X = np.clip(np.rint(X), *inside(int(info.min), int(info.max)))
     else:
         # A model sample can pass a float16/float32 column's largest float; the cast would
         # make it ±inf (finite in, finite out).

@@ -59,16 +59,19 @@ def numeric_block(column: pa.ChunkedArray) -> np.ndarray:
         at = 0
         for chunk in column.chunks:
             chunk = chunk.storage if isinstance(chunk, pa.ExtensionArray) else chunk
-            values = (
-                chunk.flatten().cast(pa.float64()).fill_null(np.nan).to_numpy(zero_copy_only=False)
-            )
+            elements = chunk.flatten()
+            safe = not (pa.types.is_integer(elements.type) and elements.type.bit_width == 64)
+            values = elements.cast(pa.float64(), safe=safe).fill_null(np.nan).to_numpy(zero_copy_only=False)
             valid = ~np.asarray(chunk.is_null().to_numpy(zero_copy_only=False), dtype=bool)
             block = out[at : at + len(chunk)]
             # flatten() skips the elements of null lists, so the values fill the valid rows.
             block[valid] = values.reshape(-1, width)
             at += len(chunk)
         return out
-    values = pc.cast(column, pa.float64()).fill_null(np.nan).to_numpy()
+    # Not a safe cast for 64-bit integers: Arrow refuses any value past 2**53, where float64
+    # keeps 16 significant digits, which is what the study's moments and models work in.
+    safe = not (pa.types.is_integer(s) and s.bit_width == 64)
+    values = pc.cast(column, pa.float64(), safe=safe).fill_null(np.nan).to_numpy()
     return np.asarray(values, dtype=np.float64).reshape(-1, 1)
 
 
