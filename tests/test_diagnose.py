@@ -305,6 +305,25 @@ def test_usage_errors() -> None:
         diagnose([1, 2], t)
 
 
+def test_nan_and_null_are_the_same_missing_value_on_either_side() -> None:
+    # generate --nan skip reads a real NaN as missing and writes it as null: a faithful
+    # output then has the same missing rate, not a null rate 2/5 above the real one.
+    real = pa.table({"q": [1.0, float("nan"), 3.0, float("nan"), 5.0], "t": pa.array([[1.0, float("nan")]] * 5,
+                                                                                     pa.list_(pa.float64(), 2))})
+    synth = pa.table({"q": [1.0, None, 3.0, None, 5.0], "t": pa.array([[1.0, 2.0]] * 5, pa.list_(pa.float64(), 2))})
+    report = diagnose(real, synth)
+    q, t = report.columns
+    assert (q["null_rate_real"], q["null_rate_synth"], q["null_rate_diff"]) == (0.4, 0.4, 0.0)
+    assert q["variance_ratio"] == 1.0
+    # A tensor's NaN elements are not missing rows.
+    assert (t["null_rate_real"], t["null_rate_synth"]) == (0.0, 0.0)
+    assert "'q': 2 NaN/inf real values treated as null" in report.meta["notes"]
+    assert "NaN or infinite" in report.meta["definitions"]["null_rate"]
+    reverse = diagnose(synth, real)
+    assert reverse.columns[0]["null_rate_diff"] == 0.0
+    assert "'q': 2 NaN/inf synthetic values treated as null" in reverse.meta["notes"]
+
+
 def test_entirely_null_real_column_is_noted() -> None:
     real = pa.table({"x": [1.0, 2.0, 3.0], "gone": pa.array([None, None, None], pa.float64())})
     synth = pa.table({"x": [1.0, 2.0, 3.0], "gone": [1.0, 2.0, 3.0]})

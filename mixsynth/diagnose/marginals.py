@@ -165,8 +165,17 @@ def _nanagg(fn: Any, x: np.ndarray) -> float | None:
     return _f(fn(x)) if x.size else None
 
 
+def _missing_rate(scan: Scan, name: str, kind: Kind) -> float:
+    """Null rows, and rows whose value is NaN or infinite, over all rows. ``generate
+    --nan skip`` reads NaN as missing and writes it as null, so a NaN on one side and a
+    null on the other are the same missing value (a tensor's NaN elements are not a
+    missing row)."""
+    nonfinite = 0 if kind is Kind.TENSOR else scan.nonfinite.get(name, 0)
+    return (scan.nulls[name] + nonfinite) / max(scan.rows, 1)
+
+
 def _common(name: str, kind: Kind, target: bool, real: Scan, synth: Scan) -> dict[str, Any]:
-    nr, ns = real.nulls[name] / max(real.rows, 1), synth.nulls[name] / max(synth.rows, 1)
+    nr, ns = _missing_rate(real, name, kind), _missing_rate(synth, name, kind)
     return {
         "name": name,
         "kind": kind.value,

@@ -21,6 +21,8 @@ SAMPLED_METRICS = (
 
 _DEFINITIONS = {
     "variance_ratio": "synthetic variance / real variance (ddof=1, all rows)",
+    "null_rate": "missing rows / all rows, a missing row being null or, in a numeric (not tensor) column, "
+                 "NaN or infinite (generate --nan skip writes such values as null)",
     "exact_copy": f"DCR <= {COPY_TOLERANCE:g} x median real-to-real nearest-neighbour distance",
     "predicted_variance_factor": "summary: E[sum of squared weights] of the weight law, before bounds; per "
                                  "column: the variance ratio the generation aims at (null: no closed form)",
@@ -66,8 +68,9 @@ def _notes(layout: Layout, real: Input, synth: Input, sides: dict[str, tuple[Inp
     real_scan, synth_scan = sides["real"][1], sides["synth"][1]
     notes += [f"{n!r} is entirely null in the real data; only its null rate is compared"
               for n, c in real_scan.nulls.items() if c == real_scan.rows]
-    notes += [f"{n!r}: {c:,} NaN/inf synthetic values treated as null"
-              for n, c in synth_scan.nonfinite.items() if c]
+    notes += [f"{n!r}: {c:,} NaN/inf {side} values treated as null"
+              for side, scan in (("real", real_scan), ("synthetic", synth_scan))
+              for n, c in scan.nonfinite.items() if c]
     too_many = real_scan.too_many | synth_scan.too_many
     notes += [f"{n!r}: more than {MAX_CATEGORIES:,} categories; frequencies not compared"
               for n in sorted(too_many)]
