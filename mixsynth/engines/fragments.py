@@ -174,6 +174,11 @@ class FragmentSource:
         self.specs, self.nan, self.precision = specs, nan, enc.X.dtype.name
         return enc
 
+    def null_counts(self) -> dict[str, int]:
+        """Nulls of each column over every file, from the survey's facts, as a table counts
+        them (a float column's NaN and infinities, nulls under ``--nan skip``, included)."""
+        return {s.name: sum(f.columns[s.name].nulls + f.columns[s.name].bad for f in self.facts) for s in self.specs}
+
     # -- rows -------------------------------------------------------------------------------
 
     def encode_rows(self, table: pa.Table, specs: list[ColumnSpec] | None = None) -> Encoded:

@@ -20,7 +20,7 @@ from mixsynth.weights import WeightLaw
 if TYPE_CHECKING:
     from mixsynth.synthesis.labels import Groups
 
-__all__ = ["LOGICAL_BLOCK", "PILOT_ATTEMPT", "Draws", "draw", "pilot_rows"]
+__all__ = ["LOGICAL_BLOCK", "NULLS_ATTEMPT", "PILOT_ATTEMPT", "Draws", "draw", "null_draws", "pilot_rows"]
 
 #: Rows per random stream. Part of the determinism contract: changing it changes outputs.
 LOGICAL_BLOCK = 8192
@@ -52,6 +52,15 @@ class Draws:
             # argmax of two columns without its (m, k) passes: 8x faster, the same picks.
             return np.where(self.w[:, 1] > self.w[:, 0], self.parents[:, 1], self.parents[:, 0])
         pick = np.argmax(self.w, axis=1)
+        return np.take_along_axis(self.parents, pick[:, None], axis=1)[:, 0]
+
+    def second(self) -> np.ndarray:
+        """Source row of the parent with the second largest weight, shape (m,): the other
+        parent of two (the one :meth:`dominant` does not pick), else the first largest
+        weight after the dominant's."""
+        if self.w.shape[1] == 2:
+            return np.where(self.w[:, 1] > self.w[:, 0], self.parents[:, 0], self.parents[:, 1])
+        pick = np.argsort(-self.w, axis=1, kind="stable")[:, 1]
         return np.take_along_axis(self.parents, pick[:, None], axis=1)[:, 0]
 
     def chosen(self) -> np.ndarray:
@@ -147,8 +156,44 @@ def draw(
 #: The repair and anchoring pilot draws from streams ``(block, PILOT_ATTEMPT)``, apart
 #: from the output's.
 PILOT_ATTEMPT = 1000
+#: The placement of nulls draws from streams ``(block, NULLS_ATTEMPT)`` (:func:`null_draws`).
+NULLS_ATTEMPT = 2000
 _PILOT_ROWS = 100_000
 _PILOT_CELLS = 20_000_000
+
+
+def null_draws(seed: int, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+    """The draws that place the nulls of rows ``start:stop`` (see :mod:`mixsynth.synthesis.nulls`).
+
+    Block ``b`` draws from its own stream ``(b, NULLS_ATTEMPT)``, apart from the output's
+    parents, weights and uniforms (which stay as they were: a table without nulls gives
+    the same rows), one jitter for the block, then one uniform per row.
+
+    Returns
+    -------
+    order : float64 array of shape (m,)
+        Uniform(0, 1) per row: the order in which rows of the same kind take a null.
+    jitter : float64 array of shape (m,)
+        Uniform(0, 1) of each row's logical block: the fractional null count it rounds.
+
+    Examples
+    --------
+    >>> a, ja = null_draws(7, 0, 20_000)
+    >>> b, jb = null_draws(7, 9_000, 9_010)
+    >>> bool((a[9_000:9_010] == b).all() and (ja[9_000:9_010] == jb).all())
+    True
+    """
+    orders, jitters = [], []
+    for b in range(start // LOGICAL_BLOCK, (stop - 1) // LOGICAL_BLOCK + 1):
+        rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(b, NULLS_ATTEMPT)))
+        # The order of these two draws is part of the determinism contract.
+        jitter = rng.random()
+        order = rng.random(LOGICAL_BLOCK)
+        lo = max(start - b * LOGICAL_BLOCK, 0)
+        hi = min(stop - b * LOGICAL_BLOCK, LOGICAL_BLOCK)
+        orders.append(order[lo:hi])
+        jitters.append(np.full(hi - lo, jitter))
+    return np.concatenate(orders), np.concatenate(jitters)
 
 
 def pilot_rows(d: int) -> int:

@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from mixsynth.schema import ColumnSpec
+from mixsynth.schema import ColumnSpec, Kind
 from mixsynth.synthesis.anchor import Anchor, fit_anchor
 from mixsynth.synthesis.balance import joint_states
 from mixsynth.synthesis.columns import plan_columns
@@ -67,6 +67,10 @@ class RowSource(Protocol):
     def encode(self, specs: list[ColumnSpec], nan: str, precision: str, notify: Notify) -> Encoded:
         """The encoded layout (and, for a source held in memory, its rows)."""
 
+    def null_counts(self) -> dict[str, int]:
+        """Nulls of each column over every row, NaN and infinities of ``--nan skip`` included
+        (after :meth:`encode`)."""
+
     def gather(self, synth: Synthesizer, ids: np.ndarray) -> Held:
         """The held rows that include ``ids`` (sorted distinct global indices)."""
 
@@ -103,6 +107,7 @@ class TableSource:
         self._n = table.num_rows
         self._schema = table.schema
         self.memory_limit = memory_limit
+        self._nulls: dict[str, int] = {}
 
     @property
     def n(self) -> int:
@@ -136,8 +141,18 @@ class TableSource:
         """The whole table encoded; the Arrow table is released (its memory can go)."""
         enc = encode(self.table.select([s.name for s in specs]), specs, nan=nan, precision=precision,
                      memory_limit=self.memory_limit, notify=notify)
+        # Counted now: the table goes once encoded. A float column's NaN and infinities
+        # (nulls under --nan skip) are NaN in X, as the Dask engine's survey counts them.
+        self._nulls = {s.name: self.table.column(s.name).null_count for s in specs}
+        for f in enc.features:
+            if f.spec.kind is Kind.FLOAT:
+                self._nulls[f.spec.name] = int(np.isnan(enc.X[:, f.start]).sum())
         self._table = None
         return enc
+
+    def null_counts(self) -> dict[str, int]:
+        """Nulls of each encoded column (a float column's NaN and infinities included)."""
+        return self._nulls
 
     def gather(self, synth: Synthesizer, ids: np.ndarray) -> Held:
         """Every row, whatever ``ids`` asks (:attr:`Synthesizer.whole`)."""

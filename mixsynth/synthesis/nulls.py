@@ -1,0 +1,183 @@
+"""Where a synthetic row is null: the dominant parent's pattern, stratified per block.
+
+A row mixed from a null parent cannot mix that column, so it used to take the dominant
+parent's value and its null: each row's null was a draw of a source row's, and a column's
+null share random-walked over rounds of re-synthesis like plain resampling's, or worse (a
+row whose other parent was null took a copy, which anchoring then spread). Anchoring makes
+every logical block's marginal of the values exact (:mod:`mixsynth.synthesis.anchor`);
+this does the same for the nulls.
+
+Per logical block (the rows written of it) and column with nulls in the source, the block
+gets ``floor(B·p + jitter)`` nulls: ``p`` the source's null share, ``B`` the block's rows,
+``jitter`` one uniform per block (so the count is ``B·p`` in expectation, and off by less
+than one). Which rows: each row is scored by its parents, the dominant parent's null
+first, then the other parent's (``2·dominant + other``), then a uniform per row; the top
+count are null. Rows whose parents agree keep their null or value; only rows whose parents
+disagree switch, as few as the count needs (a row whose dominant parent is null takes the
+other parent's value, a row whose other parent is null takes a null). Because the jitter
+and the row uniforms are shared by all columns, two columns null together in the source
+(a test not done: all its results null) have the same scores and the same counts, and
+stay null together. A row both of whose parents are null has no value to take and stays
+null, the only way a block can pass its count.
+
+The draws come from :func:`mixsynth.synthesis.draws.null_draws`, a stream of their own per
+logical block: the rows are the same for any chunking, jobs or engine, and a table without
+nulls gives the rows it gave before. Columns without nulls in the source are not touched.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from mixsynth.schema import ColumnSpec
+from mixsynth.synthesis.encode import Encoded
+
+__all__ = ["NullChoice", "NullPlan", "plan_nulls"]
+
+
+@dataclass(frozen=True)
+class NullChoice:
+    """Which rows are null, per column of a :class:`NullPlan`.
+
+    Attributes
+    ----------
+    mixed : bool array of shape (m, len(plan.mixed))
+        Mixed columns (in the plan's order): the row is null.
+    taken : dict of str to bool array of shape (m,)
+        Taken columns: the row is null.
+    """
+
+    mixed: np.ndarray
+    taken: dict[str, np.ndarray]
+
+    def rows(self, s: slice) -> NullChoice:
+        """The choice for rows ``s`` of these."""
+        return NullChoice(self.mixed[s], {k: v[s] for k, v in self.taken.items()})
+
+
+@dataclass(frozen=True)
+class NullPlan:
+    """The columns whose nulls are stratified, and their source null shares.
+
+    Attributes
+    ----------
+    mixed : list of (slice, float)
+        Columns of ``X`` (a tensor: its elements, null together when the list is) and the
+        column's null share.
+    taken : dict of str to float
+        Taken (boolean, categorical, string) columns and their null shares.
+    """
+
+    mixed: list[tuple[slice, float]]
+    taken: dict[str, float]
+
+    def choose(
+        self,
+        enc: Encoded,
+        dominant: np.ndarray,
+        second: np.ndarray,
+        order: np.ndarray,
+        jitter: np.ndarray,
+        rows: np.ndarray,
+        block: int,
+    ) -> NullChoice:
+        """Which of rows ``rows`` (positions in a run of whole logical blocks) are null.
+
+        Parameters
+        ----------
+        enc : Encoded
+            The held source rows; ``dominant`` and ``second`` index them.
+        dominant, second : int arrays of shape (m,)
+            Each row's parent of largest and second largest weight.
+        order, jitter : float arrays of shape (m,)
+            :func:`~mixsynth.synthesis.draws.null_draws` of the rows.
+        rows : int array of shape (m,)
+            Each row's position from the start of the first block (non-decreasing).
+        block : int
+            Rows per logical block.
+        """
+        mixed_null = [np.isnan(enc.X[:, cols]).all(axis=1) for cols, _ in self.mixed]
+        taken_null = [enc.taken_null[name] for name in self.taken]
+        shares = np.array([p for _, p in self.mixed] + list(self.taken.values()))
+        null = _choose([*mixed_null, *taken_null], shares, dominant, second, order, jitter, rows // block)
+        c = len(self.mixed)
+        return NullChoice(null[:, :c], {name: null[:, c + i] for i, name in enumerate(self.taken)})
+
+
+def _choose(
+    source_null: list[np.ndarray],
+    shares: np.ndarray,
+    dominant: np.ndarray,
+    second: np.ndarray,
+    order: np.ndarray,
+    jitter: np.ndarray,
+    block: np.ndarray,
+) -> np.ndarray:
+    """The null rows, shape (m, columns): per block, the top ``floor(B·p + jitter)`` rows by
+    ``2·(dominant null) + (second null) + order``; rows with both parents null as well.
+
+    Examples
+    --------
+    >>> null = np.array([True, True, False, False, False, False])
+    >>> dom, sec = np.array([0, 1, 2, 3, 0, 4]), np.array([2, 3, 4, 5, 1, 0])
+    >>> order = np.array([0.1, 0.9, 0.5, 0.5, 0.2, 0.7])
+    >>> _choose([null], np.array([1 / 3]), dom, sec, order, np.full(6, 0.5), np.zeros(6, int))[:, 0].tolist()
+    [False, True, False, False, True, False]
+    """
+    m = dominant.size
+    out = np.zeros((m, len(source_null)), dtype=bool)
+    cuts = np.flatnonzero(block[1:] != block[:-1]) + 1
+    spans = zip(np.r_[0, cuts].tolist(), np.r_[cuts, m].tolist(), strict=True)
+    for lo, hi in spans:
+        size = hi - lo
+        counts = np.clip(np.floor(size * shares + jitter[lo]), 0, size).astype(np.int64)
+        for j, null in enumerate(source_null):
+            dn, sn = null[dominant[lo:hi]], null[second[lo:hi]]
+            score = 2.0 * dn + sn + order[lo:hi]
+            # Stable and by score alone: equal scores (a tie of uniforms) go by row.
+            top = np.argsort(-score, kind="stable")[: counts[j]]
+            part = out[lo:hi, j]
+            part[top] = True
+            # No value to take: both parents are null.
+            part |= dn & sn
+    return out
+
+
+def plan_nulls(
+    specs: list[ColumnSpec],
+    enc: Encoded,
+    null_counts: dict[str, int],
+    n: int,
+    skip: set[str],
+) -> NullPlan | None:
+    """The columns with nulls in the source and their shares, or None when there are none.
+
+    Parameters
+    ----------
+    specs : list of ColumnSpec
+    enc : Encoded
+        The encoded layout (mixed columns' places in ``X``; taken columns).
+    null_counts : dict of str to int
+        Nulls of each source column (over all ``n`` rows).
+    n : int
+        Source rows.
+    skip : set of str
+        Columns whose nulls are decided elsewhere (the target's labels, ``--within``
+        columns copied from a parent).
+    """
+    if n <= 0:
+        return None
+    places = {f.spec.name: f.cols for f in enc.features}
+    mixed: list[tuple[slice, float]] = []
+    taken: dict[str, float] = {}
+    for spec in specs:
+        count = null_counts.get(spec.name, 0)
+        if count == 0 or spec.name in skip or spec.target:
+            continue
+        if spec.name in places:
+            mixed.append((places[spec.name], count / n))
+        elif spec.name in enc.taken:
+            taken[spec.name] = count / n
+    return NullPlan(mixed, taken) if mixed or taken else None
