@@ -15,7 +15,7 @@ import pytest
 import mixsynth
 from mixsynth.errors import SchemaError
 from mixsynth.options import SynthesisOptions
-from mixsynth.synthesis.draws import draw
+from mixsynth.synthesis.draws import draw, null_draws
 from mixsynth.synthesis.synthesizer import Synthesizer
 from mixsynth.weights import parse
 
@@ -196,15 +196,29 @@ def test_bounds_override_and_reflect_exact_values():
     assert synth.provenance()["bounds"]["columns"]["x"] == {"policy": "clip", "low": 1.0, "high": np.inf}
 
 
-def test_null_mask_comes_from_the_dominant_parent():
+def test_null_counts_per_block_are_the_stratified_targets_and_agreeing_parents_decide():
+    # Every logical block holds floor(B·p + jitter) nulls of each column (the jitter drawn
+    # per block by null_draws); rows whose two parents agree keep their null or value, so
+    # only rows whose parents disagree ever differ from the dominant parent's mask.
     table = _every_kind()
-    n, m = table.num_rows, 4000
-    out, synth = _gen(table, m, bounds="auto")
-    dominant = draw(synth.seed, 0, m, n, synth.law).dominant()
+    n, m = table.num_rows, 20_000
+    out, synth = _gen(table, m, bounds="auto", chunk_rows=3000)
+    d = draw(synth.seed, 0, m, n, synth.law)
+    dominant, second = d.dominant(), d.second()
+    _, jitter = null_draws(synth.seed, 0, m)
     for name in ("f_null", "i32_null", "text"):
         src_null = np.asarray(table[name].is_null().to_numpy(zero_copy_only=False))
         out_null = np.asarray(out[name].is_null().to_numpy(zero_copy_only=False))
-        np.testing.assert_array_equal(out_null, src_null[dominant])
+        p = src_null.mean()
+        for lo in range(0, m, 8192):
+            hi = min(lo + 8192, m)
+            both = int((src_null[dominant[lo:hi]] & src_null[second[lo:hi]]).sum())
+            target = max(int(np.floor((hi - lo) * p + jitter[lo])), both)
+            assert int(out_null[lo:hi].sum()) == target, (name, lo)
+        agree = src_null[dominant] == src_null[second]
+        np.testing.assert_array_equal(out_null[agree], src_null[dominant][agree])
+        # As few switches as the count needs: far fewer than the rows that could switch.
+        assert (out_null != src_null[dominant]).sum() < 0.2 * (~agree).sum()
 
 
 @pytest.mark.slow
