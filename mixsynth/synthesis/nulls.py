@@ -2,10 +2,9 @@
 
 A row mixed from a null parent cannot mix that column, so it used to take the dominant
 parent's value and its null: each row's null was a draw of a source row's, and a column's
-null share random-walked over rounds of re-synthesis like plain resampling's, or worse (a
-row whose other parent was null took a copy, which anchoring then spread). Anchoring makes
-every logical block's marginal of the values exact (:mod:`mixsynth.synthesis.anchor`);
-this does the same for the nulls.
+null share random-walked over rounds of re-synthesis like plain resampling's, or further.
+Anchoring makes every logical block's marginal of the values exact
+(:mod:`mixsynth.synthesis.anchor`); this does the same for the nulls.
 
 Per logical block (the rows written of it) and column with nulls in the source, the block
 gets ``floor(B·p + jitter)`` nulls: ``p`` the source's null share, ``B`` the block's rows,
