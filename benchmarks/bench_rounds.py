@@ -10,6 +10,8 @@ on its own (worst case, not a median), against the source (round 0):
   value on average), the largest relative change of a value's share, over the values that
   hold at least 1 % of the source;
 - ``oor``: values outside the source's observed range;
+- ``null``: for columns with nulls in the source, the change of their share of nulls
+  (absolute, a share of the rows; tensor columns element by element);
 - ``excl``: rows in which two 0/1 columns that are never both 1 in the source (although
   independence would expect at least 5 such rows) are both 1.
 
@@ -21,7 +23,8 @@ The control is plain row resampling (the bootstrap: the finite-sample floor, sin
 method beats drawing rows of the source itself). A heavy-tailed column's variance, or a
 rare value's share, random-walks under resampling too; so for each column and metric the
 script also reports the bootstrap's worst over the same seeds, and a column *passes* when
-it is within the issue's threshold **or** within the bootstrap's band on that column.
+it is within the issue's threshold **or** within the bootstrap's band on that column (null
+shares have no threshold of their own: they are held to the bootstrap's band).
 
 Run: ``python benchmarks/bench_rounds.py`` (a few minutes on 2 cores); ``--seeds``,
 ``--rounds``, ``--tables`` and ``--repair`` change the study. Writes the tables printed to
@@ -37,7 +40,6 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 import mixsynth
@@ -73,7 +75,11 @@ def numeric_columns(table: pa.Table, cats: dict[str, list[str]] | None = None) -
         t = col.type
         if pa.types.is_fixed_size_list(t):
             width = t.list_size
-            flat = pc.list_flatten(col.combine_chunks()).cast(pa.float64()).to_numpy(zero_copy_only=False)
+            arr = col.combine_chunks()
+            # Not list_flatten: it drops null lists, whose elements count as nulls here.
+            values = arr.values.slice(arr.offset * width, len(arr) * width)
+            flat = values.cast(pa.float64()).to_numpy(zero_copy_only=False).reshape(-1, width).copy()
+            flat[np.asarray(arr.is_null().to_numpy(zero_copy_only=False), dtype=bool)] = np.nan
             for i in range(width):
                 out[f"{name}[{i}]"] = flat.reshape(-1, width)[:, i]
             continue
@@ -122,6 +128,7 @@ def measure(src: dict[str, np.ndarray], out: dict[str, np.ndarray], pairs: list[
         if sd == 0:
             continue
         category = name.endswith("(category)")
+        source_null = float(np.isnan(x).mean())
         values = _discrete(x)
         share = np.nan
         if values is not None:
@@ -134,6 +141,7 @@ def measure(src: dict[str, np.ndarray], out: dict[str, np.ndarray], pairs: list[
             "var": np.nan if category else float(yv.var() / xv.var()),
             "share": share,
             "oor": int(((yv < xv.min()) | (yv > xv.max())).sum()),
+            "null": float(abs(np.isnan(y).mean() - source_null)) if source_null > 0 else np.nan,
         }
     excl = sum(int(((out[a] == 1) & (out[b] == 1)).sum()) for a, b in pairs)
     return {"columns": per, "excl": excl}
@@ -178,6 +186,9 @@ def judge(name: str, ours: list[dict], boot: list[dict]) -> tuple[bool, list[str
     s, sb = worst(ours, "share", name), worst(boot, "share", name)
     if not np.isnan(s) and s > max(LIMITS["share"], sb if not np.isnan(sb) else 0):
         fails.append(f"share {s:.3f} (boot {sb:.3f})")
+    z, zb = worst(ours, "null", name), worst(boot, "null", name)
+    if not np.isnan(z) and z > zb:
+        fails.append(f"null share {z:.3f} (boot {zb:.3f})")
     oor = max(r["columns"][name]["oor"] for r in ours if name in r["columns"])
     if oor:
         fails.append(f"{oor} out of range")
@@ -204,18 +215,23 @@ def main() -> None:
         flat_boot = [r for seed in boot for r in seed]
         first = [seed[0] for seed in ours]
         names = list(flat_ours[0]["columns"])
-        lines += [f"## {path.relative_to(ROOT)} ({table.num_rows} rows)", "",
+        shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+        lines += [f"## {shown} ({table.num_rows} rows)", "",
                   "| column | max \\|mean shift\\| sd (boot) | worst var ratio (boot) | worst share change (boot) "
-                  "| out of range | round 1 \\|mean shift\\| sd | passes |", "|---|---|---|---|---|---|---|"]
+                  "| worst null-share change (boot) | out of range | round 1 \\|mean shift\\| sd | passes |",
+                  "|---|---|---|---|---|---|---|---|"]
         passed = 0
         for name in names:
             ok, fails = judge(name, flat_ours, flat_boot)
             passed += ok
             share, share_b = worst(flat_ours, "share", name), worst(flat_boot, "share", name)
             share_txt = "" if np.isnan(share) else f"{share:.3f} ({share_b:.3f})"
+            null, null_b = worst(flat_ours, "null", name), worst(flat_boot, "null", name)
+            null_txt = "" if np.isnan(null) else f"{null:.3f} ({null_b:.3f})"
             lines.append(
                 f"| {name} | {worst(flat_ours, 'mean', name):.3f} ({worst(flat_boot, 'mean', name):.3f}) "
-                f"| {worst(flat_ours, 'var', name):.3f} ({worst(flat_boot, 'var', name):.3f}) | {share_txt} "
+                f"| {worst(flat_ours, 'var', name):.3f} ({worst(flat_boot, 'var', name):.3f}) "
+                f"| {share_txt} | {null_txt} "
                 f"| {max(r['columns'][name]['oor'] for r in flat_ours)} | {worst(first, 'mean', name):.3f} "
                 f"| {'yes' if ok else 'no: ' + '; '.join(fails)} |")
         excl = max(r["excl"] for r in flat_ours)
