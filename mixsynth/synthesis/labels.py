@@ -139,6 +139,12 @@ class Groups:
         reference: one row index per source row)."""
         return self.order if isinstance(self.order, np.ndarray) else self.order.load()
 
+    def proportional(self, n: int) -> bool:
+        """Whether the groups cover all ``n`` source rows and are drawn in proportion to
+        their rows (``--within``, ``within-class`` without ``--class-balance``): then a
+        parent is, over the draws, a uniform source row, as without groups."""
+        return int(self.sizes.sum()) == n and np.array_equal(self.probs, self.sizes / n)
+
     def row_group(self, n: int) -> np.ndarray:
         """Source row -> its group (-1: in none), for ``n`` source rows."""
         out = np.full(n, -1, dtype=np.int64)

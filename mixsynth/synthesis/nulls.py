@@ -27,13 +27,19 @@ nulls gives the rows it gave before. Columns without nulls in the source are not
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from mixsynth.schema import ColumnSpec
+from mixsynth.synthesis.draws import LOGICAL_BLOCK, Draws, null_draws
 from mixsynth.synthesis.encode import Encoded
 
-__all__ = ["NullChoice", "NullPlan", "plan_nulls"]
+if TYPE_CHECKING:
+    from mixsynth.synthesis.labels import Groups
+    from mixsynth.synthesis.within import Within
+
+__all__ = ["NullChoice", "NullPlan", "place_nulls", "plan_nulls"]
 
 
 @dataclass(frozen=True)
@@ -72,31 +78,22 @@ class NullPlan:
     mixed: list[tuple[slice, float]]
     taken: dict[str, float]
 
-    def choose(
-        self,
-        enc: Encoded,
-        dominant: np.ndarray,
-        second: np.ndarray,
-        order: np.ndarray,
-        jitter: np.ndarray,
-        rows: np.ndarray,
-        block: int,
-    ) -> NullChoice:
-        """Which of rows ``rows`` (positions in a run of whole logical blocks) are null.
+    def choose(self, seed: int, enc: Encoded, d: Draws, lo: int, hi: int) -> NullChoice:
+        """Which of rows ``lo:hi`` (whole logical blocks, the last maybe cut short) are null.
 
         Parameters
         ----------
+        seed : int
+            The run's seed (the null draws' streams are keyed by it and the block).
         enc : Encoded
-            The held source rows; ``dominant`` and ``second`` index them.
-        dominant, second : int arrays of shape (m,)
-            Each row's parent of largest and second largest weight.
-        order, jitter : float arrays of shape (m,)
-            :func:`~mixsynth.synthesis.draws.null_draws` of the rows.
-        rows : int array of shape (m,)
-            Each row's position from the start of the first block (non-decreasing).
-        block : int
-            Rows per logical block.
+            The held source rows; ``d``'s parents index them.
+        d : Draws
+            The rows' draws.
+        lo, hi : int
+            The rows' global range.
         """
+        dominant, second = d.dominant(), d.second()
+        order, jitter = null_draws(seed, lo, hi)
         # Only the parents' rows are read: the held rows may be the whole source.
         dominant_null = [np.isnan(enc.X[dominant, cols]).all(axis=1) for cols, _ in self.mixed]
         second_null = [np.isnan(enc.X[second, cols]).all(axis=1) for cols, _ in self.mixed]
@@ -104,7 +101,7 @@ class NullPlan:
             dominant_null.append(enc.taken_null[name][dominant])
             second_null.append(enc.taken_null[name][second])
         shares = np.array([p for _, p in self.mixed] + list(self.taken.values()))
-        null = _choose(dominant_null, second_null, shares, order, jitter, rows // block)
+        null = _choose(dominant_null, second_null, shares, order, jitter, np.arange(hi - lo) // LOGICAL_BLOCK)
         c = len(self.mixed)
         return NullChoice(null[:, :c], {name: null[:, c + i] for i, name in enumerate(self.taken)})
 
@@ -165,9 +162,11 @@ def plan_nulls(
     enc: Encoded,
     null_counts: dict[str, int],
     n: int,
-    skip: set[str],
+    within: Within | None = None,
+    groups: Groups | None = None,
 ) -> NullPlan | None:
-    """The columns with nulls in the source and their shares, or None when there are none.
+    """The columns with nulls in the source and their shares, or None when there are none
+    or when the counts cannot be held to the source's shares.
 
     Parameters
     ----------
@@ -178,11 +177,18 @@ def plan_nulls(
         Nulls of each source column (over all ``n`` rows).
     n : int
         Source rows.
-    skip : set of str
-        Columns whose nulls are decided elsewhere (the target's labels, ``--within``
-        columns copied from a parent).
+    within : Within, optional
+        ``--within`` groups: their columns grouped by value take their value, and null,
+        from a parent of the row's group (the target's labels are left alone too).
+    groups : Groups, optional
+        Parents are drawn within these. Drawn in proportion to their rows, a row's
+        dominant parent is null with the source's share, as without groups; under another
+        class balance the share would differ per class, and the dominant parent decides.
     """
+    skip = set(within.by_value) if within else set()
     if n <= 0:
+        return None
+    if groups is not None and not groups.proportional(n):
         return None
     places = {f.spec.name: f.cols for f in enc.features}
     mixed: list[tuple[slice, float]] = []
@@ -196,3 +202,21 @@ def plan_nulls(
         elif spec.name in enc.taken:
             taken[spec.name] = count / n
     return NullPlan(mixed, taken) if mixed or taken else None
+
+
+def place_nulls(Y: np.ndarray, X_mix: np.ndarray, second: np.ndarray, plan: NullPlan, null: NullChoice) -> None:
+    """Make the plan's mixed columns of ``Y`` (mixed rows, NaN filled from the dominant
+    parent) null where ``null`` says, and give the other rows that lack a value (their
+    dominant parent is null) the second parent's, from ``X_mix`` (the held rows in the
+    mixing space; ``second`` indexes them). In place."""
+    for i, (cols, _) in enumerate(plan.mixed):
+        z = null.mixed[:, i]
+        part = Y[:, cols]
+        gap = np.flatnonzero(~z & np.isnan(part).any(axis=1))
+        if gap.size:
+            values = part[gap]
+            missing = np.isnan(values)
+            values[missing] = X_mix[second[gap]][:, cols][missing]
+            Y[gap, cols] = values
+        Y[z, cols] = np.nan
+

@@ -30,22 +30,25 @@ from mixsynth.synthesis.backend import Backend, Mixer
 from mixsynth.synthesis.backend import resolve as resolve_backend
 from mixsynth.synthesis.balance import balance_choice
 from mixsynth.synthesis.bounds import apply_bounds, build_bounds, out_of_bounds
-from mixsynth.synthesis.draws import LOGICAL_BLOCK, PILOT_ATTEMPT, Draws, draw, null_draws, pilot_rows
+from mixsynth.synthesis.draws import LOGICAL_BLOCK, PILOT_ATTEMPT, Draws, draw, pilot_rows
 from mixsynth.synthesis.encode import Encoded, decode
 from mixsynth.synthesis.groups import plan_groups, plan_target
 from mixsynth.synthesis.held import Held, distinct
-from mixsynth.synthesis.nulls import NullChoice, NullPlan, plan_nulls
+from mixsynth.synthesis.nulls import NullChoice, place_nulls, plan_nulls
 from mixsynth.synthesis.record import run_record
 from mixsynth.synthesis.relabel import Labeler
 from mixsynth.synthesis.repair import Repair, capped_notices, resolve_repair, stretch
 from mixsynth.synthesis.rounding import break_ties, rounded_columns
 from mixsynth.synthesis.sources import RowSource, TableSource
 from mixsynth.synthesis.space import plan_space
+from mixsynth.synthesis.taken import taken_rows
 
 __all__ = ["Synthesizer"]
 
 _RESAMPLE_ATTEMPTS = 8
 Notify = Callable[[str], None]
+#: A run of rows: draws, mixed values, bounds adjustments, held rows, nulls.
+Mixed = tuple[Draws, np.ndarray, np.ndarray, Held, NullChoice | None]
 
 
 def _warn(message: str) -> None:
@@ -106,8 +109,8 @@ class Synthesizer:
         self.groups = self.within.groups if self.within else (self.label_plan.groups if self.label_plan else None)
         self.enc = self.source.encode(self.specs, opts.nan, precision, self.notify)
         self._copied = self._copied_columns()
-        #: The columns whose nulls are stratified per block (see :mod:`mixsynth.synthesis.nulls`).
-        self.nulls = self._plan_nulls()
+        #: The columns whose nulls are counted per block (see :mod:`mixsynth.synthesis.nulls`).
+        self.nulls = plan_nulls(self.specs, self.enc, self.source.null_counts(), self.n, self.within, self.groups)
         #: Columns of ``X`` that hold whole numbers (rounded; ties broken without bias).
         self._rounded = rounded_columns(self.enc)
         self.rank_gauss = plan_space(opts.space, self.enc)
@@ -150,17 +153,6 @@ class Synthesizer:
         names = set(self.within.by_value) if self.within else set()
         return [f.cols for f in self.enc.features if f.spec.name in names and is_mixed(f.spec.kind)]
 
-    def _plan_nulls(self) -> NullPlan | None:
-        """The null plan, when each block's null counts can be held to the source's shares:
-        no groups, or groups drawn in proportion to their rows (then a row's dominant
-        parent is null with the source's share, as without groups). Under another class
-        balance the share would differ per class, and the dominant parent decides."""
-        g = self.groups
-        if g is not None and not (int(g.sizes.sum()) == self.n and np.array_equal(g.probs, g.sizes / self.n)):
-            return None
-        copied = set(self.within.by_value) if self.within else set()
-        return plan_nulls(self.specs, self.enc, self.source.null_counts(), self.n, copied)
-
     @property
     def n(self) -> int:
         """Number of source rows."""
@@ -202,9 +194,8 @@ class Synthesizer:
 
     def mix(self, held: Held, d: Draws, strata: int | None = None, null: NullChoice | None = None) -> np.ndarray:
         """Mixed, null-filled, corrected rows for ``d`` (parents by global index, all in
-        ``held``); ``strata`` (whole logical blocks only) stratifies the anchored columns
-        per block (see :meth:`Anchor.apply`); ``null``: the rows' nulls in the null plan's
-        mixed columns (default: the dominant parent's)."""
+        ``held``); ``strata`` (whole logical blocks only) stratifies the anchored columns per
+        block (see :meth:`Anchor.apply`); ``null``: the rows' nulls (else the dominant's)."""
         d = d if held.ids is None else Draws(held.local(d.parents), d.w, d.u)
         Y = held.mixer(d.parents, d.w)
         # A null parent makes a NaN; the row then takes the dominant parent's value, so
@@ -213,7 +204,7 @@ class Synthesizer:
         if rows.size:
             Y[rows, cols] = held.X_mix[d.dominant()[rows], cols]
         if null is not None and self.nulls is not None:
-            _place_nulls(Y, held.X_mix, d.second(), self.nulls, null)
+            place_nulls(Y, held.X_mix, d.second(), self.nulls, null)
         if self.rank_gauss is not None:
             self.rank_gauss.inverse(Y)
         if self.repair is not None:
@@ -247,16 +238,10 @@ class Synthesizer:
 
     def _balanceable(self) -> bool:
         """Whether the taken columns' parent choice can be balanced to their source shares:
-        two parents, and no groups or groups drawn in proportion to their rows (``--within``,
-        ``within-class`` without ``--class-balance``). Then each state's expected share
-        under the group draws, Σ_g P(g)·P(state | g), is its source share, and a switch to
-        the other parent never leaves the row's group. Under another class balance the
-        quotas would differ per class, and the choice is left alone."""
-        if self.law.k != 2:
-            return False
-        g = self.groups
-        n = self.n
-        return g is None or (int(g.sizes.sum()) == n and np.array_equal(g.probs, g.sizes / n))
+        two parents, and groups (if any) drawn in proportion to their rows (then each
+        state's expected share, Σ_g P(g)·P(state | g), is its source share, and a switch
+        never leaves the row's group; under another balance the quotas differ per class)."""
+        return self.law.k == 2 and (self.groups is None or self.groups.proportional(self.n))
 
     def _pilot(self) -> tuple[Draws, np.ndarray]:
         """The pilot's draws and mixed rows: its own random streams, so it never depends on
@@ -287,25 +272,6 @@ class Synthesizer:
             bad = out_of_bounds(Y, self.bounds, cols)
         return counts, held
 
-    def _taken_rows(self, held: Held, d: Draws, choice: NullChoice | None) -> dict[str, np.ndarray | pa.Array]:
-        """The held row each taken column is copied from (``d``'s parents are held rows; a
-        null index where ``choice`` makes a row null that no parent can make null)."""
-        dominant, chosen = d.dominant(), d.chosen()
-        rows: dict[str, np.ndarray | pa.Array] = {}
-        for spec in self.specs:
-            if spec.name not in held.enc.taken:
-                continue
-            if spec.target:
-                rows[spec.name] = dominant
-                continue
-            null = held.enc.taken_null[spec.name]
-            if choice is not None and spec.name in choice.taken:
-                rows[spec.name] = _taken_with_nulls(null, dominant, d.second(), chosen, choice.taken[spec.name])
-                continue
-            # Keep the dominant parent's null mask: fall back to it when either is null.
-            rows[spec.name] = np.where(null[chosen] | null[dominant], dominant, chosen)
-        return rows
-
     def block(self, start: int, stop: int) -> tuple[pa.Table, np.ndarray]:
         """Synthetic rows ``start:stop`` and the bounds adjustments they needed.
 
@@ -334,12 +300,10 @@ class Synthesizer:
     def _block_with(self, held: Held, start: int, stop: int) -> tuple[pa.Table, np.ndarray, Held]:
         d, Y, adjusted, held, choice = self._mixed_rows(held, start, stop)
         local = d if held.ids is None else Draws(held.local(d.parents), d.w, d.u)
-        table = decode(held.enc, Y, self._taken_rows(held, local, choice), start)
+        table = decode(held.enc, Y, taken_rows(self.specs, held.enc, local, choice), start)
         return (self.labeler.apply(table, Y, d) if self.labeler else table), adjusted, held
 
-    def _mixed_rows(
-        self, held: Held, start: int, stop: int
-    ) -> tuple[Draws, np.ndarray, np.ndarray, Held, NullChoice | None]:
+    def _mixed_rows(self, held: Held, start: int, stop: int) -> Mixed:
         d, Y, held, choice = self._whole_blocks(held, start, stop)
         adjusted = np.zeros(Y.shape[1], dtype=np.int64)
         if self.bounds.active("resample").any():
@@ -349,43 +313,35 @@ class Synthesizer:
         return d, Y, adjusted, held, choice
 
     def _block_span(self, start: int, stop: int) -> tuple[int, int]:
-        """The whole logical blocks around rows ``start:stop``: the last is cut to the rows
-        written, not all 8192 (on a table of a few thousand rows, a stratified 8192 cut to
-        n would be a mere sample)."""
-        lo = start - start % LOGICAL_BLOCK
+        """The logical blocks around rows ``start:stop``, the last cut to the rows written."""
         hi = -(-stop // LOGICAL_BLOCK) * LOGICAL_BLOCK
-        return lo, (min(hi, self.total_rows) if self.total_rows else hi)
+        return start - start % LOGICAL_BLOCK, (min(hi, self.total_rows) if self.total_rows else hi)
 
-    def _choose_nulls(self, held: Held, whole: Draws, lo: int, hi: int) -> NullChoice | None:
-        """The null rows of whole blocks ``lo:hi`` (``whole``: their draws; parents held)."""
+    def _nulls(self, held: Held, start: int, stop: int, whole: Draws | None = None) -> tuple[NullChoice | None, Held]:
+        """Which of rows ``start:stop`` are null, counted over the whole blocks around them
+        (``whole``: their draws, if drawn; else only they are drawn), and the held rows."""
         if self.nulls is None:
-            return None
+            return None, held
+        lo, hi = self._block_span(start, stop)
+        if whole is None:
+            whole = draw(self.seed, lo, hi, self.n, self.law, groups=self.groups)
+            held = self._extend(held, whole.parents)
         local = whole if held.ids is None else Draws(held.local(whole.parents), whole.w, whole.u)
-        order, jitter = null_draws(self.seed, lo, hi)
-        return self.nulls.choose(held.enc, local.dominant(), local.second(), order, jitter,
-                                 np.arange(hi - lo), LOGICAL_BLOCK)
+        return self.nulls.choose(self.seed, held.enc, local, lo, hi).rows(slice(start - lo, stop - lo)), held
 
     def _whole_blocks(self, held: Held, start: int, stop: int) -> tuple[Draws, np.ndarray, Held, NullChoice | None]:
-        """Draws and mixed rows ``start:stop``, mixed as the whole logical blocks around them
-        when anchoring stratifies per block (so a row never depends on the chunking), and
-        their nulls, chosen per whole block."""
+        """Draws, mixed rows and nulls of ``start:stop``, mixed as the whole logical blocks
+        around them when anchoring stratifies per block (a row never depends on chunking)."""
         if self.anchor is None:
             d = draw(self.seed, start, stop, self.n, self.law, groups=self.groups)
             held = self._extend(held, d.parents)
-            choice = None
-            if self.nulls is not None:
-                # The nulls are counted per whole block: its draws (not its mixing) are needed.
-                lo, hi = self._block_span(start, stop)
-                whole = draw(self.seed, lo, hi, self.n, self.law, groups=self.groups)
-                held = self._extend(held, whole.parents)
-                full = self._choose_nulls(held, whole, lo, hi)
-                choice = None if full is None else full.rows(slice(start - lo, stop - lo))
+            choice, held = self._nulls(held, start, stop)
             return d, self.mix(held, d, null=choice), held, choice
         lo, hi = self._block_span(start, stop)
         whole = draw(self.seed, lo, hi, self.n, self.law, groups=self.groups)
         # Anchoring mixes whole logical blocks: the parents past the range are needed too.
         held = self._extend(held, whole.parents)
-        choice = self._choose_nulls(held, whole, lo, hi)
+        choice, held = self._nulls(held, lo, hi, whole)
         Y = self.mix(held, whole, LOGICAL_BLOCK, choice)
         if self.balance is not None:
             # After mixing: anchoring has used the drawn uniforms; the taken columns (and
@@ -395,8 +351,7 @@ class Synthesizer:
             balance_choice(held.states, self.balance, held.local(whole.parents), whole.w, whole.u, blocks)
         s = slice(start - lo, stop - lo)
         d = Draws(whole.parents[s].copy(), whole.w[s].copy(), whole.u[s].copy())
-        rows = None if choice is None else choice.rows(s)
-        return d, (Y[s].copy() if (s.start, s.stop) != (0, hi - lo) else Y), held, rows
+        return d, (Y[s].copy() if (s.start, s.stop) != (0, hi - lo) else Y), held, choice and choice.rows(s)
 
     def chunks(
         self, rows: int, chunk_rows: int = DEFAULT_CHUNK_ROWS, jobs: int = 1
@@ -443,29 +398,3 @@ class Synthesizer:
         """The record stored under ``mixsynth`` in the output's key-value metadata (``rows``
         and ``adjusted``: of a part written elsewhere, default this object's counts)."""
         return run_record(self, self.rows_written if rows is None else rows, self.adjustments(adjusted))
-
-
-def _place_nulls(Y: np.ndarray, X_mix: np.ndarray, second: np.ndarray, plan: NullPlan, null: NullChoice) -> None:
-    """Make the plan's mixed columns of ``Y`` null where ``null`` says, and give a value to
-    the other rows that lack one (their dominant parent is null): the second parent's."""
-    for i, (cols, _) in enumerate(plan.mixed):
-        z = null.mixed[:, i]
-        part = Y[:, cols]
-        gap = np.flatnonzero(~z & np.isnan(part).any(axis=1))
-        if gap.size:
-            values = part[gap]
-            missing = np.isnan(values)
-            values[missing] = X_mix[second[gap]][:, cols][missing]
-            Y[gap, cols] = values
-        Y[z, cols] = np.nan
-
-
-def _taken_with_nulls(
-    null: np.ndarray, dominant: np.ndarray, second: np.ndarray, chosen: np.ndarray, z: np.ndarray
-) -> pa.Array:
-    """The held row a taken column is copied from, null (a null index) where ``z`` says and
-    no parent is null: a null row takes a null parent, the dominant one first; another
-    row takes its chosen parent, or, where that is null, a parent that is not."""
-    rows = np.where(null[chosen], np.where(null[dominant], second, dominant), chosen)
-    rows = np.where(z, np.where(null[dominant], dominant, second), rows)
-    return pa.array(rows, mask=z & ~null[rows])
