@@ -98,6 +98,38 @@ def test_sharded_rows_equal_local_rows(tmp_path, path, bounds):
     assert synth.enc.X.dtype == local.enc.X.dtype
 
 
+@pytest.mark.parametrize("repair", ["auto", "none"])
+def test_null_counts_on_gathered_rows_equal_the_local_ones(tmp_path, repair):
+    # Each block's null counts come from the survey's null counts (NaN under --nan skip
+    # included) and the parents a block gathers; with or without anchoring (which mixes
+    # whole blocks), the rows are the local engine's.
+    rng = np.random.default_rng(4)
+    n = 900
+    skipped = rng.random(n) < 0.3
+    nan = rng.normal(size=n)
+    nan[rng.random(n) < 0.1] = np.nan
+    table = pa.table({
+        "x": rng.normal(size=n),
+        "f": pa.array(rng.normal(size=n), mask=skipped),
+        "i": pa.array(rng.integers(0, 9, n), mask=skipped),
+        "s": pa.array(rng.choice(["p", "q"], n), mask=rng.random(n) < 0.2),
+        "day": pa.array(rng.integers(0, 900, n).astype(np.int32), mask=rng.random(n) < 0.15).cast(pa.date32()),
+        "vec": pa.FixedSizeListArray.from_arrays(pa.array(rng.normal(size=2 * n)), 2, mask=pa.array(skipped)),
+        "nan": nan,
+    })
+    src = _split(table, tmp_path / "src")
+    expected = _local(src, 10_000, repair=repair, nan="skip")
+    synth = Synthesizer(FragmentSource(open_dataset(str(src)), table.column_names),
+                        SynthesisOptions(seed=7, repair=repair, nan="skip"), notify=_quiet)
+    synth.total_rows = 10_000
+    got = [t for start, stop in ((0, 3000), (3000, 10_000)) for t, _ in synth.part(start, stop, 700)]
+    assert pa.concat_tables(got).equals(expected)
+    # NaN counts as null under --nan skip, in the share the blocks are held to.
+    share = np.isnan(nan).mean()
+    for lo, rows in ((0, 8192), (8192, 10_000 - 8192)):
+        assert abs(expected["nan"].slice(lo, rows).null_count - rows * share) < 1
+
+
 def _fit_table(name: str) -> pa.Table:
     """Sources whose fits take the rarer paths: one column (NumPy sums it pairwise), one-hot
     dummies (exclusive sets) beside float32 and int16 columns, and a tensor column."""
