@@ -12,8 +12,9 @@ gets ``floor(B·p + jitter)`` nulls: ``p`` the source's null share, ``B`` the bl
 than one). Which rows: each row is scored by its parents, the dominant parent's null
 first, then the other parent's (``2·dominant + other``), then a uniform per row; the top
 count are null. Rows whose parents agree keep their null or value; only rows whose parents
-disagree switch, as few as the count needs (a row whose dominant parent is null takes the
-other parent's value, a row whose other parent is null takes a null). Because the jitter
+disagree switch, as few as the count needs (one whose dominant parent is null takes the
+other parent's value, one whose dominant parent is not takes a null); only where those
+rows are too few does a row of two non-null parents take a null. Because the jitter
 and the row uniforms are shared by all columns, two columns null together in the source
 (a test not done: all its results null) have the same scores and the same counts, and
 stay null together. A row both of whose parents are null has no value to take and stays
