@@ -318,7 +318,7 @@ def test_nan_and_null_are_the_same_missing_value_on_either_side() -> None:
     # A tensor's NaN elements are not missing rows.
     assert (t["null_rate_real"], t["null_rate_synth"]) == (0.0, 0.0)
     assert "'q': 2 NaN/inf real values treated as null" in report.meta["notes"]
-    assert "NaN or infinite" in report.meta["definitions"]["null_rate"]
+    assert "not a finite number" in report.meta["definitions"]["null_rate"]
     reverse = diagnose(synth, real)
     assert reverse.columns[0]["null_rate_diff"] == 0.0
     assert "'q': 2 NaN/inf synthetic values treated as null" in reverse.meta["notes"]

@@ -21,8 +21,9 @@ SAMPLED_METRICS = (
 
 _DEFINITIONS = {
     "variance_ratio": "synthetic variance / real variance (ddof=1, all rows)",
+    # Not the word NaN: a JSON reader checks for bare NaN literals.
     "null_rate": "missing rows / all rows, a missing row being null or, in a numeric (not tensor) column, "
-                 "NaN or infinite (generate --nan skip writes such values as null)",
+                 "not a finite number (generate --nan skip writes such values as null)",
     "exact_copy": f"DCR <= {COPY_TOLERANCE:g} x median real-to-real nearest-neighbour distance",
     "predicted_variance_factor": "summary: E[sum of squared weights] of the weight law, before bounds; per "
                                  "column: the variance ratio the generation aims at (null: no closed form)",
