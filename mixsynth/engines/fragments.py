@@ -29,6 +29,7 @@ from mixsynth.engines.survey import (
     check_nan,
     extreme_rows,
     fragment_facts,
+    grids_of,
     id_like_over,
     kinds_of,
 )
@@ -48,6 +49,7 @@ from mixsynth.synthesis.anchor_exclusive import exclusive_from_counts
 from mixsynth.synthesis.columns import plan_specs
 from mixsynth.synthesis.draws import Draws
 from mixsynth.synthesis.encode import Encoded, encode
+from mixsynth.synthesis.grid import Grid
 from mixsynth.synthesis.held import distinct
 from mixsynth.synthesis.repair import Repair, fit_repair, repairable
 from mixsynth.synthesis.rounding import rounded_columns
@@ -113,6 +115,8 @@ class FragmentSource:
         self.nan = "error"
         self.precision = "auto"
         self.extremes: pa.Table | None = None
+        #: Each integer and temporal column's grid, from the files' facts merged.
+        self.grids: dict[str, Grid | None] = {}
         #: The balance of the taken columns, when on: each gathered row's joint state.
         self.balance_plan: fits.BalancePlan | None = None
 
@@ -167,10 +171,12 @@ class FragmentSource:
     def encode(self, specs: list[ColumnSpec], nan: str, precision: str, notify: Notify) -> Encoded:
         """The layout of the whole source: ``encode()`` of a two-row table holding each
         column's global minimum and maximum gives its temporal origins, dtype and
-        identifier starts, and its X is all that the bounds read."""
+        identifier starts, and its X is all that the bounds read; the grids come from
+        the files' facts (two rows do not show a grid)."""
         check_nan(specs, self.facts, self.index.offsets, nan)
         self.extremes = extreme_rows(self._schema, specs, self.facts)
-        enc = encode(self.extremes, specs, nan=nan, precision=precision, notify=notify)
+        self.grids = grids_of(self._schema, specs, self.facts)
+        enc = encode(self.extremes, specs, nan=nan, precision=precision, notify=notify, grids=self.grids)
         self.specs, self.nan, self.precision = specs, nan, enc.X.dtype.name
         return enc
 
@@ -191,7 +197,8 @@ class FragmentSource:
         both = pa.concat_tables(
             [pa.Table.from_arrays(table.select(names).columns, schema=extremes.schema), extremes]
         )
-        enc = encode(both, specs, nan=self.nan, precision=self.precision, memory_limit=self.memory_limit)
+        enc = encode(both, specs, nan=self.nan, precision=self.precision, memory_limit=self.memory_limit,
+                     grids=self.grids)
         m = table.num_rows
         enc.X = enc.X[:m]
         enc.taken = {k: v.slice(0, m) for k, v in enc.taken.items()}

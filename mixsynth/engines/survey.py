@@ -22,7 +22,9 @@ import pyarrow.compute as pc
 from mixsynth.errors import SchemaError
 from mixsynth.io.dataset import Reducer, local_reduce
 from mixsynth.schema import ColumnSpec, Kind, id_rule, infer_kind, is_mixed, storage_type
+from mixsynth.synthesis import grid as grids_
 from mixsynth.synthesis.encode import encode
+from mixsynth.synthesis.grid import Grid, GridFacts
 
 __all__ = [
     "ColumnFacts",
@@ -30,6 +32,7 @@ __all__ = [
     "check_nan",
     "extreme_rows",
     "fragment_facts",
+    "grids_of",
     "fragment_keys",
     "id_like_over",
     "keys_distinct",
@@ -68,6 +71,8 @@ class ColumnFacts:
     ``tick_low``/``tick_high`` and ``int_low``/``int_high`` are exact for temporal and
     integer columns. ``bad`` counts non-null NaN/±inf in float columns, the first at
     local row ``first_bad``. ``unique`` is True when there are no nulls and no repeats.
+    ``grid`` holds the grid facts of integer and temporal columns (merged over files by
+    :func:`grids_of`).
     """
 
     nulls: int
@@ -80,6 +85,7 @@ class ColumnFacts:
     bad: int = 0
     first_bad: int | None = None
     unique: bool | None = None
+    grid: GridFacts | None = None
 
 
 @dataclass(frozen=True)
@@ -119,10 +125,12 @@ def _column_facts(
             int_low=lo,
             int_high=hi,
             unique=unique,
+            grid=grids_.column_facts(storage_type(field.type), column),
         )
     if kind is Kind.TEMPORAL:
         lo, hi = (s.as_py() for s in pc.min_max(ticks(column)).values())
-        return ColumnFacts(nulls, tick_low=lo, tick_high=hi)
+        return ColumnFacts(nulls, tick_low=lo, tick_high=hi,
+                           grid=grids_.column_facts(storage_type(field.type), column))
     if kind is Kind.TENSOR:
         spec = ColumnSpec(name, kind, field)
         X = encode(pa.table({name: column}), [spec], nan="skip", precision="float64").X
@@ -230,6 +238,23 @@ def check_nan(specs: list[ColumnSpec], facts: list[FragmentFacts], offsets: np.n
                 f"{first}); expected finite numbers (use --nan skip to treat them as nulls)"
             )
             raise SchemaError(msg)
+
+
+def grids_of(
+    schema: pa.Schema, specs: list[ColumnSpec], facts: list[FragmentFacts]
+) -> dict[str, Grid | None]:
+    """The grid of each integer and temporal column, from its files' facts merged (the
+    same grid :func:`mixsynth.synthesis.grid.detect` finds in the whole column)."""
+    out: dict[str, Grid | None] = {}
+    for spec in specs:
+        if spec.kind not in (Kind.INTEGER, Kind.TEMPORAL):
+            continue
+        merged = GridFacts()
+        for f in facts:
+            part = f.columns[spec.name].grid
+            merged = grids_.merge(merged, part if part is not None else GridFacts())
+        out[spec.name] = grids_.decide(storage_type(schema.field(spec.name).type), merged)
+    return out
 
 
 def _bounds_of(cols: list[ColumnFacts], kind: Kind) -> tuple[Any, Any]:

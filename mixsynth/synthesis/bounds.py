@@ -92,7 +92,7 @@ def apply_bounds(Y: np.ndarray, bounds: Bounds) -> np.ndarray:
     return counts
 
 
-def _override(name: str, value: object, origin: int = 0) -> tuple[float, float]:
+def _override(name: str, value: object, origin: int = 0, feat: Feature | None = None) -> tuple[float, float]:
     ok = isinstance(value, list | tuple) and len(value) == 2
     # bool is an int subclass (JSON true would read as 1) and NaN compares false with
     # everything (the bound would silently do nothing): reject both.
@@ -108,6 +108,12 @@ def _override(name: str, value: object, origin: int = 0) -> tuple[float, float]:
     if low > high:
         msg = f"bounds for column {name!r} have low > high: [{low:g}, {high:g}]"
         raise UsageError(msg)
+    if feat is not None and feat.grid is not None:
+        # On a grid, X counts grid points: a bound becomes the nearest one inside it, so
+        # values rounded to the grid stay within what the user asked.
+        lo = -np.inf if math.isinf(low) else feat.encoded(math.ceil(low), up=True)
+        hi = np.inf if math.isinf(high) else feat.encoded(math.floor(high), up=False)
+        return lo, hi
     # Temporal columns are encoded as ticks minus their minimum (``origin``) while the user
     # gives plain ticks; subtract before converting to float, so ns ticks stay exact.
     return float(low - origin), float(high - origin)
@@ -149,9 +155,14 @@ def _representable_range(feat: Feature) -> tuple[float, float] | None:
     t = feat.spec.field.type
     if feat.spec.kind is Kind.INTEGER:
         info = np.iinfo(t.to_pandas_dtype())
+        if feat.grid is not None:
+            return inside(int(feat.encoded(int(info.min), up=True)), int(feat.encoded(int(info.max), up=False)))
         return inside(int(info.min), int(info.max))
     if feat.spec.kind is Kind.TEMPORAL:
         low, high = _tick_range(storage_type(t) if not pa.types.is_temporal(t) else t)
+        if feat.grid is not None:
+            # The grid points (months, or steps) whose values the type can hold.
+            return inside(int(feat.encoded(low, up=True)), int(feat.encoded(high, up=False)))
         return inside(low - feat.origin, high - feat.origin)
     return None
 
@@ -186,9 +197,9 @@ def build_bounds(enc: Encoded, policy: str, overrides: Mapping[str, object] | No
         lo, hi = float(np.nanmin(block)), float(np.nanmax(block))
         if feat.top is not None and (feat.spec.kind is Kind.TEMPORAL or feat.shifted):
             # Past 2**53 ticks of spread the float maximum may round above the real one.
-            hi = min(hi, inside(0, feat.top - feat.origin)[1])
+            hi = min(hi, inside(0, (feat.top - feat.origin) // feat.step)[1])
         if feat.spec.name in overrides:
-            lo, hi = _override(feat.spec.name, overrides[feat.spec.name], feat.origin)
+            lo, hi = _override(feat.spec.name, overrides[feat.spec.name], feat.origin, feat)
             chosen = policy if policy in ("clip", "reflect", "resample") else "clip"
         elif policy == "auto":
             chosen = _auto_policy(feat, lo)

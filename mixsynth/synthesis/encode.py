@@ -7,6 +7,7 @@ and are decoded with ``take``, which keeps their exact type. Identifiers are reg
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -18,6 +19,8 @@ from mixsynth.errors import SchemaError, UsageError
 from mixsynth.memory import allocate
 from mixsynth.options import PRECISIONS
 from mixsynth.schema import ColumnSpec, Kind, is_mixed, storage_type
+from mixsynth.synthesis import grid as grids_
+from mixsynth.synthesis.grid import Grid
 
 __all__ = ["PRECISIONS", "Encoded", "Feature", "Layout", "decode", "encode", "layout"]
 
@@ -29,19 +32,53 @@ class Feature:
     spec: ColumnSpec
     start: int
     width: int
-    # Temporal columns, and integers past 2**53, are stored minus their minimum (exactly,
-    # modulo 2**64): float64 then holds their spread, not their magnitude.
+    # Temporal columns, and integers past 2**53 or on a grid, are stored minus their
+    # minimum (exactly, modulo 2**64): float64 then holds their spread, not their magnitude.
+    #: The minimum, in units of the column (ticks or integer values; months on a
+    #: calendar grid).
     origin: int = 0
-    #: An integer column past 2**53 (stored minus ``origin``, which may be 0).
+    #: An integer column past 2**53 or on a grid (stored minus ``origin``, which may be 0).
     shifted: bool = False
-    #: The exact largest value of a temporal or shifted integer column (its float in ``X``
-    #: may round past it once the spread passes 2**53).
+    #: The exact largest value of a temporal or shifted integer column, in the units of
+    #: ``origin`` (its float in ``X`` may round past it once the spread passes 2**53).
     top: int | None = None
+    #: The grid the source values lie on (:mod:`mixsynth.synthesis.grid`): ``X`` then
+    #: counts steps of it from ``origin``, so whole numbers in ``X`` are grid points.
+    grid: Grid | None = None
 
     @property
     def cols(self) -> slice:
         """Slice of ``X`` holding this column."""
         return slice(self.start, self.start + self.width)
+
+    @property
+    def step(self) -> int:
+        """Units of ``origin`` per whole number of ``X`` (1 without a grid)."""
+        return 1 if self.grid is None else self.grid.step
+
+    def encoded(self, value: int, up: bool) -> float:
+        """Plain ``value`` (an integer, or ticks) in ``X``'s units: the nearest grid point
+        at or above it (``up``) or at or below it, so a bound given in ticks keeps the
+        rounded values inside it."""
+        g = self.grid
+        if g is not None and g.months is not None:
+            # (the first month on or after the value, the last on or before it)
+            first, last = grids_.month_inside(g, value, value)
+            units = first if up else last
+        else:
+            units = value
+        rel = units - self.origin
+        return float(-((-rel) // self.step) if up else rel // self.step)
+
+    def plain(self, x: float) -> float:
+        """An ``X`` value as a plain value (integer, or ticks), for the record."""
+        if not math.isfinite(x):
+            return x
+        units = self.origin + round(x) * self.step if self.grid is not None else x + self.origin
+        g = self.grid
+        if g is not None and g.months is not None:
+            return float(grids_.from_months(g, np.array([units], dtype=object))[0])
+        return float(units)
 
 
 @dataclass
@@ -123,12 +160,20 @@ def _exact_in_float32(t: pa.DataType, values: pa.ChunkedArray, origin: int) -> b
     return lo is None or max(abs(lo - origin), abs(hi - origin)) <= _FLOAT32_EXACT
 
 
-def layout(table: pa.Table, columns: list[ColumnSpec], precision: str = "auto") -> Layout:
-    """Plan ``X`` for ``table`` without building it (cheap: min/max of wide integers).
+def layout(
+    table: pa.Table,
+    columns: list[ColumnSpec],
+    precision: str = "auto",
+    grids: dict[str, Grid | None] | None = None,
+) -> Layout:
+    """Plan ``X`` for ``table`` without building it (min/max, and one pass over integer
+    and temporal columns for their grid).
 
     ``auto`` picks float32 only when float32 holds every source value exactly (float16/32
     columns; integers, ticks and tensor elements within ±2**24), so no precision the
     source has is lost; otherwise float64. ``float32``/``float64`` force a dtype.
+    ``grids`` gives the grid of integer and temporal columns found elsewhere (a
+    partitioned source merges its files' facts); a column it lacks is scanned here.
     """
     if precision not in PRECISIONS:
         msg = f"unknown precision {precision!r}; expected one of {', '.join(PRECISIONS)}"
@@ -143,14 +188,29 @@ def layout(table: pa.Table, columns: list[ColumnSpec], precision: str = "auto") 
         shifted, top = False, None
         if spec.kind in (Kind.TEMPORAL, Kind.INTEGER) and origin is not None:
             top = pc.max(values).as_py()
+        grid = None
+        if spec.kind in (Kind.TEMPORAL, Kind.INTEGER) and origin is not None:
+            if grids is not None and spec.name in grids:
+                grid = grids[spec.name]
+            else:
+                grid = grids_.detect(storage_type(spec.field.type), column)
+        plain_origin = origin or 0
         if spec.kind is Kind.INTEGER and origin is not None and top is not None:
-            # Only integers float64 cannot hold are shifted: others keep their layout.
+            # Only integers float64 cannot hold, or on a grid, are shifted: others keep
+            # their layout.
             shifted = max(abs(origin), abs(top)) > _FLOAT64_EXACT
+            plain_origin = origin if shifted else 0
+            shifted = shifted or grid is not None
             origin = origin if shifted else 0
+        if grid is not None and grid.months is not None and origin is not None and top is not None:
+            # Counted in months: the extremes' months (a month ordinal grows with the ticks).
+            origin, top = (int(m) for m in grids_.to_months(grid, np.array([origin, top], dtype=np.int64)))
         width = storage_type(spec.field.type).list_size if spec.kind is Kind.TENSOR else 1
-        features.append(Feature(spec, start, width, origin or 0, shifted, top if origin is not None else None))
+        features.append(Feature(spec, start, width, origin or 0, shifted, top if origin is not None else None, grid))
         start += width
-        if not _exact_in_float32(t, values, origin or 0):
+        # The dtype is chosen from the plain values, as without a grid: a grid does not
+        # change how every other column of X is mixed.
+        if not _exact_in_float32(t, values, plain_origin):
             wide.append(spec.name)
     dtype = np.float64 if precision == "float64" or (precision == "auto" and wide) else np.float32
     return Layout(features, np.dtype(dtype), wide)
@@ -161,14 +221,21 @@ def _slice_values(
 ) -> tuple[np.ndarray, np.ndarray]:
     """One slice of a mixed column as (rows, width) floats with NaN for nulls, and the nulls."""
     spec, target = feat.spec, pa.from_numpy_dtype(dtype)
+    g = feat.grid
+    if spec.kind is Kind.TEMPORAL and g is not None and g.months is not None:
+        ticks = _numbers(spec, part)[1].cast(pa.int64())
+        null = _null_mask(ticks)
+        months = grids_.to_months(g, ticks.fill_null(0).to_numpy())
+        raw = ((months - feat.origin) // g.step).astype(np.float64)
+        return np.where(null, np.nan, raw.astype(dtype))[:, None], null[:, None]
     if spec.kind is Kind.TEMPORAL:
         ticks = _numbers(spec, part)[1].cast(pa.int64())
         null = _null_mask(ticks)
-        raw = _offsets(ticks.fill_null(feat.origin).to_numpy(), feat.origin)
+        raw = _offsets(ticks.fill_null(feat.origin).to_numpy(), feat.origin, feat.step)
         return np.where(null, np.nan, raw.astype(dtype))[:, None], null[:, None]
     if spec.kind is Kind.INTEGER and feat.shifted:
         null = _null_mask(part)
-        raw = _offsets(part.fill_null(pa.scalar(feat.origin, part.type)).to_numpy(), feat.origin)
+        raw = _offsets(part.fill_null(pa.scalar(feat.origin, part.type)).to_numpy(), feat.origin, feat.step)
         return np.where(null, np.nan, raw.astype(dtype))[:, None], null[:, None]
     if spec.kind is Kind.TENSOR:
         arr = part.combine_chunks()
@@ -209,6 +276,7 @@ def encode(
     precision: str = "auto",
     memory_limit: int | None = None,
     notify: Callable[[str], None] | None = None,
+    grids: dict[str, Grid | None] | None = None,
 ) -> Encoded:
     """Encode ``table`` for mixing.
 
@@ -227,13 +295,16 @@ def encode(
         (default: :func:`mixsynth.memory.default_memory_limit`).
     notify : callable, optional
         Receives one-line notices (spilling, precision given up by ``float32``).
+    grids : dict of str to Grid or None, optional
+        Grids of integer and temporal columns known from elsewhere (see :func:`layout`);
+        by default each is found in ``table``.
 
     Returns
     -------
     Encoded
         ``X`` of shape (n, d), NaN for nulls; taken columns as Arrow arrays.
     """
-    plan = layout(table, columns, precision)
+    plan = layout(table, columns, precision, grids)
     if precision == "float32" and plan.wide and notify is not None:
         wide = ", ".join(map(repr, plan.wide))
         notify(f"--precision float32 rounds {wide} (their values need float64)")
@@ -291,17 +362,20 @@ def inside(low: int, high: int) -> tuple[float, float]:
     return lo, hi
 
 
-def _offsets(values: np.ndarray, origin: int) -> np.ndarray:
-    """``values - origin`` (int64 or uint64, all >= origin) as float64, exact modulo 2**64:
-    the spread of int64 ticks can pass int64's range, where a plain subtraction wraps."""
-    u = values.view(np.uint64) if values.dtype == np.int64 else values.astype(np.uint64, copy=False)
-    return (u - np.uint64(origin % 2**64)).astype(np.float64)
+def _offsets(values: np.ndarray, origin: int, step: int = 1) -> np.ndarray:
+    """``(values - origin) / step`` (int64 or uint64, all >= origin, on the grid of
+    ``step``) as float64, exact modulo 2**64: the spread of int64 ticks can pass int64's
+    range, where a plain subtraction wraps."""
+    u = grids_.offsets(values, origin)
+    return (u // np.uint64(step) if step > 1 else u).astype(np.float64)
 
 
-def _from_offsets(rel: np.ndarray, origin: int, dtype: np.dtype | type) -> np.ndarray:
-    """``origin + rel`` for whole-number floats ``rel``, exact modulo 2**64, as ``dtype``
-    (int64 or uint64); the caller keeps the result inside the type's range."""
+def _from_offsets(rel: np.ndarray, origin: int, dtype: np.dtype | type, step: int = 1) -> np.ndarray:
+    """``origin + rel * step`` for whole-number floats ``rel``, exact modulo 2**64, as
+    ``dtype`` (int64 or uint64); the caller keeps the result inside the type's range."""
     magnitude = np.abs(rel).astype(np.uint64)
+    if step > 1:
+        magnitude = magnitude * np.uint64(step)
     u = np.where(rel < 0, ~magnitude + np.uint64(1), magnitude) + np.uint64(origin % 2**64)
     return u.view(np.int64) if np.dtype(dtype) == np.int64 else u.astype(dtype)
 
@@ -329,11 +403,18 @@ def _decode_feature(feat: Feature, Y: np.ndarray) -> pa.Array:
         return pa.array(_within_float(values, t), mask=mask).cast(t)
     if feat.spec.kind is Kind.INTEGER and feat.shifted:
         info = np.iinfo(t.to_pandas_dtype())
-        rel = np.clip(np.rint(np.nan_to_num(values)), *inside(int(info.min) - feat.origin, int(info.max) - feat.origin))
-        return pa.array(_from_offsets(rel, feat.origin, t.to_pandas_dtype()), type=t, mask=mask)
+        # The grid points inside the dtype's range (ceil and floor of the steps to its ends).
+        lo, hi = -((feat.origin - int(info.min)) // feat.step), (int(info.max) - feat.origin) // feat.step
+        rel = np.clip(np.rint(np.nan_to_num(values)), *inside(lo, hi))
+        return pa.array(_from_offsets(rel, feat.origin, t.to_pandas_dtype(), feat.step), type=t, mask=mask)
     if feat.spec.kind is Kind.INTEGER:
         return _int_array(values, t, mask)
-    ticks = _from_offsets(np.rint(np.nan_to_num(values)), feat.origin, np.int64)
+    g = feat.grid
+    if g is not None and g.months is not None:
+        months = feat.origin + np.rint(np.nan_to_num(values)).astype(np.int64) * g.step
+        ticks = grids_.from_months(g, months)
+    else:
+        ticks = _from_offsets(np.rint(np.nan_to_num(values)), feat.origin, np.int64, feat.step)
     width = pa.int32() if s.bit_width == 32 else pa.int64()
     return pa.array(ticks, mask=mask).cast(width).cast(t)
 

@@ -53,8 +53,8 @@ def run_record(synth: Synthesizer, rows: int, adjusted: dict[str, int]) -> dict[
             "columns": {
                 f.spec.name: {
                     "policy": str(bounds.policy[f.start]),
-                    "low": float(bounds.low[f.start]) + f.origin,
-                    "high": float(bounds.high[f.start]) + f.origin,
+                    "low": f.plain(float(bounds.low[f.start])),
+                    "high": f.plain(float(bounds.high[f.start])),
                 }
                 for f in enc.features
             },
