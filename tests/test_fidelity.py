@@ -424,3 +424,99 @@ def test_null_counts_change_the_columns_with_nulls_and_no_others():
         # floor(B·p + jitter): within one of B·p in each block.
         assert all(abs(got - min(8192, 10_000 - lo) * share) < 1
                    for got, lo in zip(counts, range(0, 10_000, 8192), strict=True)), (c, counts)
+
+
+# -- grids: dates, timestamps and integers stay on the grid of their source ---------------
+
+
+def _grid_table() -> pa.Table:
+    """Literal gridded columns (docs/design.md section 3.1), and three without a grid."""
+    rng = np.random.default_rng(2024)
+    n = 1200
+    month = rng.integers(0, 61 * 12, n)  # 1960-01 .. 2020-12
+
+    def first(m: int, day: int = 1) -> dt.date:
+        return dt.date(1960 + m // 12, m % 12 + 1, day)
+
+    def end(m: int) -> dt.date:
+        return first(m + 1) - dt.timedelta(days=1)
+
+    quarter = rng.integers(0, 40, n) * 3
+    second = 1_600_000_000 + rng.integers(0, 86_400 * 90, n)
+    return pa.table({
+        "month": pa.array([first(int(m)) for m in month], pa.date32()),
+        "month_end": pa.array([end(int(m)) if i % 17 else None for i, m in enumerate(month)], pa.date32()),
+        "quarter_utc": pa.array([dt.datetime(*first(int(q)).timetuple()[:3], tzinfo=dt.timezone.utc)
+                                 for q in quarter], pa.timestamp("ns", tz="UTC")),
+        "year": pa.array([dt.datetime(int(y), 1, 1) for y in rng.integers(1990, 2021, n)], pa.timestamp("ns")),
+        "second": pa.array(second * 10**9, pa.int64()).cast(pa.timestamp("ns")),
+        "hour": pa.array(rng.integers(0, 24 * 400, n) * 3600 * 10**6, pa.int64()).cast(pa.timestamp("us", tz="UTC")),
+        "week": pa.array(18_631 + 7 * rng.integers(0, 520, n), pa.int32()).cast(pa.date32()),
+        "income": pa.array(np.round(rng.lognormal(10.5, 0.7, n) / 1000).astype(np.int64) * 1000),
+        "big": pa.array([2**63 - 1 - 7 * int(k) for k in rng.integers(0, 5000, n)], pa.int64()),
+        "trend": month * 0.01 + rng.normal(0, 1, n),
+        "day": pa.array(rng.integers(0, 20_000, n).astype(np.int32)).cast(pa.date32()),
+        "count": rng.integers(-500, 500, n),
+    })
+
+
+#: The gridded columns of _grid_table: step (in ticks or integers) and calendar rule.
+GRIDDED = {"month": "first", "month_end": "end", "quarter_utc": "first", "year": "first", "second": 10**9,
+           "hour": 3600 * 10**6, "week": 7, "income": 1000, "big": 7}
+
+
+def _ints(column: pa.ChunkedArray) -> list[int]:
+    if pa.types.is_temporal(column.type):
+        column = column.cast(pa.int32() if column.type.bit_width == 32 else pa.int64())
+    return [v for v in column.to_pylist() if v is not None]
+
+
+def test_gridded_columns_stay_on_their_grid_and_in_range_over_ten_rounds():
+    table = _grid_table()
+    months = {"month": (1, 1, 0), "quarter_utc": (3, 1, 0), "year": (12, 1, 0), "month_end": (1, None, 0)}
+    for r, out in enumerate(_rounds(table, 10)[1:], start=1):
+        assert out.schema.equals(table.schema, check_metadata=False)
+        for name, rule in GRIDDED.items():
+            src, got = _ints(table[name]), _ints(out[name])
+            assert min(src) <= min(got), (r, name)
+            assert max(got) <= max(src), (r, name)
+            if isinstance(rule, int):
+                assert all((v - min(src)) % rule == 0 for v in got), (r, name)
+                continue
+            values = [v for v in out[name].to_pylist() if v is not None]
+            step, day, _ = months[name]
+            ordinal = [v.year * 12 + v.month - 1 for v in values]
+            assert all((o - ordinal[0]) % step == 0 for o in ordinal), (r, name)
+            if rule == "end":
+                assert all((v + dt.timedelta(days=1)).day == 1 for v in values), (r, name)
+            else:
+                assert all(v.day == day for v in values), (r, name)
+                assert all(getattr(v, "hour", 0) == 0 and getattr(v, "second", 0) == 0 for v in values), (r, name)
+        # The values that are not on a grid are untouched by the grid: still anything.
+        assert len(set(_ints(out["day"]))) > 500
+
+
+def test_bounds_given_for_a_gridded_column_keep_it_on_the_grid_inside_them():
+    table = _grid_table()
+    out = mixsynth.generate(table, 3000, seed=5, bounds_overrides={"income": [15_500, 60_200]})
+    got = _ints(out["income"])
+    assert min(got) >= 16_000
+    assert max(got) <= 60_000
+    assert all(v % 1000 == 0 for v in got)
+
+
+#: SHA-256 of the columns without a grid, as the code before grids wrote them
+#: (mixsynth.generate(_grid_table(), 1000, seed=3)): a grid elsewhere in the table must not
+#: change them.
+UNGRIDDED_SHA256 = "8396341b3d4e90b549ed784baa248fa2994742913b092715c8400ebb5861d6ce"
+
+
+def test_columns_without_a_grid_are_written_as_before_grids():
+    import hashlib
+
+    out = mixsynth.generate(_grid_table(), 1000, seed=3).select(["trend", "day", "count"])
+    out = out.replace_schema_metadata(None)
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, out.schema) as writer:
+        writer.write_table(out)
+    assert hashlib.sha256(sink.getvalue().to_pybytes()).hexdigest() == UNGRIDDED_SHA256
