@@ -308,6 +308,38 @@ def test_moments_merge_like_one_pass():
 # -- on a LocalCluster ----------------------------------------------------------------------
 
 
+def test_grids_merged_over_files_give_the_local_rows(tmp_path):
+    # Each file alone has a coarser grid than the whole column (file 0: incomes 6000
+    # apart, file 1: 4000 apart; January dates in one file, July in the next), so only
+    # the merged facts give the local engine's grids; the last file's month column is null.
+    import datetime as dt
+
+    rng = np.random.default_rng(3)
+    n = 900
+    income = np.concatenate([6000 * rng.integers(0, 30, 300), 1000 + 4000 * rng.integers(0, 40, 300),
+                             1000 * rng.integers(0, 200, 300)])
+    month = [dt.date(int(y), 1 if i < 300 else 7, 1) for i, y in enumerate(rng.integers(1960, 2020, n))]
+    table = pa.table({
+        "income": pa.array(income, pa.int64()),
+        "month": pa.array([m if i < 600 else None for i, m in enumerate(month)], pa.date32()),
+        "second": pa.array((1_600_000_000 + rng.integers(0, 10**6, n)) * 10**9, pa.int64())
+        .cast(pa.timestamp("ns", tz="UTC")),
+        "x": rng.normal(size=n),
+    })
+    src = _split(table, tmp_path / "src", cuts=(1 / 3, 2 / 3))
+    expected = _local(src, 2000)
+    source = FragmentSource(open_dataset(str(src)), open_dataset(str(src)).schema.names)
+    synth = Synthesizer(source, SynthesisOptions(seed=7), notify=_quiet)
+    assert {k: (g.step, g.months) for k, g in source.grids.items() if g} == {
+        "income": (1000, None), "month": (6, "day"), "second": (10**9, None)}
+    synth.total_rows = 2000
+    got = [t for start, stop in ((0, 700), (700, 2000)) for t, _ in synth.part(start, stop, 300)]
+    assert _rows(pa.concat_tables(got)) == _rows(expected)
+    local = Synthesizer(io.read_source(str(src)).table, SynthesisOptions(seed=7), notify=_quiet)
+    assert [f.grid for f in synth.enc.features] == [f.grid for f in local.enc.features]
+    assert synth.provenance()["bounds"] == local.provenance()["bounds"]
+
+
 @pytest.mark.slow
 def test_dask_output_equals_local_engine(client, cars_dir, tmp_path):
     from mixsynth.engines.dask import generate_dataset
