@@ -89,7 +89,8 @@ class GridFacts:
     step : int
         gcd of ``value - low`` over the values (0 when they are all equal).
     month_low : int or None
-        Smallest month ordinal (date and timestamp columns), else None.
+        Smallest month ordinal of a date or timestamp column whose values may lie on a
+        month grid (``day`` or ``end`` set), else None.
     month_step : int
         gcd of ``month - month_low``.
     day : tuple of (int, int) or None
@@ -135,41 +136,27 @@ def _gcd(values: np.ndarray, low: int, start: int = 0) -> int:
     return g
 
 
-def _civil(days: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Year, month (1-12), day (1-31) of days since 1970-01-01 (proleptic Gregorian;
-    H. Hinnant's ``civil_from_days``, exact in int64 for every Arrow date)."""
-    z = days + 719_468
-    era = z // 146_097
-    doe = z - era * 146_097
-    yoe = (doe - doe // 1460 + doe // 36_524 - doe // 146_096) // 365
-    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
-    mp = (5 * doy + 2) // 153
-    day = doy - (153 * mp + 2) // 5 + 1
-    month = np.where(mp < 10, mp + 3, mp - 9)
-    return yoe + era * 400 + (month <= 2), month, day
+#: Month ordinal (``year*12 + month - 1``) of January 1970, where numpy's months count from.
+_EPOCH_MONTH = 1970 * 12
 
 
-def _days(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndarray:
-    """Days since 1970-01-01 of a civil date (``days_from_civil``, the inverse of :func:`_civil`)."""
-    y = year - (month <= 2)
-    era = y // 400
-    yoe = y - era * 400
-    doy = (153 * ((month + 9) % 12) + 2) // 5 + day - 1
-    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
-    return era * 146_097 + doe - 719_468
-
-
-def _month_length(ordinal: np.ndarray) -> np.ndarray:
-    year, month = ordinal // 12, ordinal % 12 + 1
-    nxt = ordinal + 1
-    return _days(nxt // 12, nxt % 12 + 1, np.ones_like(nxt)) - _days(year, month, np.ones_like(year))
+def _month_start(ordinal: np.ndarray) -> np.ndarray:
+    """Days since 1970-01-01 of the first day of each month ordinal (int64); numpy's
+    datetime64 calendar is the proleptic Gregorian one, exact in integers."""
+    months = (ordinal - _EPOCH_MONTH).astype("datetime64[M]")
+    return months.astype("datetime64[D]").astype(np.int64)
 
 
 def _split(ticks: np.ndarray, day_ticks: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Month ordinal, day of month and ticks after midnight of int64 ``ticks``."""
     days, clock = ticks // day_ticks, ticks % day_ticks
-    year, month, day = _civil(days)
-    return year * 12 + month - 1, day, clock
+    months = days.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
+    start = months.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64)
+    return months + _EPOCH_MONTH, days - start + 1, clock
+
+
+def _month_length(ordinal: np.ndarray) -> np.ndarray:
+    return _month_start(ordinal + 1) - _month_start(ordinal)
 
 
 def scan(t: pa.DataType, values: np.ndarray) -> GridFacts:
@@ -189,17 +176,35 @@ def scan(t: pa.DataType, values: np.ndarray) -> GridFacts:
     if values.size == 0:
         return GridFacts()
     low = int(values.min())
-    facts = GridFacts(low, _gcd(values, low))
+    step = _gcd(values, low)
     day_ticks = per_day(t)
     if day_ticks is None:
-        return facts
-    ordinal, day, clock = _split(values.astype(np.int64, copy=False), day_ticks)
-    month_low = int(ordinal.min())
-    first = (int(day[0]), int(clock[0]))
-    same = bool((day == first[0]).all() and (clock == first[1]).all())
-    ends = bool((clock == first[1]).all() and (day == _month_length(ordinal)).all())
-    return GridFacts(low, facts.step, month_low, _gcd(ordinal, month_low),
-                     first if same else None, first[1] if ends else None)
+        return GridFacts(low, step)
+    ticks = values.astype(np.int64, copy=False)
+    first = _split(ticks[:1], day_ticks)
+    day, clock = int(first[1][0]), int(first[2][0])
+    same, ends = True, True
+    month_low, month_step = None, 0
+    for i in range(0, ticks.size, _PIECE):
+        # A piece at a time, the calendar on its distinct values only, and only while a
+        # month grid is still possible: most columns fail on their first piece.
+        piece = np.unique(ticks[i : i + _PIECE])
+        if not (piece % day_ticks == clock).all():
+            return GridFacts(low, step)
+        ordinal, days, _ = _split(piece, day_ticks)
+        same = same and bool((days == day).all())
+        ends = ends and bool((days == _month_length(ordinal)).all())
+        if not (same or ends):
+            return GridFacts(low, step)
+        least = int(ordinal[0])  # sorted: months grow with the ticks
+        part = _gcd(ordinal, least)
+        if month_low is None:
+            month_low, month_step = least, part
+        else:
+            month_step = math.gcd(month_step, part, abs(least - month_low))
+            month_low = min(month_low, least)
+    return GridFacts(low, step, month_low, month_step,
+                     (day, clock) if same else None, clock if ends else None)
 
 
 def merge(a: GridFacts, b: GridFacts) -> GridFacts:
@@ -218,6 +223,7 @@ def merge(a: GridFacts, b: GridFacts) -> GridFacts:
         return a
     step = math.gcd(a.step, b.step, abs(a.low - b.low))
     month_low, month_step = None, 0
+    # A part without month facts has values off any month grid: the union has none.
     if a.month_low is not None and b.month_low is not None:
         month_low = min(a.month_low, b.month_low)
         month_step = math.gcd(a.month_step, b.month_step, abs(a.month_low - b.month_low))
@@ -271,13 +277,15 @@ def to_months(grid: Grid, ticks: np.ndarray) -> np.ndarray:
 
 def from_months(grid: Grid, ordinal: np.ndarray) -> np.ndarray:
     """int64 ticks of month ordinals ``ordinal``: the grid's day (or the month's last day)
-    at its time of day."""
-    if ordinal.dtype != object:
-        # (object arrays: Python ints, for months whose ticks may pass int64)
-        ordinal = ordinal.astype(np.int64, copy=False)
-    year, month = ordinal // 12, ordinal % 12 + 1
-    day = _month_length(ordinal) if grid.months == "end" else np.full_like(ordinal, grid.day)
-    return _days(year, month, day) * grid.per_day + grid.clock
+    at its time of day. An object array of ordinals gives Python ints (for months whose
+    ticks may pass int64's range)."""
+    exact = ordinal.dtype == object
+    months = ordinal.astype(np.int64)
+    day = _month_length(months) if grid.months == "end" else np.full_like(months, grid.day)
+    days = _month_start(months) + day - 1
+    if exact:
+        return np.array([int(d) * grid.per_day + grid.clock for d in days], dtype=object)
+    return days * grid.per_day + grid.clock
 
 
 def month_inside(grid: Grid, low: int, high: int) -> tuple[int, int]:
