@@ -245,11 +245,13 @@ def test_categorical_target_takes_the_dominant_label():
 
 def test_temporal_values_keep_unit_and_zone_and_mix_as_ticks():
     start = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
-    times = pa.array([start + dt.timedelta(hours=h) for h in (0, 10)], pa.timestamp("us", tz="UTC"))
+    times = pa.array([start + dt.timedelta(hours=h) for h in (0, 10, 25)], pa.timestamp("us", tz="UTC"))
     out, _ = _gen(pa.table({"t": times}), 2000, weights="midpoint")
     assert out.schema.field("t").type == pa.timestamp("us", tz="UTC")
     got = set(out["t"].to_pylist())
-    assert got <= {start, start + dt.timedelta(hours=5), start + dt.timedelta(hours=10)}
+    # Midpoints are new values between the parents, rounded onto the source's grid of 5 hours
+    # (docs/design.md section 3.1): 12.5 and 17.5 hours go to a neighbouring grid point.
+    assert got <= {start + dt.timedelta(hours=h) for h in range(0, 26, 5)}
     assert start + dt.timedelta(hours=5) in got
 
 
@@ -335,9 +337,11 @@ def test_explicit_non_preserving_epbeta_warns_with_its_factor():
 
 
 def test_auto_bounds_keep_dates_and_times_of_day_in_the_observed_range():
+    # Three values each, one tick apart somewhere: two values alone are a grid (their
+    # difference is its step) and would only ever be mixed onto those two points.
     table = pa.table({
-        "tod": pa.array([0, 86_399_000_000], pa.int64()).cast(pa.time64("us")),
-        "day": pa.array([18000, 18010], pa.int32()).cast(pa.date32()),
+        "tod": pa.array([0, 1, 86_399_000_000] * 2, pa.int64()).cast(pa.time64("us")),
+        "day": pa.array([18000, 18001, 18010] * 2, pa.int32()).cast(pa.date32()),
     })
     out, auto = _gen(table, 4000, bounds="auto", repair="none")
     cols = auto.provenance()["bounds"]["columns"]
