@@ -18,6 +18,7 @@ from mixsynth.arguments import check_known
 from mixsynth.errors import SchemaError, UsageError
 from mixsynth.schema import Kind, storage_type
 from mixsynth.synthesis.encode import Encoded, Feature, inside
+from mixsynth.synthesis.grid import to_steps
 
 __all__ = ["Bounds", "apply_bounds", "build_bounds", "out_of_bounds"]
 
@@ -111,8 +112,8 @@ def _override(name: str, value: object, origin: int = 0, feat: Feature | None = 
     if feat is not None and feat.grid is not None:
         # On a grid, X counts grid points: a bound becomes the nearest one inside it, so
         # values rounded to the grid stay within what the user asked.
-        lo = -np.inf if math.isinf(low) else feat.encoded(math.ceil(low), up=True)
-        hi = np.inf if math.isinf(high) else feat.encoded(math.floor(high), up=False)
+        lo = -np.inf if math.isinf(low) else to_steps(feat.grid, feat.origin, math.ceil(low), up=True)
+        hi = np.inf if math.isinf(high) else to_steps(feat.grid, feat.origin, math.floor(high), up=False)
         return lo, hi
     # Temporal columns are encoded as ticks minus their minimum (``origin``) while the user
     # gives plain ticks; subtract before converting to float, so ns ticks stay exact.
@@ -156,13 +157,15 @@ def _representable_range(feat: Feature) -> tuple[float, float] | None:
     if feat.spec.kind is Kind.INTEGER:
         info = np.iinfo(t.to_pandas_dtype())
         if feat.grid is not None:
-            return inside(int(feat.encoded(int(info.min), up=True)), int(feat.encoded(int(info.max), up=False)))
+            return inside(int(to_steps(feat.grid, feat.origin, int(info.min), up=True)),
+                          int(to_steps(feat.grid, feat.origin, int(info.max), up=False)))
         return inside(int(info.min), int(info.max))
     if feat.spec.kind is Kind.TEMPORAL:
         low, high = _tick_range(storage_type(t) if not pa.types.is_temporal(t) else t)
         if feat.grid is not None:
             # The grid points (months, or steps) whose values the type can hold.
-            return inside(int(feat.encoded(low, up=True)), int(feat.encoded(high, up=False)))
+            return inside(int(to_steps(feat.grid, feat.origin, low, up=True)),
+                          int(to_steps(feat.grid, feat.origin, high, up=False)))
         return inside(low - feat.origin, high - feat.origin)
     return None
 

@@ -7,7 +7,6 @@ and are decoded with ``take``, which keeps their exact type. Identifiers are reg
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -21,6 +20,7 @@ from mixsynth.options import PRECISIONS
 from mixsynth.schema import ColumnSpec, Kind, is_mixed, storage_type
 from mixsynth.synthesis import grid as grids_
 from mixsynth.synthesis.grid import Grid
+from mixsynth.synthesis.offsets import inside, steps_from, value_of_steps
 
 __all__ = ["PRECISIONS", "Encoded", "Feature", "Layout", "decode", "encode", "layout"]
 
@@ -55,30 +55,6 @@ class Feature:
     def step(self) -> int:
         """Units of ``origin`` per whole number of ``X`` (1 without a grid)."""
         return 1 if self.grid is None else self.grid.step
-
-    def encoded(self, value: int, up: bool) -> float:
-        """Plain ``value`` (an integer, or ticks) in ``X``'s units: the nearest grid point
-        at or above it (``up``) or at or below it, so a bound given in ticks keeps the
-        rounded values inside it."""
-        g = self.grid
-        if g is not None and g.months is not None:
-            # (the first month on or after the value, the last on or before it)
-            first, last = grids_.month_inside(g, value, value)
-            units = first if up else last
-        else:
-            units = value
-        rel = units - self.origin
-        return float(-((-rel) // self.step) if up else rel // self.step)
-
-    def plain(self, x: float) -> float:
-        """An ``X`` value as a plain value (integer, or ticks), for the record."""
-        if not math.isfinite(x):
-            return x
-        units = self.origin + round(x) * self.step if self.grid is not None else x + self.origin
-        g = self.grid
-        if g is not None and g.months is not None:
-            return float(grids_.from_months(g, np.array([units], dtype=object))[0])
-        return float(units)
 
 
 @dataclass
@@ -222,20 +198,17 @@ def _slice_values(
     """One slice of a mixed column as (rows, width) floats with NaN for nulls, and the nulls."""
     spec, target = feat.spec, pa.from_numpy_dtype(dtype)
     g = feat.grid
-    if spec.kind is Kind.TEMPORAL and g is not None and g.months is not None:
-        ticks = _numbers(spec, part)[1].cast(pa.int64())
-        null = _null_mask(ticks)
-        months = grids_.to_months(g, ticks.fill_null(0).to_numpy())
-        raw = ((months - feat.origin) // g.step).astype(np.float64)
-        return np.where(null, np.nan, raw.astype(dtype))[:, None], null[:, None]
     if spec.kind is Kind.TEMPORAL:
         ticks = _numbers(spec, part)[1].cast(pa.int64())
         null = _null_mask(ticks)
-        raw = _offsets(ticks.fill_null(feat.origin).to_numpy(), feat.origin, feat.step)
+        if g is not None and g.months is not None:
+            raw = ((grids_.to_months(g, ticks.fill_null(0).to_numpy()) - feat.origin) // g.step).astype(np.float64)
+        else:
+            raw = steps_from(ticks.fill_null(feat.origin).to_numpy(), feat.origin, feat.step)
         return np.where(null, np.nan, raw.astype(dtype))[:, None], null[:, None]
     if spec.kind is Kind.INTEGER and feat.shifted:
         null = _null_mask(part)
-        raw = _offsets(part.fill_null(pa.scalar(feat.origin, part.type)).to_numpy(), feat.origin, feat.step)
+        raw = steps_from(part.fill_null(pa.scalar(feat.origin, part.type)).to_numpy(), feat.origin, feat.step)
         return np.where(null, np.nan, raw.astype(dtype))[:, None], null[:, None]
     if spec.kind is Kind.TENSOR:
         arr = part.combine_chunks()
@@ -346,40 +319,6 @@ def _within_float(values: np.ndarray, t: pa.DataType) -> np.ndarray:
     return np.clip(values, -high, high)
 
 
-def inside(low: int, high: int) -> tuple[float, float]:
-    """The floats nearest to ``[low, high]`` from inside: ``float(2**63 - 1)`` is ``2**63``,
-    which no int64 holds (the cast wraps to the other sign).
-
-    Examples
-    --------
-    >>> lo, hi = inside(-(2**63), 2**63 - 1)
-    >>> int(lo) == -(2**63), int(hi) < 2**63
-    (True, True)
-    """
-    lo, hi = float(low), float(high)
-    lo = lo if int(lo) >= low else float(np.nextafter(lo, np.inf))
-    hi = hi if int(hi) <= high else float(np.nextafter(hi, -np.inf))
-    return lo, hi
-
-
-def _offsets(values: np.ndarray, origin: int, step: int = 1) -> np.ndarray:
-    """``(values - origin) / step`` (int64 or uint64, all >= origin, on the grid of
-    ``step``) as float64, exact modulo 2**64: the spread of int64 ticks can pass int64's
-    range, where a plain subtraction wraps."""
-    u = grids_.offsets(values, origin)
-    return (u // np.uint64(step) if step > 1 else u).astype(np.float64)
-
-
-def _from_offsets(rel: np.ndarray, origin: int, dtype: np.dtype | type, step: int = 1) -> np.ndarray:
-    """``origin + rel * step`` for whole-number floats ``rel``, exact modulo 2**64, as
-    ``dtype`` (int64 or uint64); the caller keeps the result inside the type's range."""
-    magnitude = np.abs(rel).astype(np.uint64)
-    if step > 1:
-        magnitude = magnitude * np.uint64(step)
-    u = np.where(rel < 0, ~magnitude + np.uint64(1), magnitude) + np.uint64(origin % 2**64)
-    return u.view(np.int64) if np.dtype(dtype) == np.int64 else u.astype(dtype)
-
-
 def _decode_feature(feat: Feature, Y: np.ndarray) -> pa.Array:
     t = feat.spec.field.type
     s = storage_type(t)
@@ -406,7 +345,7 @@ def _decode_feature(feat: Feature, Y: np.ndarray) -> pa.Array:
         # The grid points inside the dtype's range (ceil and floor of the steps to its ends).
         lo, hi = -((feat.origin - int(info.min)) // feat.step), (int(info.max) - feat.origin) // feat.step
         rel = np.clip(np.rint(np.nan_to_num(values)), *inside(lo, hi))
-        return pa.array(_from_offsets(rel, feat.origin, t.to_pandas_dtype(), feat.step), type=t, mask=mask)
+        return pa.array(value_of_steps(rel, feat.origin, t.to_pandas_dtype(), feat.step), type=t, mask=mask)
     if feat.spec.kind is Kind.INTEGER:
         return _int_array(values, t, mask)
     g = feat.grid
@@ -414,7 +353,7 @@ def _decode_feature(feat: Feature, Y: np.ndarray) -> pa.Array:
         months = feat.origin + np.rint(np.nan_to_num(values)).astype(np.int64) * g.step
         ticks = grids_.from_months(g, months)
     else:
-        ticks = _from_offsets(np.rint(np.nan_to_num(values)), feat.origin, np.int64, feat.step)
+        ticks = value_of_steps(np.rint(np.nan_to_num(values)), feat.origin, np.int64, feat.step)
     width = pa.int32() if s.bit_width == 32 else pa.int64()
     return pa.array(ticks, mask=mask).cast(width).cast(t)
 

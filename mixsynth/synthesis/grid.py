@@ -29,6 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
+from mixsynth.synthesis.offsets import offsets
+
 __all__ = [
     "Grid",
     "GridFacts",
@@ -38,9 +40,10 @@ __all__ = [
     "from_months",
     "merge",
     "month_inside",
-    "offsets",
     "scan",
+    "from_steps",
     "to_months",
+    "to_steps",
 ]
 
 #: Ticks per second of each unit.
@@ -117,13 +120,6 @@ def per_day(t: pa.DataType) -> int | None:
     if pa.types.is_timestamp(t):
         return 86_400 * _PER_SECOND[t.unit]
     return None
-
-
-def offsets(values: np.ndarray, origin: int) -> np.ndarray:
-    """``values - origin`` as uint64 (int64 or uint64 values, all >= origin), exact
-    modulo 2**64: the spread of int64 values can pass int64's range."""
-    u = values.view(np.uint64) if values.dtype == np.int64 else values.astype(np.uint64, copy=False)
-    return u - np.uint64(origin % 2**64)
 
 
 def _gcd(values: np.ndarray, low: int, start: int = 0) -> int:
@@ -297,3 +293,32 @@ def month_inside(grid: Grid, low: int, high: int) -> tuple[int, int]:
     lo += int(from_months(grid, np.array([lo], dtype=object))[0]) < low
     hi -= int(from_months(grid, np.array([hi], dtype=object))[0]) > high
     return lo, hi
+
+
+def to_steps(grid: Grid | None, origin: int, value: int, up: bool) -> float:
+    """Plain ``value`` (an integer, or ticks) as steps of ``grid`` from ``origin`` (in the
+    grid's units): the nearest grid point at or above it (``up``), or at or below it.
+
+    Examples
+    --------
+    >>> to_steps(Grid(1000), 3000, 15_500, up=True), to_steps(Grid(1000), 3000, 15_500, up=False)
+    (13.0, 12.0)
+    """
+    step = 1 if grid is None else grid.step
+    units = value
+    if grid is not None and grid.months is not None:
+        # The first month on or after the value, the last on or before it.
+        first, last = month_inside(grid, value, value)
+        units = first if up else last
+    rel = units - origin
+    return float(-((-rel) // step) if up else rel // step)
+
+
+def from_steps(grid: Grid, origin: int, x: float) -> float:
+    """Steps ``x`` of ``grid`` from ``origin`` as a plain value (integer, or ticks)."""
+    if not math.isfinite(x):
+        return x
+    units = origin + round(x) * grid.step
+    if grid.months is not None:
+        return float(from_months(grid, np.array([units], dtype=object))[0])
+    return float(units)

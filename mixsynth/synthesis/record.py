@@ -7,13 +7,20 @@ from typing import TYPE_CHECKING, Any
 
 from mixsynth import provenance
 from mixsynth.synthesis.draws import LOGICAL_BLOCK
+from mixsynth.synthesis.grid import from_steps
 from mixsynth.synthesis.repair import repair_record
 from mixsynth.version import package_version
 
 if TYPE_CHECKING:
+    from mixsynth.synthesis.encode import Feature
     from mixsynth.synthesis.synthesizer import Synthesizer
 
 __all__ = ["run_record"]
+
+
+def _plain(feat: Feature, x: float) -> float:
+    """A bound in ``X`` as the column's plain value (ticks or integer), grid undone."""
+    return x + feat.origin if feat.grid is None else from_steps(feat.grid, feat.origin, x)
 
 
 def _labels(synth: Synthesizer) -> dict[str, Any] | None:
@@ -53,8 +60,8 @@ def run_record(synth: Synthesizer, rows: int, adjusted: dict[str, int]) -> dict[
             "columns": {
                 f.spec.name: {
                     "policy": str(bounds.policy[f.start]),
-                    "low": f.plain(float(bounds.low[f.start])),
-                    "high": f.plain(float(bounds.high[f.start])),
+                    "low": _plain(f, float(bounds.low[f.start])),
+                    "high": _plain(f, float(bounds.high[f.start])),
                 }
                 for f in enc.features
             },
