@@ -1,7 +1,7 @@
 """Grids over rounds: the share of values on their source's grid, against the bootstrap.
 
 Dates, timestamps and integers often lie on a grid coarser than their type (monthly dates,
-whole seconds in nanoseconds, incomes in thousands; docs/design.md section 3.1). The
+whole seconds in nanoseconds, incomes in thousands; docs/design.md section 3.2). The
 bootstrap (plain row resampling) keeps every value on it; so must mixsynth. For every
 integer and temporal column with a grid, on three built tables (a macro series of monthly
 dates 1960-2020 with trending floats, a panel with yearly dates, month ends and incomes in

@@ -101,7 +101,7 @@ def test_unsupported_types_name_the_column(t, fragment):
     assert "--exclude odd" in str(info.value)
 
 
-# -- grids (docs/design.md section 3.1) ------------------------------------------------------
+# -- grids (docs/design.md section 3.2) ------------------------------------------------------
 
 INT64_MAX = 2**63 - 1
 NS = 10**9

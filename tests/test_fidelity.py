@@ -430,7 +430,7 @@ def test_null_counts_change_the_columns_with_nulls_and_no_others():
 
 
 def _grid_table() -> pa.Table:
-    """Literal gridded columns (docs/design.md section 3.1), and three without a grid."""
+    """Literal gridded columns (docs/design.md section 3.2), and three without a grid."""
     rng = np.random.default_rng(2024)
     n = 1200
     month = rng.integers(0, 61 * 12, n)  # 1960-01 .. 2020-12

@@ -250,7 +250,7 @@ def test_temporal_values_keep_unit_and_zone_and_mix_as_ticks():
     assert out.schema.field("t").type == pa.timestamp("us", tz="UTC")
     got = set(out["t"].to_pylist())
     # Midpoints are new values between the parents, rounded onto the source's grid of 5 hours
-    # (docs/design.md section 3.1): 12.5 and 17.5 hours go to a neighbouring grid point.
+    # (docs/design.md section 3.2): 12.5 and 17.5 hours go to a neighbouring grid point.
     assert got <= {start + dt.timedelta(hours=h) for h in range(0, 26, 5)}
     assert start + dt.timedelta(hours=5) in got
 

@@ -3,7 +3,7 @@
 Integers and temporal ticks are mixed, then rounded to a whole number of *units*. When the
 source values all lie on a coarser grid (whole seconds in nanosecond ticks, weekly dates,
 incomes in thousands, the first of every month), rounding to the nearest tick lands between
-its points. Two grids are found (docs/design.md section 3.1):
+its points. Two grids are found (docs/design.md section 3.2):
 
 - a **lattice**: the step ``g`` = gcd of the differences of the source values (in ticks, or
   in months below); the encoded value is then counted in steps of ``g``;
