@@ -67,3 +67,13 @@ def test_fast_paths_on_a_real_block():
     d = draw(3, 0, 20_000, 1000, parse("epbeta"))
     np.testing.assert_array_equal(d.chosen(), d._chosen_any_k())
     assert (d.chosen() == d.dominant()).mean() > 0.5
+
+
+def test_second_parent_for_one_two_and_three_parents():
+    parents = np.array([[4, 7, 9], [1, 2, 3]])
+    w = np.array([[0.2, 0.5, 0.3], [0.6, 0.1, 0.3]])
+    u = np.zeros(2)
+    assert Draws(parents, w, u).second().tolist() == [9, 3]
+    assert Draws(parents[:, :2], np.array([[0.3, 0.7], [0.8, 0.2]]), u).second().tolist() == [4, 2]
+    # One parent (the bootstrap): the only one there is.
+    assert Draws(parents[:, :1], np.ones((2, 1)), u).second().tolist() == [4, 1]

@@ -8,6 +8,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -520,3 +522,19 @@ def test_columns_without_a_grid_are_written_as_before_grids():
     with pa.ipc.new_stream(sink, out.schema) as writer:
         writer.write_table(out)
     assert hashlib.sha256(sink.getvalue().to_pybytes()).hexdigest() == UNGRIDDED_SHA256
+
+
+def test_the_bootstrap_control_copies_whole_rows_nulls_included(tmp_path):
+    # One parent per row: the bootstrap's rows are source rows, nulls and all. Counting
+    # nulls per block would make it something other than resampling (and asked for a
+    # second parent it does not have: a traceback before).
+    table = _with_nulls(200, 3).drop_columns(["vec"])
+    src = tmp_path / "src.parquet"
+    pq.write_table(table, src)
+    out = tmp_path / "boot.parquet"
+    done = subprocess.run([sys.executable, "-m", "mixsynth", "generate", str(src), "-n", "3000", "-w", "bootstrap",
+                           "--seed", "2", "-q", "-o", str(out)], capture_output=True, text=True, check=False)
+    assert (done.returncode, done.stderr) == (0, "")
+    rows = set(zip(*(table[c].to_pylist() for c in table.column_names), strict=True))
+    got = pq.read_table(out)
+    assert all(row in rows for row in zip(*(got[c].to_pylist() for c in table.column_names), strict=True))

@@ -57,7 +57,9 @@ class Draws:
     def second(self) -> np.ndarray:
         """Source row of the parent with the second largest weight, shape (m,): the other
         parent of two (the one :meth:`dominant` does not pick), else the first largest
-        weight after the dominant's."""
+        weight after the dominant's; with one parent, that parent."""
+        if self.w.shape[1] == 1:
+            return self.parents[:, 0]
         if self.w.shape[1] == 2:
             return np.where(self.w[:, 1] > self.w[:, 0], self.parents[:, 0], self.parents[:, 1])
         pick = np.argsort(-self.w, axis=1, kind="stable")[:, 1]

@@ -165,6 +165,7 @@ def plan_nulls(
     n: int,
     within: Within | None = None,
     groups: Groups | None = None,
+    parents: int = 2,
 ) -> NullPlan | None:
     """The columns with nulls in the source and their shares, or None when there are none
     or when the counts cannot be held to the source's shares.
@@ -185,9 +186,13 @@ def plan_nulls(
         Parents are drawn within these. Drawn in proportion to their rows, a row's
         dominant parent is null with the source's share, as without groups; under another
         class balance the share would differ per class, and the dominant parent decides.
+    parents : int
+        Parents per row (the law's ``k``). With one (the bootstrap control) a row is a
+        source row copied whole, nulls included: counting its nulls would make it
+        something other than resampling, so they are left as copied.
     """
     skip = set(within.by_value) if within else set()
-    if n <= 0:
+    if n <= 0 or parents < 2:
         return None
     if groups is not None and not groups.proportional(n):
         return None

@@ -110,7 +110,8 @@ class Synthesizer:
         self.enc = self.source.encode(self.specs, opts.nan, precision, self.notify)
         self._copied = self._copied_columns()
         #: The columns whose nulls are counted per block (see :mod:`mixsynth.synthesis.nulls`).
-        self.nulls = plan_nulls(self.specs, self.enc, self.source.null_counts(), self.n, self.within, self.groups)
+        self.nulls = plan_nulls(self.specs, self.enc, self.source.null_counts(), self.n, self.within, self.groups,
+                                self.law.k)
         #: Columns of ``X`` that hold whole numbers (rounded; ties broken without bias).
         self._rounded = rounded_columns(self.enc)
         self.rank_gauss = plan_space(opts.space, self.enc)
