@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -12,6 +13,17 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
+
+# The signal tests send what a terminal sends (Ctrl-C, a hang-up) and check what a user
+# gets. A suite started under nohup, or as a background job of a non-interactive shell,
+# inherits SIGHUP or SIGINT ignored, which mixsynth rightly leaves ignored (and so do the
+# commands the tests start, which inherit it too): give the suite a terminal's defaults.
+# Tests of an ignored signal set it themselves.
+if os.name == "posix":
+    for _sig, _default in ((signal.SIGINT, signal.default_int_handler), (signal.SIGHUP, signal.SIG_DFL),
+                           (signal.SIGTERM, signal.SIG_DFL)):
+        if signal.getsignal(_sig) is signal.SIG_IGN:
+            signal.signal(_sig, _default)
 
 
 @pytest.fixture

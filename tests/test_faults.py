@@ -68,6 +68,24 @@ def test_stop_signal_mid_write_cleans_up(tmp_path, name):
 
 
 @pytest.mark.slow
+def test_a_hang_up_ignored_as_under_nohup_stays_ignored(tmp_path):
+    # Started as `nohup mixsynth generate ...`: SIGHUP comes in ignored and stays so; the
+    # run goes on until SIGTERM stops it (143, not the hang-up's 129).
+    out = tmp_path / "out.parquet"
+    nohup = ("import os, signal, sys; signal.signal(signal.SIGHUP, signal.SIG_IGN); "
+             "os.execv(sys.executable, [sys.executable, *sys.argv[1:]])")
+    proc = subprocess.Popen([sys.executable, "-c", nohup, "-m", "mixsynth", "generate", str(DIGITS), "-n", "5e7",
+                             "-o", str(out), "--seed", "1", "--chunk-rows", "8192", "-q"],
+                            stderr=subprocess.PIPE, text=True, env=ENV)
+    wait_for(lambda: list(tmp_path.glob(".out.parquet.*.tmp")), proc, "the temporary file")
+    proc.send_signal(signal.SIGHUP)
+    stderr = _stopped(proc, signal.SIGTERM)
+    assert proc.returncode == 143, stderr
+    assert stderr == "Terminated (SIGTERM).\n"
+    assert sorted(os.listdir(tmp_path)) == []
+
+
+@pytest.mark.slow
 def test_leftover_of_a_killed_run_is_removed_by_the_next(tmp_path, rng):
     out = tmp_path / "out.parquet"
     proc = _generate(out)

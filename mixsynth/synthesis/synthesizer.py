@@ -78,10 +78,7 @@ class Synthesizer:
     """
 
     def __init__(
-        self,
-        source: pa.Table | RowSource,
-        options: SynthesisOptions | None = None,
-        *,
+        self, source: pa.Table | RowSource, options: SynthesisOptions | None = None, *,
         backend: str | Backend = "numpy",
         precision: str = "auto",
         memory_limit: int | None = None,
