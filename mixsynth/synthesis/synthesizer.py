@@ -315,31 +315,31 @@ class Synthesizer:
         hi = -(-stop // LOGICAL_BLOCK) * LOGICAL_BLOCK
         return start - start % LOGICAL_BLOCK, (min(hi, self.total_rows) if self.total_rows else hi)
 
-    def _nulls(self, held: Held, start: int, stop: int, whole: Draws | None = None) -> tuple[NullChoice | None, Held]:
-        """Which of rows ``start:stop`` are null, counted over the whole blocks around them
-        (``whole``: their draws, if drawn; else only they are drawn), and the held rows."""
+    def _nulls(self, held: Held, whole: Draws, lo: int, hi: int) -> NullChoice | None:
+        """Which of rows ``lo:hi`` (whole logical blocks, drawn as ``whole``) are null."""
         if self.nulls is None:
-            return None, held
-        lo, hi = self._block_span(start, stop)
-        if whole is None:
-            whole = draw(self.seed, lo, hi, self.n, self.law, groups=self.groups)
-            held = self._extend(held, whole.parents)
+            return None
         local = whole if held.ids is None else Draws(held.local(whole.parents), whole.w, whole.u)
-        return self.nulls.choose(self.seed, held.enc, local, lo, hi).rows(slice(start - lo, stop - lo)), held
+        return self.nulls.choose(self.seed, held.enc, local, lo, hi)
 
     def _whole_blocks(self, held: Held, start: int, stop: int) -> tuple[Draws, np.ndarray, Held, NullChoice | None]:
-        """Draws, mixed rows and nulls of ``start:stop``, mixed as the whole logical blocks
-        around them when anchoring stratifies per block (a row never depends on chunking)."""
-        if self.anchor is None:
+        """Draws, mixed rows and nulls of ``start:stop``, drawn as the whole logical blocks
+        around them when anchoring or the null counts work per block (a row never depends
+        on chunking), and mixed so too when anchoring stratifies them."""
+        if self.anchor is None and self.nulls is None:
             d = draw(self.seed, start, stop, self.n, self.law, groups=self.groups)
             held = self._extend(held, d.parents)
-            choice, held = self._nulls(held, start, stop)
-            return d, self.mix(held, d, null=choice), held, choice
+            return d, self.mix(held, d), held, None
         lo, hi = self._block_span(start, stop)
         whole = draw(self.seed, lo, hi, self.n, self.law, groups=self.groups)
-        # Anchoring mixes whole logical blocks: the parents past the range are needed too.
+        # The parents past the range are needed too.
         held = self._extend(held, whole.parents)
-        choice, held = self._nulls(held, lo, hi, whole)
+        choice = self._nulls(held, whole, lo, hi)
+        s = slice(start - lo, stop - lo)
+        mine = choice and choice.rows(s)
+        if self.anchor is None:  # only the null counts: mix just the rows asked for
+            d = Draws(whole.parents[s], whole.w[s], whole.u[s])
+            return d, self.mix(held, d, null=mine), held, mine
         Y = self.mix(held, whole, LOGICAL_BLOCK, choice)
         if self.balance is not None:
             # After mixing: anchoring has used the drawn uniforms; the taken columns (and
@@ -347,9 +347,8 @@ class Synthesizer:
             assert held.states is not None
             blocks = np.arange(lo, hi) // LOGICAL_BLOCK
             balance_choice(held.states, self.balance, held.local(whole.parents), whole.w, whole.u, blocks)
-        s = slice(start - lo, stop - lo)
         d = Draws(whole.parents[s].copy(), whole.w[s].copy(), whole.u[s].copy())
-        return d, (Y[s].copy() if (s.start, s.stop) != (0, hi - lo) else Y), held, choice and choice.rows(s)
+        return d, (Y[s].copy() if (s.start, s.stop) != (0, hi - lo) else Y), held, mine
 
     def chunks(
         self, rows: int, chunk_rows: int = DEFAULT_CHUNK_ROWS, jobs: int = 1
